@@ -1,0 +1,145 @@
+/*
+ * goheap.h - the public interface of libgoheap, a Go-style heap for C.
+ *
+ * Every function here is thread-safe unless its comment says otherwise.
+ * The manual pages (goheap(7) for the overview, one section-3 page per
+ * function family) say the same at more length.
+ */
+#ifndef GOHEAP_H
+#define GOHEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && defined(GOHEAP_BUILDING)
+#define GOHEAP_API __attribute__((visibility("default")))
+#else
+#define GOHEAP_API
+#endif
+
+#if defined(__GNUC__)
+#define GOHEAP_ATTR(...) __attribute__((__VA_ARGS__))
+#else
+#define GOHEAP_ATTR(...)
+#endif
+#define GOHEAP_MALLOC_ATTR(...) GOHEAP_ATTR(malloc, warn_unused_result, __VA_ARGS__)
+
+/* Version of this header: major * 10000 + minor * 100 + patch. */
+#define GOHEAP_VERSION 100
+
+/* Number of small size classes, class 0 (large objects) included. */
+#define GOHEAP_NUM_SIZE_CLASSES 81
+
+/*
+ * Allocation.
+ *
+ * Blocks of 16 bytes or more, and every block from goheap_malloc, are
+ * aligned to 16 bytes.  Pointer-free blocks of fewer than 16 bytes are aligned
+ * to the largest power of two that divides their size, at most 8.  Requests too large for the
+ * address space, and requests the operating system refuses, give NULL with
+ * errno set to ENOMEM; the heap stays usable.
+ */
+
+/* A block of at least size bytes, zeroed, which may hold pointers to other
+ * goheap blocks.  size 0 gives a unique block of the smallest class. */
+GOHEAP_API void *goheap_malloc(size_t size) GOHEAP_MALLOC_ATTR(alloc_size(1));
+
+/* A block of at least size bytes that holds no pointers (the collector will
+ * never look inside it).  Its contents are unspecified, not zeroed. */
+GOHEAP_API void *goheap_malloc_atomic(size_t size) GOHEAP_MALLOC_ATTR(alloc_size(1));
+
+/* A zeroed pointer-holding block of nmemb * size bytes; NULL with ENOMEM if
+ * the product overflows. */
+GOHEAP_API void *goheap_calloc(size_t nmemb, size_t size) GOHEAP_MALLOC_ATTR(alloc_size(1, 2));
+
+/* Resize ptr's block to size bytes, keeping its kind (pointer-holding or
+ * atomic) and its first min(old, new) bytes.  ptr NULL acts as
+ * goheap_malloc(size); size 0 frees ptr and returns NULL.  On failure
+ * returns NULL with errno ENOMEM and leaves ptr's block untouched. */
+GOHEAP_API void *goheap_realloc(void *ptr, size_t size) GOHEAP_ATTR(warn_unused_result, alloc_size(2));
+
+/* Free the block that starts at ptr now.  NULL does nothing.  Anything that
+ * is not the start of a live goheap block aborts the process with a
+ * one-line "goheap:" diagnostic.  Tiny pointer-free blocks (goheap_malloc_atomic
+ * of fewer than 16 bytes) share memory with their neighbours: freeing one is
+ * accepted and left to the collector. */
+GOHEAP_API void goheap_free(void *ptr);
+
+/* Bytes usable in the block that starts at ptr (at least what was asked for);
+ * 0 for NULL or a pointer that is not the start of a live block. */
+GOHEAP_API size_t goheap_usable_size(const void *ptr);
+
+/* The start of the live goheap block that contains ptr (interior pointers
+ * included), or NULL if ptr points into no live block. */
+GOHEAP_API void *goheap_base(const void *ptr);
+
+/* Return all free memory of the heap to the operating system now. */
+GOHEAP_API void goheap_free_os_memory(void);
+
+/*
+ * Statistics, named as in the Go runtime's MemStats.  All byte counts are in
+ * bytes.  goheap_read_memstats() fills the whole structure, sets size to
+ * sizeof(goheap_memstats) and version to GOHEAP_MEMSTATS_VERSION; a future,
+ * larger structure comes with a new symbol version, so programs built
+ * against this header keep receiving this layout.
+ */
+#define GOHEAP_MEMSTATS_VERSION 1
+
+typedef struct goheap_memstats goheap_memstats;
+struct goheap_memstats {
+	uint32_t size;    /* sizeof(goheap_memstats) as filled in */
+	uint32_t version; /* GOHEAP_MEMSTATS_VERSION as filled in */
+
+	/* General. */
+	uint64_t alloc;       /* bytes in allocated blocks (= heap_alloc) */
+	uint64_t total_alloc; /* bytes ever allocated, freed ones included */
+	uint64_t sys;         /* bytes obtained from the OS, all uses */
+	uint64_t nlookup;     /* pointer lookups (goheap_base, usable_size) */
+	uint64_t nmalloc;     /* blocks allocated, ever */
+	uint64_t nfree;       /* blocks freed, ever */
+
+	/* Main heap. */
+	uint64_t heap_alloc;    /* bytes in allocated blocks */
+	uint64_t heap_sys;      /* heap bytes obtained from the OS */
+	uint64_t heap_idle;     /* heap bytes in free spans */
+	uint64_t heap_inuse;    /* heap bytes in spans in use */
+	uint64_t heap_released; /* of heap_idle, bytes returned to the OS */
+	uint64_t heap_objects;  /* allocated blocks */
+
+	/* Allocator metadata. */
+	uint64_t mspan_inuse;  /* span descriptors in use */
+	uint64_t mspan_sys;    /* span descriptors obtained from the OS */
+	uint64_t mcache_inuse; /* thread caches in use */
+	uint64_t mcache_sys;   /* thread caches obtained from the OS */
+	uint64_t gc_sys;       /* collector and page-map metadata */
+	uint64_t other_sys;    /* everything else */
+
+	/* Collector. */
+	uint64_t next_gc;        /* heap_alloc at which the next collection starts */
+	uint64_t last_gc;        /* end of the last collection, ns since the Epoch */
+	uint64_t pause_total_ns; /* stop-the-world time, all collections */
+	uint64_t pause_ns[256];  /* recent pauses, the latest at [(numgc+255)%256] */
+	uint64_t pause_end[256]; /* their ends, ns since the Epoch */
+	uint32_t numgc;          /* collections completed */
+	uint32_t gc_percent;     /* the GOGC setting, 0xffffffff when off */
+
+	/* Per size class; by_size[0] covers the large objects. */
+	struct {
+		uint32_t size;   /* the class's block size (0 for large) */
+		uint32_t _pad;
+		uint64_t nmalloc; /* blocks of this class allocated, ever */
+		uint64_t nfree;   /* blocks of this class freed, ever */
+	} by_size[GOHEAP_NUM_SIZE_CLASSES];
+};
+
+GOHEAP_API void goheap_read_memstats(goheap_memstats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GOHEAP_H */

@@ -1,0 +1,366 @@
+/*
+ * gh.h - libgoheap's private types.  See malloc.c for the overview of the
+ * allocator; this header is the map of its data structures.
+ *
+ * Glossary
+ *
+ *   page        8 KiB, the heap's unit of address space (GH_PAGE_SIZE).
+ *   arena       64 MiB of address space, aligned to its size, with its own
+ *               page-to-span table.  Arenas are found through a sparse
+ *               two-level index, so the heap has no fixed ceiling.
+ *   span        a run of pages (gh_span): free in the page heap, or in use
+ *               for one large object or for small objects of one span class.
+ *   size class  one of GH_NUM_CLASSES - 1 block sizes of 16 .. 32768 bytes
+ *               (sizeclasses.h); class 0 means a large object.
+ *   kind        how the collector treats a block: conservatively scanned,
+ *               never scanned (atomic), precisely typed, or tiny.
+ *   span class  size class and kind together: every small span holds blocks
+ *               of one span class only.
+ *   free link   the first two words of a free small block: the next free
+ *               block, and the free tag (the block's address mixed with a
+ *               per-process secret) that tells free blocks from live ones.
+ *   mcache      a thread's cache of free blocks, per span class (mcache.c).
+ *   mcentral    the shared free blocks of one span class (mcentral.c).
+ *   mheap       the page heap: spans, arenas, growth, release (mheap.c).
+ *   fixalloc    free-list allocator for fixed-size metadata (mfixalloc.c).
+ *
+ * Lock order: an mcentral lock may be held while taking the heap lock,
+ * never the other way round; the cache registry lock is a leaf.
+ */
+#ifndef GH_H
+#define GH_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "goheap.h"
+#include "sizeclasses.h"
+
+#define GH_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GH_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define GH_INTERNAL __attribute__((visibility("hidden")))
+#define GH_NORETURN __attribute__((noreturn))
+#define GH_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+enum {
+	GH_PAGE_SHIFT = 13,
+	GH_PAGE_SIZE = 1 << GH_PAGE_SHIFT,
+	GH_ARENA_SHIFT = 26,
+	GH_ARENA_SIZE = 1 << GH_ARENA_SHIFT,
+	GH_ARENA_PAGES = GH_ARENA_SIZE / GH_PAGE_SIZE,
+	/* Two-level arena index over a 48-bit address space. */
+	GH_ADDR_BITS = 48,
+	GH_L2_BITS = 11,
+	GH_L1_BITS = GH_ADDR_BITS - GH_ARENA_SHIFT - GH_L2_BITS,
+	/* Heap growth: at least 1 MiB, in 64 KiB multiples (seed figures). */
+	GH_GROW_MIN = 1 << 20,
+	GH_GROW_ALIGN = 64 << 10,
+	/* Free spans shorter than this many pages have exact-size lists. */
+	GH_HEAP_LISTS = 128,
+	/* Requests below this many bytes that hold no pointers share 16-byte
+	 * tiny blocks. */
+	GH_TINY_SIZE = 16,
+	GH_MAX_OBJS_PER_SPAN = GH_PAGE_SIZE / 16,
+};
+
+enum gh_kind {
+	GH_KIND_SCAN = 0,   /* goheap_malloc: scanned conservatively */
+	GH_KIND_NOSCAN = 1, /* goheap_malloc_atomic: never scanned */
+	GH_KIND_TYPED = 2,  /* goheap_malloc_typed: scanned precisely */
+	GH_KIND_TINY = 3,   /* tiny blocks: never scanned, never freed by hand */
+	GH_NKINDS = 4,
+};
+#define GH_SPANCLASS(cls, kind) ((uint32_t)(cls) << 2 | (uint32_t)(kind))
+#define GH_SPANCLASS_CLASS(sc) ((sc) >> 2)
+#define GH_SPANCLASS_KIND(sc) ((sc) & 3)
+#define GH_NUM_SPANCLASSES (GH_NUM_CLASSES * GH_NKINDS)
+
+/* ---- Errors -------------------------------------------------------------- */
+
+/* Print one "goheap: ..." line on stderr and abort.  For broken invariants
+ * and for misuse the host cannot recover from (a bad free). */
+GH_INTERNAL GH_NORETURN GH_PRINTF(1, 2) void gh_throw(const char *fmt, ...);
+
+#ifdef GH_DEBUG
+#define GH_ASSERT(cond) \
+	((cond) ? (void)0 : gh_throw("%s:%d: invariant broken: %s", __FILE__, __LINE__, #cond))
+#else
+#define GH_ASSERT(cond) ((void)0)
+#endif
+
+/* ---- Statistics ---------------------------------------------------------- */
+
+/* Add to a shared counter.  Counters of the OS layer and the heap are
+ * changed under the heap lock, but read without it by goheap_read_memstats. */
+static inline void gh_stat_add(uint64_t *stat, int64_t n)
+{
+	__atomic_fetch_add(stat, (uint64_t)n, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t gh_stat_get(const uint64_t *stat)
+{
+	return __atomic_load_n(stat, __ATOMIC_RELAXED);
+}
+
+/* Add to a counter that only its owner thread writes but others read. */
+static inline void gh_local_add(uint64_t *stat, uint64_t n)
+{
+	__atomic_store_n(stat, __atomic_load_n(stat, __ATOMIC_RELAXED) + n,
+			 __ATOMIC_RELAXED);
+}
+
+/* ---- Size classes (msize.c) ---------------------------------------------- */
+
+/* The size class for a small size (<= GH_MAX_SMALL): two table loads. */
+static inline uint32_t gh_size_class(size_t size)
+{
+	if (size <= GH_SMALL_STEP_LIMIT)
+		return gh_size_to_class16[(size + 15) >> 4];
+	return gh_size_to_class128[(size - GH_SMALL_STEP_LIMIT + 127) >> 7];
+}
+
+/* Blocks a thread cache moves to or from its mcentral at once. */
+GH_INTERNAL uint32_t gh_class_batch(uint32_t cls);
+
+/* ---- Fixed-size metadata (mfixalloc.c) ----------------------------------- */
+
+typedef struct gh_fixalloc {
+	size_t size;     /* bytes per object */
+	void *list;      /* freed objects */
+	uint8_t *chunk;  /* unused tail of the current chunk */
+	size_t nchunk;   /* bytes left in it */
+	uint64_t *inuse; /* statistics: bytes handed out */
+	uint64_t *sys;   /* statistics: bytes obtained from the OS */
+} gh_fixalloc;
+
+GH_INTERNAL void gh_fixalloc_init(gh_fixalloc *f, size_t size, uint64_t *inuse,
+				  uint64_t *sys);
+GH_INTERNAL void *gh_fixalloc_alloc(gh_fixalloc *f);
+GH_INTERNAL void gh_fixalloc_free(gh_fixalloc *f, void *p);
+
+/* ---- Spans ---------------------------------------------------------------- */
+
+/* A free small block.  Its tag equals gh_free_tag(block) exactly when the
+ * block is free; see malloc.c. */
+typedef struct gh_link {
+	struct gh_link *next;
+	uintptr_t tag;
+} gh_link;
+
+enum gh_span_state {
+	GH_SPAN_DEAD = 0,  /* descriptor on the fixalloc free list */
+	GH_SPAN_FREE = 1,  /* pages free in the page heap */
+	GH_SPAN_INUSE = 2, /* pages hold a large object or small blocks */
+};
+
+typedef struct gh_span gh_span;
+struct gh_span {
+	uintptr_t start; /* first byte */
+	uintptr_t limit; /* end of the last block (in use) or of the pages */
+	size_t npages;
+	gh_span *next, *prev; /* list of the heap or of an mcentral */
+
+	/* Small spans.  Changed under the mcentral lock; blocks below
+	 * ncarved have been handed out at least once, blocks from ncarved on
+	 * are untouched and free.  nfree counts both the blocks on freelist
+	 * and the uncarved ones. */
+	gh_link *freelist;
+	size_t elemsize;   /* block size; for a large object, the span size */
+	uint32_t divmagic; /* offset * divmagic >> 32 == offset / elemsize */
+	uint16_t nelems;
+	uint16_t nfree;
+	uint16_t ncarved;
+	uint16_t spanclass; /* 0 .. 3 for a large object (class 0) */
+	uint8_t state;      /* enum gh_span_state; changed under the heap lock */
+	uint8_t needzero;   /* the pages may hold non-zero bytes */
+	uint8_t onempty;    /* in its mcentral's list of spans with no free block */
+	uint8_t pad_;
+
+	/* Free spans. */
+	size_t npreleased;    /* pages returned to the OS */
+	uint64_t unusedsince; /* when the span became free, ns (monotonic) */
+
+	/* The collector's mark bits, one per block. */
+	uint32_t sweepgen;
+	uint64_t markbits[GH_MAX_OBJS_PER_SPAN / 64];
+};
+
+/* ---- Arenas and the page map (mheap.c) ------------------------------------ */
+
+typedef struct gh_arena {
+	/* For each page: the span holding it.  In-use spans are entered for
+	 * every page, free spans for their first and last page; other entries
+	 * may be stale, so a lookup checks the span's state and bounds. */
+	gh_span *spans[GH_ARENA_PAGES];
+} gh_arena;
+
+GH_INTERNAL extern gh_arena **gh_arena_l1[1 << GH_L1_BITS];
+
+static inline gh_arena *gh_arena_of(uintptr_t p)
+{
+	if (GH_UNLIKELY(p >> GH_ADDR_BITS))
+		return NULL;
+	gh_arena **l2 = __atomic_load_n(&gh_arena_l1[p >> (GH_ARENA_SHIFT + GH_L2_BITS)],
+					__ATOMIC_ACQUIRE);
+	if (!l2)
+		return NULL;
+	return __atomic_load_n(&l2[(p >> GH_ARENA_SHIFT) & ((1 << GH_L2_BITS) - 1)],
+			       __ATOMIC_ACQUIRE);
+}
+
+/* The span entered for the page of p: may be stale or free.  Three
+ * dependent loads, no locks. */
+static inline gh_span *gh_span_at(uintptr_t p)
+{
+	gh_arena *a = gh_arena_of(p);
+	if (!a)
+		return NULL;
+	return __atomic_load_n(&a->spans[(p >> GH_PAGE_SHIFT) & (GH_ARENA_PAGES - 1)],
+			       __ATOMIC_RELAXED);
+}
+
+/* The in-use span whose blocks cover p, or NULL. */
+static inline gh_span *gh_span_of(uintptr_t p)
+{
+	gh_span *s = gh_span_at(p);
+	if (!s || __atomic_load_n(&s->state, __ATOMIC_RELAXED) != GH_SPAN_INUSE ||
+	    p < s->start || p >= s->limit)
+		return NULL;
+	return s;
+}
+
+/* Index of the block of s that holds p (p inside s). */
+static inline uint32_t gh_span_index(const gh_span *s, uintptr_t p)
+{
+	return (uint32_t)(((uint64_t)(p - s->start) * s->divmagic) >> 32);
+}
+
+/* ---- Central lists (mcentral.c) -------------------------------------------- */
+
+typedef struct gh_mcentral {
+	pthread_mutex_t lock;
+	uint32_t spanclass;
+	gh_span nonempty; /* list head: spans with free blocks */
+	gh_span empty;    /* list head: spans with none */
+} gh_mcentral;
+
+GH_INTERNAL void gh_mcentral_init(gh_mcentral *c, uint32_t spanclass);
+GH_INTERNAL uint32_t gh_mcentral_grab(gh_mcentral *c, uint32_t want, gh_link **head);
+GH_INTERNAL void gh_mcentral_return(gh_mcentral *c, gh_link *head, uint32_t n);
+
+/* ---- The page heap (mheap.c) ------------------------------------------------ */
+
+/* Statistics the heap keeps; summed into goheap_memstats by mstats.c. */
+typedef struct gh_heapstats {
+	uint64_t heap_sys;      /* arena bytes mapped */
+	uint64_t heap_inuse;    /* bytes in in-use spans */
+	uint64_t heap_released; /* bytes of free spans returned to the OS */
+	uint64_t mspan_inuse, mspan_sys;
+	uint64_t mcache_inuse, mcache_sys;
+	uint64_t gc_sys;
+	uint64_t other_sys;
+	uint64_t nlookup;
+	/* Large objects, changed under the heap lock. */
+	uint64_t large_nmalloc, large_nfree;
+	uint64_t large_alloc_bytes, large_free_bytes;
+	/* Small blocks counted by thread caches that have since gone. */
+	uint64_t small_nmalloc[GH_NUM_CLASSES], small_nfree[GH_NUM_CLASSES];
+	uint64_t tinyallocs;
+	/* Bytes in small blocks held by thread caches or users (pacing). */
+	uint64_t small_cached;
+} gh_heapstats;
+
+typedef struct gh_mheap {
+	pthread_mutex_t lock;
+	gh_span free[GH_HEAP_LISTS]; /* list heads: free spans of i pages */
+	gh_span freelarge;           /* list head: free spans of more */
+	uintptr_t arena_next;        /* next unmapped byte of the reservation */
+	uintptr_t arena_end;         /* end of the current reservation */
+	gh_fixalloc spanalloc;
+	uint32_t sweepgen;
+	uint32_t scavenge_tick;  /* counts frees between release checks */
+	uint64_t scavenge_delay; /* ns a free span stays before release */
+	gh_heapstats stats;
+	gh_mcentral central[GH_NUM_SPANCLASSES];
+} gh_mheap;
+
+GH_INTERNAL extern gh_mheap gh_heap;
+
+GH_INTERNAL void gh_mheap_init(void);
+/* A span of npages for the given span class (0 for a large object); NULL
+ * with errno ENOMEM if the OS refuses.  Takes the heap lock. */
+GH_INTERNAL gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass);
+/* Give s back to the page heap.  Takes the heap lock. */
+GH_INTERNAL void gh_mheap_free(gh_span *s);
+/* Return free spans idle at least delay ns to the OS (0: all).  Takes the
+ * heap lock. Returns bytes released. */
+GH_INTERNAL uint64_t gh_mheap_scavenge(uint64_t delay);
+/* Monotonic clock in ns. */
+GH_INTERNAL uint64_t gh_nanotime(void);
+/* Wall clock in ns since the Epoch. */
+GH_INTERNAL uint64_t gh_walltime(void);
+
+/* ---- Thread caches (mcache.c) ------------------------------------------------ */
+
+typedef struct gh_cachelist {
+	gh_link *head;
+	uint32_t n;   /* blocks on the list */
+	uint32_t max; /* above this, a batch goes back to the mcentral */
+} gh_cachelist;
+
+typedef struct gh_mcache gh_mcache;
+struct gh_mcache {
+	gh_cachelist list[GH_NUM_SPANCLASSES];
+	/* Tiny allocator: the current 16-byte block and the offset of its
+	 * first unused byte. */
+	uintptr_t tiny;
+	size_t tinyoff;
+	/* Statistics, written by the owner thread only. */
+	uint64_t nmalloc[GH_NUM_CLASSES];
+	uint64_t nfree[GH_NUM_CLASSES];
+	uint64_t tinyallocs;
+	uint64_t nlookup;
+	gh_mcache *next, *prev; /* registry of live caches */
+};
+
+GH_INTERNAL extern __thread gh_mcache *gh_tls_cache;
+
+/* The calling thread's cache, created on first use; NULL if no memory. */
+GH_INTERNAL gh_mcache *gh_mcache_get(void);
+/* Fill an empty list; returns its first block or NULL with errno ENOMEM. */
+GH_INTERNAL gh_link *gh_mcache_refill(gh_mcache *c, uint32_t spanclass);
+/* Give a batch of an over-long list back to its mcentral. */
+GH_INTERNAL void gh_mcache_trim(gh_mcache *c, uint32_t spanclass);
+/* Give every cached block back (thread exit, goheap_free_os_memory). */
+GH_INTERNAL void gh_mcache_flush(gh_mcache *c);
+/* Counters of all caches, live and gone, summed under the registry lock. */
+typedef struct gh_cachesums {
+	uint64_t nmalloc[GH_NUM_CLASSES], nfree[GH_NUM_CLASSES];
+	uint64_t tinyallocs, nlookup;
+} gh_cachesums;
+GH_INTERNAL void gh_mcache_sum(gh_cachesums *sums);
+
+/* ---- Tunables (options.c) ------------------------------------------------------ */
+
+typedef enum gh_option_id {
+	GH_OPT_SCAVENGE_DELAY, /* ms */
+	GH_NUM_OPTIONS,
+} gh_option_id;
+
+GH_INTERNAL void gh_options_init(void);
+GH_INTERNAL int64_t gh_option(gh_option_id id);
+
+/* ---- Entry points (malloc.c) ----------------------------------------------------- */
+
+GH_INTERNAL extern uintptr_t gh_tag_secret;
+
+static inline uintptr_t gh_free_tag(const void *p)
+{
+	return (uintptr_t)p ^ gh_tag_secret;
+}
+
+GH_INTERNAL void gh_init(void);
+
+#endif /* GH_H */

@@ -1,0 +1,403 @@
+/*
+ * malloc.c - the allocator's entry points, and its overview.
+ *
+ * libgoheap's allocator is the Go runtime's (itself after tcmalloc): blocks
+ * of up to 32 KiB are rounded to one of 80 size classes (msize.c), each with
+ * its own free blocks; larger blocks are whole runs of pages.
+ *
+ * Allocating a small block climbs a hierarchy of caches:
+ *
+ *   1. Round the size to its class and pop a block from the calling
+ *      thread's cache list for the span class (class and kind).  No lock, no
+ *      atomic instruction: a handful of loads and stores (gh_mcache).
+ *   2. The list is empty: take a batch of blocks from the class's mcentral,
+ *      one lock for the whole batch (mcentral.c).
+ *   3. The mcentral has no free block: it takes a span from the page heap
+ *      and carves blocks out of it as they are needed (mheap.c).
+ *   4. The page heap has no fitting run of pages: it maps more from the OS,
+ *      at least 1 MiB at a time, in 64 MiB arenas (mem_linux.c).
+ *
+ * Freeing a small block goes the other way: push it on the calling
+ * thread's list; a list longer than two batches gives a batch back to the
+ * mcentral; a span whose blocks have all come back returns to the page
+ * heap, which gives pages idle long enough back to the OS.  A block may be
+ * freed by any thread: it joins the freeing thread's list.
+ *
+ * Large blocks (more than 32 KiB) come straight from the page heap, one
+ * span each.  Tiny pointer-free blocks (fewer than 16 bytes) are packed
+ * into 16-byte blocks of their own span class, as the seed's tiny allocator
+ * does; they can only be reclaimed by the collector.
+ *
+ * Free small blocks are told from live ones by their free link: a free
+ * block's second word is its free tag, its address mixed with a secret
+ * drawn at start-up, which a live block's data cannot guess.  That lets
+ * goheap_free reject double frees and pointers into free memory, and lets
+ * goheap_base answer NULL for them, with no per-block side table.  Every
+ * allocation clears the tag.
+ *
+ * Zeroing: goheap_malloc and goheap_calloc blocks are cleared as they are
+ * handed out; large ones only if their pages may hold old bytes (the span's
+ * needzero).  goheap_malloc_atomic blocks are not cleared.
+ *
+ * Any thread may call any entry point at any time; a thread's cache is
+ * created on its first call and given back when it exits (mcache.c).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gh.h"
+#include "mem.h"
+#include "track.h"
+
+uintptr_t gh_tag_secret;
+#ifdef HAVE_VALGRIND_MEMCHECK_H
+int gh_track_on;
+#endif
+
+void gh_throw(const char *fmt, ...)
+{
+	char buf[512];
+	int n = snprintf(buf, sizeof buf, "goheap: ");
+	va_list ap;
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof buf - 2)
+		n = (int)sizeof buf - 2;
+	buf[n++] = '\n';
+	ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
+	(void)w;
+	abort();
+}
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init_once_fn(void)
+{
+	gh_track_init();
+	gh_options_init();
+	/* The secret must differ from 0 so that zeroed memory never looks
+	 * free. */
+	do
+		gh_tag_secret = (uintptr_t)gh_sys_random();
+	while (gh_tag_secret == 0);
+	gh_mheap_init();
+}
+
+void gh_init(void)
+{
+	pthread_once(&init_once, init_once_fn);
+}
+
+__attribute__((constructor)) static void gh_constructor(void)
+{
+	gh_init();
+}
+
+/* Abort for a pointer that goheap_free or goheap_realloc cannot take. */
+static GH_NORETURN void bad_pointer(const char *fn, const void *p, const char *why)
+{
+	gh_throw("%s(%p): %s", fn, p, why);
+}
+
+/* ---- Small blocks ---- */
+
+/* Pop a block of span class sc from c, refilling the list if empty.  The
+ * block is still closed to the memory checker.  NULL with ENOMEM. */
+static inline gh_link *cache_pop(gh_mcache *c, uint32_t sc)
+{
+	gh_cachelist *l = &c->list[sc];
+	gh_link *o = l->head;
+	if (GH_UNLIKELY(!o)) {
+		o = gh_mcache_refill(c, sc);
+		if (!o)
+			return NULL;
+	}
+	l->head = gh_link_read(o).next;
+	l->n--;
+	gh_local_add(&c->nmalloc[GH_SPANCLASS_CLASS(sc)], 1);
+	return o;
+}
+
+/* Hand out o, a block of n bytes, as a block of the given kind. */
+static inline void *hand_out(gh_link *o, size_t n, uint32_t kind)
+{
+	gh_track_malloc(o, n, kind != GH_KIND_NOSCAN);
+	if (kind == GH_KIND_NOSCAN)
+		o->tag = 0; /* no longer free; the rest is the caller's */
+	else
+		memset(o, 0, n);
+	return o;
+}
+
+/* Tiny allocator: pack pointer-free requests of 1..15 bytes into 16-byte
+ * blocks, each aligned to the largest power of two dividing its size (at
+ * most 8).  A block is reclaimed once nothing points into it. */
+static void *tiny_alloc(gh_mcache *c, size_t size)
+{
+	size_t off = c->tinyoff;
+	if ((size & 7) == 0)
+		off = (off + 7) & ~(size_t)7;
+	else if ((size & 3) == 0)
+		off = (off + 3) & ~(size_t)3;
+	else if ((size & 1) == 0)
+		off = (off + 1) & ~(size_t)1;
+	if (c->tiny && off + size <= GH_TINY_SIZE) {
+		c->tinyoff = off + size;
+		gh_local_add(&c->tinyallocs, 1);
+		return (void *)(c->tiny + off);
+	}
+	gh_link *o = cache_pop(c, GH_SPANCLASS(1, GH_KIND_TINY));
+	if (!o)
+		return NULL;
+	gh_track_malloc(o, GH_TINY_SIZE, false);
+	o->tag = 0;
+	/* Keep whichever block has more room left. */
+	if (!c->tiny || size < c->tinyoff) {
+		c->tiny = (uintptr_t)o;
+		c->tinyoff = size;
+	}
+	return o;
+}
+
+/* ---- Large blocks ---- */
+
+static void *large_alloc(size_t size, uint32_t kind)
+{
+	if (size > SIZE_MAX - GH_PAGE_SIZE) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t npages = (size + GH_PAGE_SIZE - 1) >> GH_PAGE_SHIFT;
+	gh_span *s = gh_mheap_alloc(npages, GH_SPANCLASS(0, kind));
+	if (!s)
+		return NULL;
+	void *p = (void *)s->start;
+	gh_track_malloc(p, s->elemsize, kind != GH_KIND_NOSCAN);
+	if (kind != GH_KIND_NOSCAN && s->needzero)
+		memset(p, 0, s->elemsize);
+	return p;
+}
+
+/* ---- Entry points ---- */
+
+static void *malloc_slow(size_t size, uint32_t kind)
+{
+	gh_mcache *c = gh_mcache_get();
+	if (!c)
+		return NULL;
+	if (size > GH_MAX_SMALL)
+		return large_alloc(size, kind);
+	if (kind == GH_KIND_NOSCAN && size > 0 && size < GH_TINY_SIZE)
+		return tiny_alloc(c, size);
+	uint32_t cls = gh_size_class(size);
+	gh_link *o = cache_pop(c, GH_SPANCLASS(cls, kind));
+	if (!o)
+		return NULL;
+	return hand_out(o, gh_class_size[cls], kind);
+}
+
+/* The fast path of both entry points: a cached block of the right class,
+ * else the slow path. */
+static inline void *malloc_kind(size_t size, uint32_t kind)
+{
+	gh_mcache *c = gh_tls_cache;
+	if (GH_LIKELY(c != NULL && size <= GH_MAX_SMALL) &&
+	    (kind != GH_KIND_NOSCAN || size >= GH_TINY_SIZE)) {
+		uint32_t cls = gh_size_class(size);
+		gh_cachelist *l = &c->list[GH_SPANCLASS(cls, kind)];
+		gh_link *o = l->head;
+		if (GH_LIKELY(o != NULL)) {
+			l->head = gh_link_read(o).next;
+			l->n--;
+			gh_local_add(&c->nmalloc[cls], 1);
+			return hand_out(o, gh_class_size[cls], kind);
+		}
+	}
+	return malloc_slow(size, kind);
+}
+
+void *goheap_malloc(size_t size)
+{
+	return malloc_kind(size, GH_KIND_SCAN);
+}
+
+void *goheap_malloc_atomic(size_t size)
+{
+	return malloc_kind(size, GH_KIND_NOSCAN);
+}
+
+void *goheap_calloc(size_t nmemb, size_t size)
+{
+	size_t total;
+	if (__builtin_mul_overflow(nmemb, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return malloc_kind(total, GH_KIND_SCAN);
+}
+
+/* The live block that starts at p, or NULL with *why saying what p is.
+ * For a small block *idx receives its index in the span. */
+static gh_span *block_at(const void *p, const char **why)
+{
+	uintptr_t a = (uintptr_t)p;
+	gh_span *s = gh_span_of(a);
+	if (GH_UNLIKELY(!s)) {
+		*why = "not in a live goheap block (wild, stack or freed pointer)";
+		return NULL;
+	}
+	if (GH_SPANCLASS_CLASS(s->spanclass) == 0) {
+		if (GH_UNLIKELY(a != s->start)) {
+			*why = "interior pointer, not the start of a block";
+			return NULL;
+		}
+		return s;
+	}
+	uint32_t idx = gh_span_index(s, a);
+	if (GH_UNLIKELY(s->start + (size_t)idx * s->elemsize != a)) {
+		*why = "interior pointer, not the start of a block";
+		return NULL;
+	}
+	if (GH_UNLIKELY(idx >= s->ncarved ||
+			gh_track_peek(&((const gh_link *)p)->tag) == gh_free_tag(p))) {
+		*why = "block is free (double free?)";
+		return NULL;
+	}
+	return s;
+}
+
+void goheap_free(void *p)
+{
+	if (!p)
+		return;
+	const char *why;
+	gh_span *s = block_at(p, &why);
+	if (GH_UNLIKELY(!s)) {
+		/* A tiny block is shared: its memory waits for the
+		 * collector. */
+		gh_span *t = gh_span_of((uintptr_t)p);
+		if (t && GH_SPANCLASS_KIND(t->spanclass) == GH_KIND_TINY)
+			return;
+		bad_pointer("goheap_free", p, why);
+	}
+	uint32_t sc = s->spanclass;
+	if (GH_UNLIKELY(GH_SPANCLASS_CLASS(sc) == 0)) {
+		gh_track_free(p);
+		gh_mheap_free(s);
+		return;
+	}
+	if (GH_UNLIKELY(GH_SPANCLASS_KIND(sc) == GH_KIND_TINY))
+		return;
+
+	gh_link *o = p;
+	gh_mcache *c = gh_tls_cache;
+	if (GH_UNLIKELY(!c)) {
+		c = gh_mcache_get();
+		if (!c) {
+			/* No cache can be had: give the block straight back. */
+			gh_track_free(p);
+			gh_link_write(o, NULL);
+			gh_mcentral_return(&gh_heap.central[sc], o, 1);
+			return;
+		}
+	}
+	gh_track_free(p);
+	gh_cachelist *l = &c->list[sc];
+	gh_link_write(o, l->head);
+	l->head = o;
+	gh_local_add(&c->nfree[GH_SPANCLASS_CLASS(sc)], 1);
+	if (GH_UNLIKELY(++l->n > l->max))
+		gh_mcache_trim(c, sc);
+}
+
+void *goheap_realloc(void *p, size_t size)
+{
+	if (!p)
+		return goheap_malloc(size);
+	if (size == 0) {
+		goheap_free(p);
+		return NULL;
+	}
+	const char *why;
+	gh_span *s = block_at(p, &why);
+	uint32_t kind;
+	size_t old;
+	if (s) {
+		kind = GH_SPANCLASS_KIND(s->spanclass);
+		old = s->elemsize;
+	} else {
+		/* A tiny block: the bytes up to the end of its 16-byte block
+		 * may be the caller's. */
+		gh_span *t = gh_span_of((uintptr_t)p);
+		if (!t || GH_SPANCLASS_KIND(t->spanclass) != GH_KIND_TINY)
+			bad_pointer("goheap_realloc", p, why);
+		kind = GH_KIND_TINY;
+		old = GH_TINY_SIZE - (((uintptr_t)p - t->start) & (GH_TINY_SIZE - 1));
+	}
+
+	/* Keep the block when the new size fits and does not waste more
+	 * than half of it. */
+	if (kind != GH_KIND_TINY && size <= old && size > old / 2)
+		return p;
+
+	void *q = malloc_kind(size, kind == GH_KIND_TINY ? GH_KIND_NOSCAN : kind);
+	if (!q)
+		return NULL;
+	memcpy(q, p, size < old ? size : old);
+	goheap_free(p);
+	return q;
+}
+
+size_t goheap_usable_size(const void *p)
+{
+	if (!p)
+		return 0;
+	gh_mcache *c = gh_tls_cache;
+	if (c)
+		gh_local_add(&c->nlookup, 1);
+	else
+		gh_stat_add(&gh_heap.stats.nlookup, 1);
+	const char *why;
+	gh_span *s = block_at(p, &why);
+	if (!s || GH_SPANCLASS_KIND(s->spanclass) == GH_KIND_TINY)
+		return 0;
+	return s->elemsize;
+}
+
+void *goheap_base(const void *p)
+{
+	gh_mcache *c = gh_tls_cache;
+	if (c)
+		gh_local_add(&c->nlookup, 1);
+	else
+		gh_stat_add(&gh_heap.stats.nlookup, 1);
+	uintptr_t a = (uintptr_t)p;
+	gh_span *s = gh_span_of(a);
+	if (!s)
+		return NULL;
+	uintptr_t base = s->start;
+	if (GH_SPANCLASS_CLASS(s->spanclass) != 0) {
+		uint32_t idx = gh_span_index(s, a);
+		base = s->start + (size_t)idx * s->elemsize;
+		if (idx >= s->ncarved ||
+		    gh_track_peek(&((const gh_link *)base)->tag) == gh_free_tag((void *)base))
+			return NULL;
+	}
+	return (void *)base;
+}
+
+void goheap_free_os_memory(void)
+{
+	gh_init();
+	gh_mcache *c = gh_tls_cache;
+	if (c)
+		gh_mcache_flush(c);
+	gh_mheap_scavenge(0);
+}

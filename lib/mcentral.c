@@ -1,0 +1,157 @@
+/*
+ * mcentral.c - the shared free blocks of one span class.  See malloc.c for
+ * the overview.
+ *
+ * An mcentral lists its spans in two lists: nonempty, the spans with at
+ * least one free block (on the span's freelist or not yet carved), and
+ * empty, the spans with none.  Thread caches take blocks in batches
+ * (gh_mcentral_grab) and give them back in batches (gh_mcentral_return);
+ * each batch costs one lock.  A span whose blocks have all come back goes
+ * back to the page heap.
+ *
+ * Invariants, under c->lock:
+ *   s->nfree == blocks on s->freelist + (s->nelems - s->ncarved);
+ *   s is on c->empty iff s->nfree == 0 (s->onempty says which list);
+ *   every block on a freelist carries its free tag.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "gh.h"
+#include "track.h"
+
+static void list_init(gh_span *head)
+{
+	head->next = head->prev = head;
+}
+
+static void list_move(gh_span *head, gh_span *s)
+{
+	s->prev->next = s->next;
+	s->next->prev = s->prev;
+	s->next = head->next;
+	s->prev = head;
+	head->next->prev = s;
+	head->next = s;
+}
+
+static void list_remove(gh_span *s)
+{
+	s->prev->next = s->next;
+	s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+}
+
+void gh_mcentral_init(gh_mcentral *c, uint32_t spanclass)
+{
+	pthread_mutex_init(&c->lock, NULL);
+	c->spanclass = spanclass;
+	list_init(&c->nonempty);
+	list_init(&c->empty);
+}
+
+/* A new span for c, on its nonempty list.  Caller holds c->lock. */
+static gh_span *grow_locked(gh_mcentral *c)
+{
+	uint32_t cls = GH_SPANCLASS_CLASS(c->spanclass);
+	gh_span *s = gh_mheap_alloc(gh_class_npages[cls], c->spanclass);
+	if (!s)
+		return NULL;
+	/* Uncarved blocks are free: closed to the memory checker until
+	 * handed out. */
+	gh_track_noaccess((void *)s->start, s->npages << GH_PAGE_SHIFT);
+	s->next = c->nonempty.next;
+	s->prev = &c->nonempty;
+	c->nonempty.next->prev = s;
+	c->nonempty.next = s;
+	return s;
+}
+
+/* Take up to want free blocks, linked through their free links, into
+ * *head.  Returns how many; 0 with errno ENOMEM if the heap is out of
+ * memory. */
+uint32_t gh_mcentral_grab(gh_mcentral *c, uint32_t want, gh_link **head)
+{
+	gh_link *list = NULL;
+	uint32_t got = 0;
+
+	pthread_mutex_lock(&c->lock);
+	while (got < want) {
+		gh_span *s = c->nonempty.next;
+		if (s == &c->nonempty) {
+			s = grow_locked(c);
+			if (!s)
+				break;
+		}
+		while (got < want && s->freelist) {
+			gh_link *o = s->freelist;
+			s->freelist = gh_link_read(o).next;
+			gh_link_write(o, list);
+			list = o;
+			got++;
+			s->nfree--;
+		}
+		/* Carve untouched blocks, highest first, so that the list
+		 * hands them out in address order. */
+		uint32_t carve = s->nfree;
+		if (carve > want - got)
+			carve = want - got;
+		uint32_t first = s->ncarved;
+		for (uint32_t i = first + carve; i-- > first;) {
+			gh_link *o = (gh_link *)(s->start + (size_t)i * s->elemsize);
+			gh_link_write(o, list);
+			list = o;
+		}
+		s->ncarved = (uint16_t)(first + carve);
+		s->nfree = (uint16_t)(s->nfree - carve);
+		got += carve;
+		if (s->nfree == 0) {
+			list_move(&c->empty, s);
+			s->onempty = 1;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+
+	/* The loop above links newly taken blocks in front of those taken
+	 * before; the order within the batch does not matter. */
+	*head = list;
+	if (!got)
+		errno = ENOMEM;
+	return got;
+}
+
+/* Give back n free blocks linked from head (their free links written).
+ * Spans that become wholly free go back to the page heap. */
+void gh_mcentral_return(gh_mcentral *c, gh_link *head, uint32_t n)
+{
+	gh_span *done = NULL; /* wholly free spans, linked through next */
+
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t i = 0; i < n; i++) {
+		gh_link *o = head;
+		head = gh_link_read(o).next;
+		gh_span *s = gh_span_of((uintptr_t)o);
+		GH_ASSERT(s && s->spanclass == c->spanclass);
+		gh_link_write(o, s->freelist);
+		s->freelist = o;
+		s->nfree++;
+		if (s->onempty) {
+			list_move(&c->nonempty, s);
+			s->onempty = 0;
+		}
+		if (s->nfree == s->nelems) {
+			list_remove(s);
+			s->next = done;
+			done = s;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+
+	while (done) {
+		gh_span *s = done;
+		done = s->next;
+		s->freelist = NULL;
+		gh_mheap_free(s);
+	}
+}

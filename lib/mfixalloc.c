@@ -1,0 +1,56 @@
+/*
+ * mfixalloc.c - a free-list allocator for fixed-size metadata (span
+ * descriptors, thread caches).  Memory comes straight from the OS in 64 KiB
+ * chunks and is never returned to it, so a stale pointer to a descriptor
+ * always points at readable memory: lookups rely on that (see gh_span_at).
+ * Never takes memory from the collected heap.
+ *
+ * The caller serialises calls on one gh_fixalloc (its own lock).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "gh.h"
+#include "mem.h"
+
+enum { GH_FIXALLOC_CHUNK = 64 << 10 };
+
+void gh_fixalloc_init(gh_fixalloc *f, size_t size, uint64_t *inuse, uint64_t *sys)
+{
+	memset(f, 0, sizeof *f);
+	f->size = (size + 15) & ~(size_t)15;
+	f->inuse = inuse;
+	f->sys = sys;
+}
+
+/* A zeroed object, or NULL if the OS refuses memory. */
+void *gh_fixalloc_alloc(gh_fixalloc *f)
+{
+	void *p;
+	if (f->list) {
+		p = f->list;
+		f->list = *(void **)p;
+		memset(p, 0, f->size);
+	} else {
+		if (f->nchunk < f->size) {
+			uint8_t *c = gh_sys_alloc(GH_FIXALLOC_CHUNK, f->sys);
+			if (!c)
+				return NULL;
+			f->chunk = c;
+			f->nchunk = GH_FIXALLOC_CHUNK;
+		}
+		p = f->chunk;
+		f->chunk += f->size;
+		f->nchunk -= f->size;
+	}
+	gh_stat_add(f->inuse, (int64_t)f->size);
+	return p;
+}
+
+void gh_fixalloc_free(gh_fixalloc *f, void *p)
+{
+	gh_stat_add(f->inuse, -(int64_t)f->size);
+	*(void **)p = f->list;
+	f->list = p;
+}

@@ -1,0 +1,415 @@
+/*
+ * mheap.c - the page heap.  See malloc.c for the overview.
+ *
+ * The heap hands out spans, runs of 8 KiB pages, for large objects and for
+ * the mcentrals to cut into small blocks, and takes them back.
+ *
+ * Free spans sit in lists by length: free[n] holds spans of exactly n pages
+ * for n < GH_HEAP_LISTS, freelarge all longer ones.  Allocation is best fit
+ * (the shortest list with a span, or the smallest fitting large span, the
+ * lowest address among equals) and splits off the tail.  A freed span merges
+ * with free neighbours at once, so two free spans are never adjacent.
+ *
+ * Address space comes from the OS in reservations of whole 64 MiB arenas
+ * when it can (growing the previous one in place if the OS agrees), of just
+ * what is needed when it cannot, and is mapped in steps of at least 1 MiB.
+ * Each arena touched by a reservation gets a gh_arena with its page-to-span
+ * table, found through the two-level index gh_arena_l1; there is no fixed
+ * ceiling on the heap's size or place.
+ *
+ * Lazy zeroing: a span's needzero says its pages may hold old bytes.  Fresh
+ * memory from the OS, and memory returned with gh_sys_unused on an OS where
+ * that zeroes it, need no clearing; large pointer-holding objects are
+ * cleared only when needzero is set.
+ *
+ * Release: free spans idle for the scavenge delay (GOHEAP_SCAVENGE_DELAY)
+ * are returned to the OS during later heap activity; gh_mheap_scavenge(0)
+ * returns them all.  npreleased counts a span's released pages.
+ *
+ * Every function here that is not "_locked" takes the heap lock; the
+ * "_locked" ones expect the caller to hold it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "gh.h"
+#include "mem.h"
+#include "track.h"
+
+gh_mheap gh_heap;
+gh_arena **gh_arena_l1[1 << GH_L1_BITS];
+
+uint64_t gh_nanotime(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t gh_walltime(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- Span lists: circular, with a gh_span as the head. ---- */
+
+static void list_init(gh_span *head)
+{
+	head->next = head->prev = head;
+}
+
+static bool list_empty(const gh_span *head)
+{
+	return head->next == head;
+}
+
+static void list_remove(gh_span *s)
+{
+	s->prev->next = s->next;
+	s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+}
+
+static void list_insert(gh_span *head, gh_span *s)
+{
+	s->next = head->next;
+	s->prev = head;
+	head->next->prev = s;
+	head->next = s;
+}
+
+/* ---- The page map. ---- */
+
+/* Make sure every arena that [start, start + n) touches has its gh_arena.
+ * Returns 0, or -1 if the OS refuses the metadata.  Caller holds the heap
+ * lock; readers find new entries through acquire loads. */
+static int pagemap_ensure(uintptr_t start, size_t n)
+{
+	for (uintptr_t i = start >> GH_ARENA_SHIFT; i <= (start + n - 1) >> GH_ARENA_SHIFT; i++) {
+		gh_arena ***l1 = &gh_arena_l1[i >> GH_L2_BITS];
+		if (!*l1) {
+			gh_arena **l2 = gh_sys_alloc(sizeof(gh_arena *) << GH_L2_BITS,
+						     &gh_heap.stats.gc_sys);
+			if (!l2)
+				return -1;
+			__atomic_store_n(l1, l2, __ATOMIC_RELEASE);
+		}
+		gh_arena **slot = &(*l1)[i & ((1 << GH_L2_BITS) - 1)];
+		if (!*slot) {
+			gh_arena *a = gh_sys_alloc(sizeof(gh_arena), &gh_heap.stats.gc_sys);
+			if (!a)
+				return -1;
+			__atomic_store_n(slot, a, __ATOMIC_RELEASE);
+		}
+	}
+	return 0;
+}
+
+static void pagemap_set(uintptr_t p, gh_span *s)
+{
+	gh_arena *a = gh_arena_of(p);
+	GH_ASSERT(a != NULL);
+	__atomic_store_n(&a->spans[(p >> GH_PAGE_SHIFT) & (GH_ARENA_PAGES - 1)], s,
+			 __ATOMIC_RELAXED);
+}
+
+static void pagemap_set_all(gh_span *s)
+{
+	for (size_t i = 0; i < s->npages; i++)
+		pagemap_set(s->start + (i << GH_PAGE_SHIFT), s);
+}
+
+static void pagemap_set_ends(gh_span *s)
+{
+	pagemap_set(s->start, s);
+	pagemap_set(s->start + ((s->npages - 1) << GH_PAGE_SHIFT), s);
+}
+
+/* ---- Free spans. ---- */
+
+static gh_span *free_list_for(size_t npages)
+{
+	return npages < GH_HEAP_LISTS ? &gh_heap.free[npages] : &gh_heap.freelarge;
+}
+
+static void free_insert_locked(gh_span *s)
+{
+	list_insert(free_list_for(s->npages), s);
+}
+
+/* The free span that ends right before p, or starts at p, if any. */
+static gh_span *free_span_at(uintptr_t p)
+{
+	gh_span *s = gh_span_at(p);
+	if (!s || s->state != GH_SPAN_FREE)
+		return NULL;
+	if (p < s->start || p >= s->start + (s->npages << GH_PAGE_SHIFT))
+		return NULL;
+	return s;
+}
+
+/* Put s, in use or fresh, into the free lists, merging it with free
+ * neighbours.  Caller holds the heap lock. */
+static void free_span_locked(gh_span *s, uint64_t now)
+{
+	s->state = GH_SPAN_FREE;
+	s->spanclass = 0;
+	s->unusedsince = now;
+	s->limit = s->start + (s->npages << GH_PAGE_SHIFT);
+
+	gh_span *t = s->start > GH_PAGE_SIZE ? free_span_at(s->start - GH_PAGE_SIZE) : NULL;
+	if (t) {
+		list_remove(t);
+		s->start = t->start;
+		s->npages += t->npages;
+		s->npreleased += t->npreleased;
+		s->needzero |= t->needzero;
+		t->state = GH_SPAN_DEAD;
+		gh_fixalloc_free(&gh_heap.spanalloc, t);
+	}
+	t = free_span_at(s->limit);
+	if (t) {
+		list_remove(t);
+		s->npages += t->npages;
+		s->npreleased += t->npreleased;
+		s->needzero |= t->needzero;
+		t->state = GH_SPAN_DEAD;
+		gh_fixalloc_free(&gh_heap.spanalloc, t);
+	}
+	s->limit = s->start + (s->npages << GH_PAGE_SHIFT);
+	pagemap_set_ends(s);
+	free_insert_locked(s);
+}
+
+/* Best fit among the free spans, or NULL. */
+static gh_span *best_fit_locked(size_t npages)
+{
+	for (size_t n = npages; n < GH_HEAP_LISTS; n++)
+		if (!list_empty(&gh_heap.free[n]))
+			return gh_heap.free[n].next;
+	gh_span *best = NULL;
+	for (gh_span *s = gh_heap.freelarge.next; s != &gh_heap.freelarge; s = s->next) {
+		if (s->npages < npages)
+			continue;
+		if (!best || s->npages < best->npages ||
+		    (s->npages == best->npages && s->start < best->start))
+			best = s;
+	}
+	return best;
+}
+
+/* Map more memory: at least npages, at least GH_GROW_MIN.  Returns 0, or -1
+ * with errno ENOMEM.  Caller holds the heap lock. */
+static int grow_locked(size_t npages)
+{
+	if (npages > (SIZE_MAX >> GH_PAGE_SHIFT) / 2) {
+		errno = ENOMEM;
+		return -1;
+	}
+	size_t need = npages << GH_PAGE_SHIFT;
+	if (need < GH_GROW_MIN)
+		need = GH_GROW_MIN;
+	need = (need + GH_GROW_ALIGN - 1) & ~(size_t)(GH_GROW_ALIGN - 1);
+
+	if (gh_heap.arena_end - gh_heap.arena_next < need) {
+		size_t whole = (need + GH_ARENA_SIZE - 1) & ~(size_t)(GH_ARENA_SIZE - 1);
+		void *hint = (void *)gh_heap.arena_end;
+		void *v = gh_sys_reserve(hint, whole, GH_ARENA_SIZE);
+		size_t got = whole;
+		if (!v) {
+			/* Address space is short (ulimit -v): take just what
+			 * this request needs. */
+			v = gh_sys_reserve(NULL, need, GH_PAGE_SIZE);
+			got = need;
+		}
+		if (!v) {
+			errno = ENOMEM;
+			return -1;
+		}
+		if (pagemap_ensure((uintptr_t)v, got) != 0) {
+			gh_sys_free(v, got, NULL);
+			errno = ENOMEM;
+			return -1;
+		}
+		if (v == hint) {
+			gh_heap.arena_end += got;
+		} else {
+			gh_heap.arena_next = (uintptr_t)v;
+			gh_heap.arena_end = (uintptr_t)v + got;
+		}
+	}
+
+	gh_span *s = gh_fixalloc_alloc(&gh_heap.spanalloc);
+	if (!s) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (gh_sys_map((void *)gh_heap.arena_next, need, &gh_heap.stats.heap_sys) != 0) {
+		gh_fixalloc_free(&gh_heap.spanalloc, s);
+		errno = ENOMEM;
+		return -1;
+	}
+	s->start = gh_heap.arena_next;
+	s->npages = need >> GH_PAGE_SHIFT;
+	s->needzero = 0;
+	s->npreleased = 0;
+	gh_heap.arena_next += need;
+	/* Fresh pages are free pages: let the memory checker say so. */
+	gh_track_noaccess((void *)s->start, need);
+	free_span_locked(s, gh_nanotime());
+	return 0;
+}
+
+/* Release free spans idle since before now - delay.  Caller holds the heap
+ * lock.  Returns the bytes released. */
+static uint64_t scavenge_locked(uint64_t now, uint64_t delay)
+{
+	uint64_t released = 0;
+	for (size_t i = 0; i <= GH_HEAP_LISTS; i++) {
+		gh_span *head = i < GH_HEAP_LISTS ? &gh_heap.free[i] : &gh_heap.freelarge;
+		for (gh_span *s = head->next; s != head; s = s->next) {
+			if (s->npreleased == s->npages || now - s->unusedsince < delay)
+				continue;
+			gh_sys_unused((void *)s->start, s->npages << GH_PAGE_SHIFT);
+			released += (s->npages - s->npreleased) << GH_PAGE_SHIFT;
+			s->npreleased = s->npages;
+			if (gh_sys_unused_zeroes)
+				s->needzero = 0;
+		}
+	}
+	gh_stat_add(&gh_heap.stats.heap_released, (int64_t)released);
+	return released;
+}
+
+/* The release check of every heap operation: cheap unless a span may have
+ * become due. */
+static void maybe_scavenge_locked(uint64_t now)
+{
+	static uint64_t last;
+	uint64_t delay = gh_heap.scavenge_delay;
+	uint64_t period = delay < 1000000000u ? delay : 1000000000u;
+	if (now - last < period)
+		return;
+	last = now;
+	scavenge_locked(now, delay);
+}
+
+void gh_mheap_init(void)
+{
+	pthread_mutex_init(&gh_heap.lock, NULL);
+	for (size_t i = 0; i < GH_HEAP_LISTS; i++)
+		list_init(&gh_heap.free[i]);
+	list_init(&gh_heap.freelarge);
+	gh_fixalloc_init(&gh_heap.spanalloc, sizeof(gh_span), &gh_heap.stats.mspan_inuse,
+			 &gh_heap.stats.mspan_sys);
+	gh_heap.scavenge_delay = (uint64_t)gh_option(GH_OPT_SCAVENGE_DELAY) * 1000000u;
+	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++)
+		gh_mcentral_init(&gh_heap.central[sc], sc);
+}
+
+gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
+{
+	pthread_mutex_lock(&gh_heap.lock);
+	gh_span *s = best_fit_locked(npages);
+	if (!s) {
+		if (grow_locked(npages) != 0) {
+			pthread_mutex_unlock(&gh_heap.lock);
+			return NULL;
+		}
+		s = best_fit_locked(npages);
+		GH_ASSERT(s != NULL);
+	}
+	if (s->npages > npages) {
+		gh_span *t = gh_fixalloc_alloc(&gh_heap.spanalloc);
+		if (!t) {
+			pthread_mutex_unlock(&gh_heap.lock);
+			errno = ENOMEM;
+			return NULL;
+		}
+		/* Released pages become in use as a whole, as the seed does:
+		 * the tail forgets that some of its pages may be released. */
+		if (s->npreleased) {
+			gh_sys_used((void *)s->start, s->npages << GH_PAGE_SHIFT);
+			gh_stat_add(&gh_heap.stats.heap_released,
+				    -(int64_t)(s->npreleased << GH_PAGE_SHIFT));
+			s->npreleased = 0;
+		}
+		list_remove(s);
+		t->start = s->start + (npages << GH_PAGE_SHIFT);
+		t->npages = s->npages - npages;
+		t->needzero = s->needzero;
+		t->npreleased = 0;
+		t->state = GH_SPAN_FREE;
+		t->unusedsince = s->unusedsince;
+		t->limit = t->start + (t->npages << GH_PAGE_SHIFT);
+		pagemap_set_ends(t);
+		free_insert_locked(t);
+		s->npages = npages;
+	} else {
+		list_remove(s);
+		if (s->npreleased) {
+			gh_sys_used((void *)s->start, s->npages << GH_PAGE_SHIFT);
+			gh_stat_add(&gh_heap.stats.heap_released,
+				    -(int64_t)(s->npreleased << GH_PAGE_SHIFT));
+			s->npreleased = 0;
+		}
+	}
+
+	size_t bytes = npages << GH_PAGE_SHIFT;
+	uint32_t cls = GH_SPANCLASS_CLASS(spanclass);
+	s->spanclass = (uint16_t)spanclass;
+	s->freelist = NULL;
+	s->sweepgen = gh_heap.sweepgen;
+	s->onempty = 0;
+	memset(s->markbits, 0, sizeof s->markbits);
+	if (cls == 0) {
+		s->elemsize = bytes;
+		s->nelems = 1;
+		s->divmagic = 0;
+		s->limit = s->start + bytes;
+		gh_heap.stats.large_nmalloc++;
+		gh_heap.stats.large_alloc_bytes += bytes;
+	} else {
+		s->elemsize = gh_class_size[cls];
+		s->nelems = (uint16_t)(bytes / s->elemsize);
+		s->divmagic = gh_class_divmagic[cls];
+		s->limit = s->start + (size_t)s->nelems * s->elemsize;
+	}
+	s->nfree = s->nelems;
+	s->ncarved = 0;
+	pagemap_set_all(s);
+	gh_stat_add(&gh_heap.stats.heap_inuse, (int64_t)bytes);
+	__atomic_store_n(&s->state, GH_SPAN_INUSE, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&gh_heap.lock);
+	return s;
+}
+
+void gh_mheap_free(gh_span *s)
+{
+	pthread_mutex_lock(&gh_heap.lock);
+	GH_ASSERT(s->state == GH_SPAN_INUSE);
+	size_t bytes = s->npages << GH_PAGE_SHIFT;
+	if (GH_SPANCLASS_CLASS(s->spanclass) == 0) {
+		gh_heap.stats.large_nfree++;
+		gh_heap.stats.large_free_bytes += bytes;
+	}
+	gh_stat_add(&gh_heap.stats.heap_inuse, -(int64_t)bytes);
+	s->needzero = 1;
+	uint64_t now = gh_nanotime();
+	free_span_locked(s, now);
+	maybe_scavenge_locked(now);
+	pthread_mutex_unlock(&gh_heap.lock);
+}
+
+uint64_t gh_mheap_scavenge(uint64_t delay)
+{
+	pthread_mutex_lock(&gh_heap.lock);
+	uint64_t r = scavenge_locked(gh_nanotime(), delay);
+	pthread_mutex_unlock(&gh_heap.lock);
+	return r;
+}

@@ -1,0 +1,108 @@
+/*
+ * track.h - tell memory checkers about goheap blocks.
+ *
+ * When built with Valgrind's headers, the allocator describes each block to
+ * memcheck as malloc-like, so a use after free, an overrun into a free block
+ * or a leak of a goheap block is reported as it would be for malloc.  The
+ * allocator itself reads and writes the free link of free blocks; it does so
+ * through gh_link_read / gh_link_write, which open the two words to memcheck
+ * for the access and close them again.
+ *
+ * Outside Valgrind each hook costs one predictable branch on gh_track_on.
+ */
+#ifndef GH_TRACK_H
+#define GH_TRACK_H
+
+#include "config.h"
+#include "gh.h"
+
+#ifdef HAVE_VALGRIND_MEMCHECK_H
+#include <valgrind/memcheck.h>
+
+GH_INTERNAL extern int gh_track_on;
+
+static inline void gh_track_init(void)
+{
+	gh_track_on = RUNNING_ON_VALGRIND ? 1 : 0;
+}
+
+static inline void gh_track_malloc(void *p, size_t size, bool zeroed)
+{
+	if (GH_UNLIKELY(gh_track_on))
+		VALGRIND_MALLOCLIKE_BLOCK(p, size, 0, zeroed);
+}
+
+static inline void gh_track_free(void *p)
+{
+	if (GH_UNLIKELY(gh_track_on))
+		VALGRIND_FREELIKE_BLOCK(p, 0);
+}
+
+static inline void gh_track_resize(void *p, size_t oldsize, size_t newsize)
+{
+	if (GH_UNLIKELY(gh_track_on))
+		VALGRIND_RESIZEINPLACE_BLOCK(p, oldsize, newsize, 0);
+}
+
+static inline void gh_track_defined(const void *p, size_t n)
+{
+	if (GH_UNLIKELY(gh_track_on))
+		VALGRIND_MAKE_MEM_DEFINED(p, n);
+}
+
+static inline void gh_track_undefined(const void *p, size_t n)
+{
+	if (GH_UNLIKELY(gh_track_on))
+		VALGRIND_MAKE_MEM_UNDEFINED(p, n);
+}
+
+static inline void gh_track_noaccess(const void *p, size_t n)
+{
+	if (GH_UNLIKELY(gh_track_on))
+		VALGRIND_MAKE_MEM_NOACCESS(p, n);
+}
+
+/* Read a word whatever memcheck thinks of it (it may be a free block's free
+ * tag), without changing what memcheck thinks. */
+static inline uintptr_t gh_track_peek(const uintptr_t *p)
+{
+	if (GH_LIKELY(!gh_track_on))
+		return *p;
+	VALGRIND_DISABLE_ERROR_REPORTING;
+	uintptr_t v = *(const volatile uintptr_t *)p;
+	VALGRIND_ENABLE_ERROR_REPORTING;
+	VALGRIND_MAKE_MEM_DEFINED(&v, sizeof v);
+	return v;
+}
+
+#else
+
+static inline void gh_track_init(void) {}
+static inline void gh_track_malloc(void *p, size_t size, bool zeroed) {}
+static inline void gh_track_free(void *p) {}
+static inline void gh_track_resize(void *p, size_t oldsize, size_t newsize) {}
+static inline void gh_track_defined(const void *p, size_t n) {}
+static inline void gh_track_undefined(const void *p, size_t n) {}
+static inline void gh_track_noaccess(const void *p, size_t n) {}
+static inline uintptr_t gh_track_peek(const uintptr_t *p) { return *p; }
+
+#endif
+
+/* The free link of a free block, read and written with memcheck's leave. */
+static inline gh_link gh_link_read(const gh_link *o)
+{
+	gh_track_defined(o, sizeof *o);
+	gh_link l = *o;
+	gh_track_noaccess(o, sizeof *o);
+	return l;
+}
+
+static inline void gh_link_write(gh_link *o, gh_link *next)
+{
+	gh_track_undefined(o, sizeof *o);
+	o->next = next;
+	o->tag = gh_free_tag(o);
+	gh_track_noaccess(o, sizeof *o);
+}
+
+#endif
