@@ -1,0 +1,179 @@
+#!/bin/sh
+# t-manpages.sh - the manual pages cover the API and render cleanly.
+#
+# A TAP test.  It checks that
+#  1. every goheap_* function declared in include/goheap.h has a page
+#     man/<function>.3;
+#  2. if lib/.libs/libgoheap.so is built, every goheap_* symbol it exports
+#     has such a page too;
+#  3. every page in man/ is listed in dist_man_MANS of Makefile.am, so that
+#     it is installed and distributed, and every page listed there exists;
+#  4. every page passes "mandoc -Tlint -W warning" and "groff -ww -z -man"
+#     without a message (each check is skipped if its tool is missing).
+#
+# make check sets top_srcdir and top_builddir; run by hand, both default to
+# the directory above this script:
+#   top_srcdir=. top_builddir=. sh tests/t-manpages.sh
+#
+# The pages are linted from a scratch directory laid out like an installed
+# manual (man3/, man7/), because the alias pages (goheap_free.3 ...) are one
+# line, ".so man3/goheap_malloc.3", which resolves only there.  mandoc
+# warns that .so is fragile for every such page; that one warning is
+# expected for alias pages and ignored.
+
+here=$(cd "$(dirname "$0")" && pwd) || exit 99
+: "${top_srcdir:=$here/..}"
+: "${top_builddir:=$here/..}"
+
+header=$top_srcdir/include/goheap.h
+mandir=$(cd "$top_srcdir/man" 2>/dev/null && pwd) || {
+	echo "Bail out! no man directory in $top_srcdir"
+	exit 99
+}
+[ -r "$header" ] || {
+	echo "Bail out! cannot read $header"
+	exit 99
+}
+
+n=0
+failed=0
+ok() { # ok CONDITION-STATUS DESCRIPTION
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2"
+		failed=$((failed + 1))
+	fi
+}
+skip() { # skip DESCRIPTION REASON
+	n=$((n + 1))
+	echo "ok $n - $1 # SKIP $2"
+}
+diag() { # diag TEXT: print TEXT as TAP comment lines
+	printf '%s\n' "$1" | sed 's/^/#   /'
+}
+
+# C source with comments blanked out, so that names mentioned in comments
+# are not mistaken for declarations.
+strip_comments() {
+	awk '
+	{
+		line = $0; out = ""
+		while (line != "") {
+			if (incomment) {
+				i = index(line, "*/")
+				if (i == 0) { line = ""; break }
+				line = substr(line, i + 2); incomment = 0
+			} else {
+				i = index(line, "/*")
+				if (i == 0) { out = out line; break }
+				out = out substr(line, 1, i - 1) " "
+				line = substr(line, i + 2); incomment = 1
+			}
+		}
+		sub(/\/\/.*/, "", out)
+		print out
+	}' "$1"
+}
+
+# --- 1. Functions declared in the header ---------------------------------
+funcs=$(strip_comments "$header" |
+	grep -oE '(^|[^A-Za-z0-9_])goheap_[a-z0-9_]+ *\(' |
+	sed -e 's/^[^g]*//' -e 's/ *($//' | sort -u)
+if [ -z "$funcs" ]; then
+	ok 1 "goheap.h declares goheap_* functions"
+fi
+for f in $funcs; do
+	test -f "$mandir/$f.3"
+	ok $? "goheap.h: $f has a page man/$f.3"
+done
+
+# --- 2. Symbols exported by the built library ----------------------------
+so=$top_builddir/lib/.libs/libgoheap.so
+if [ ! -f "$so" ]; then
+	skip "exported symbols have pages" "$so not built"
+elif ! command -v nm >/dev/null 2>&1; then
+	skip "exported symbols have pages" "nm not installed"
+else
+	# nm prints "ADDRESS TYPE NAME[@@VERSION]"; version nodes are type A.
+	syms=$(nm -D --defined-only "$so" |
+		awk '$2 != "A" && $3 ~ /^goheap_/ { sub(/@.*/, "", $3); print $3 }' |
+		sort -u)
+	if [ -z "$syms" ]; then
+		ok 1 "$so exports goheap_* symbols"
+	fi
+	for s in $syms; do
+		test -f "$mandir/$s.3"
+		ok $? "libgoheap.so: $s has a page man/$s.3"
+	done
+fi
+
+# --- 3. Pages and dist_man_MANS agree -------------------------------------
+pages=$(cd "$mandir" && ls | grep -E '^goheap[a-z0-9_]*\.[1-9]$' | sort)
+if [ -z "$pages" ]; then
+	ok 1 "man/ holds pages"
+fi
+makefile=$top_srcdir/Makefile.am
+if [ -f "$makefile" ]; then
+	listed=$(awk '/^dist_man_MANS[ \t]*\+?=/ { f = 1 }
+		f { print; if (!/\\$/) f = 0 }' "$makefile" |
+		tr ' \t\\' '\n\n\n' | sed -n 's|^man/||p' | sort -u)
+	for p in $pages; do
+		printf '%s\n' "$listed" | grep -qxF "$p"
+		ok $? "man/$p is listed in dist_man_MANS"
+	done
+	for p in $listed; do
+		test -f "$mandir/$p"
+		ok $? "dist_man_MANS: man/$p exists"
+	done
+else
+	skip "pages are listed in dist_man_MANS" "no $makefile"
+fi
+
+# --- 4. Every page renders without warnings ------------------------------
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/t-manpages.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 99' HUP INT TERM
+for p in $pages; do
+	sec=${p##*.}
+	mkdir -p "$tmp/man$sec"
+	ln -s "$mandir/$p" "$tmp/man$sec/$p"
+done
+
+have_mandoc=no; command -v mandoc >/dev/null 2>&1 && have_mandoc=yes
+have_groff=no; command -v groff >/dev/null 2>&1 && have_groff=yes
+for p in $pages; do
+	sec=${p##*.}
+	page=man$sec/$p
+	alias=no
+	if [ "$(wc -l <"$mandir/$p")" -le 1 ] && grep -q '^\.so ' "$mandir/$p"; then
+		alias=yes
+	fi
+
+	if [ $have_mandoc = no ]; then
+		skip "mandoc -Tlint $page" "mandoc not installed"
+	else
+		out=$(cd "$tmp" && mandoc -Tlint -W warning "$page" 2>&1)
+		if [ $alias = yes ]; then
+			out=$(printf '%s\n' "$out" |
+				grep -v ': WARNING: \.so is fragile' || :)
+		fi
+		test -z "$out"
+		ok $? "mandoc -Tlint -W warning $page"
+		[ -z "$out" ] || diag "$out"
+	fi
+
+	if [ $have_groff = no ]; then
+		skip "groff -ww -z -man $page" "groff not installed"
+	else
+		out=$(cd "$tmp" && groff -ww -z -man "$page" 2>&1 >/dev/null)
+		st=$?
+		test $st -eq 0 && test -z "$out"
+		ok $? "groff -ww -z -man $page"
+		[ -z "$out" ] || diag "$out"
+	fi
+done
+
+echo "1..$n"
+[ $failed -eq 0 ]
