@@ -8,6 +8,7 @@
 #ifndef GOHEAP_H
 #define GOHEAP_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,6 +80,72 @@ GOHEAP_API void *goheap_base(const void *ptr);
 
 /* Return all free memory of the heap to the operating system now. */
 GOHEAP_API void goheap_free_os_memory(void);
+
+/*
+ * Garbage collection.
+ *
+ * Blocks that no pointer reaches are freed by the collector.  It scans the
+ * stacks and registers of registered threads and the static data of the
+ * program and its libraries conservatively, goheap_malloc blocks
+ * conservatively, goheap_malloc_typed blocks precisely and
+ * goheap_malloc_atomic blocks not at all.  A collection starts when the heap
+ * has grown by GOHEAP_GOGC percent (default 100) since the last one left it.
+ */
+
+/* Collect now; returns once the collection and its sweeping are done. */
+GOHEAP_API void goheap_gc(void);
+
+/* Set the growth percentage that triggers a collection; negative turns
+ * automatic collection off.  Returns the previous value (-1 for off). */
+GOHEAP_API int goheap_set_gc_percent(int percent);
+
+/* A precise layout: elements of size bytes whose pointers sit at the n_ptrs
+ * byte offsets given (multiples of 8).  Types live until the process ends.
+ * NULL with errno EINVAL for a bad layout, ENOMEM without memory. */
+typedef struct goheap_type goheap_type;
+GOHEAP_API goheap_type *goheap_type_new(size_t size, const size_t *ptr_offsets, size_t n_ptrs);
+
+/* A zeroed block of size bytes, an array of elements of type: only the
+ * pointer words of each element are scanned.  size must be a multiple of the
+ * type's size (EINVAL otherwise). */
+GOHEAP_API void *goheap_malloc_typed(size_t size, const goheap_type *type) GOHEAP_MALLOC_ATTR(alloc_size(1));
+
+/* Run fn(obj, arg) once obj has become unreachable; obj and what it
+ * references stay alive until fn has returned, and obj is freed by a later
+ * collection if fn did not make it reachable again.  fn NULL removes obj's
+ * finalizer.  0, or -1 with errno EINVAL (obj is not the start of a live
+ * block, or a tiny one), EEXIST (obj has a finalizer already), ENOENT
+ * (removing none) or ENOMEM. */
+GOHEAP_API int goheap_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg);
+
+/* Run the queued finalizers on the calling thread; returns how many ran.
+ * (A finalizer thread, started with the first finalizer, runs them too.) */
+GOHEAP_API int goheap_run_finalizers(void);
+
+/* Make the calling thread's stack and registers roots.  Threads that
+ * allocate are registered by their first allocation until they exit; a
+ * thread that holds heap pointers without ever allocating must register.
+ * Registrations nest; 0, or -1 with errno. */
+GOHEAP_API int goheap_register_thread(void);
+
+/* Undo one goheap_register_thread; at the last one the thread is no longer
+ * scanned (until it allocates again).  0, or -1 with EINVAL if the thread
+ * is not registered. */
+GOHEAP_API int goheap_unregister_thread(void);
+
+/* pthread_create, with the new thread registered for its whole life and arg
+ * kept alive until the thread has started.  Returns as pthread_create. */
+GOHEAP_API int goheap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+				     void *(*start)(void *), void *arg);
+
+/* Scan [start, end) conservatively as a root (memory the collector does not
+ * see otherwise: malloc'd or mmap'd blocks holding heap pointers).  0, or -1
+ * with errno EINVAL or ENOMEM. */
+GOHEAP_API int goheap_add_roots(void *start, void *end);
+
+/* Stop scanning a range given to goheap_add_roots, by the same bounds.
+ * 0, or -1 with errno ENOENT. */
+GOHEAP_API int goheap_remove_roots(void *start, void *end);
 
 /*
  * Statistics, named as in the Go runtime's MemStats.  All byte counts are in

@@ -82,6 +82,9 @@ enum gh_kind {
 /* Print one "goheap: ..." line on stderr and abort.  For broken invariants
  * and for misuse the host cannot recover from (a bad free). */
 GH_INTERNAL GH_NORETURN GH_PRINTF(1, 2) void gh_throw(const char *fmt, ...);
+/* Print one "goheap: ..." line on stderr without stdio (safe while other
+ * threads are stopped). */
+GH_INTERNAL GH_PRINTF(1, 2) void gh_warn(const char *fmt, ...);
 
 #ifdef GH_DEBUG
 #define GH_ASSERT(cond) \
@@ -129,6 +132,7 @@ GH_INTERNAL uint32_t gh_class_batch(uint32_t cls);
 typedef struct gh_fixalloc {
 	size_t size;     /* bytes per object */
 	void *list;      /* freed objects */
+	void *chunks;    /* all chunks, linked through their first word */
 	uint8_t *chunk;  /* unused tail of the current chunk */
 	size_t nchunk;   /* bytes left in it */
 	uint64_t *inuse; /* statistics: bytes handed out */
@@ -139,6 +143,9 @@ GH_INTERNAL void gh_fixalloc_init(gh_fixalloc *f, size_t size, uint64_t *inuse,
 				  uint64_t *sys);
 GH_INTERNAL void *gh_fixalloc_alloc(gh_fixalloc *f);
 GH_INTERNAL void gh_fixalloc_free(gh_fixalloc *f, void *p);
+/* Call fn on every object slot ever carved from f, live or free.  Safe
+ * against concurrent allocation: slots only ever get added. */
+GH_INTERNAL void gh_fixalloc_foreach(gh_fixalloc *f, void (*fn)(void *obj));
 
 /* ---- Spans ---------------------------------------------------------------- */
 
@@ -148,6 +155,9 @@ typedef struct gh_link {
 	struct gh_link *next;
 	uintptr_t tag;
 } gh_link;
+
+enum { GH_LIST_NONE = 0, GH_LIST_NONEMPTY = 1, GH_LIST_EMPTY = 2 };
+#define GH_SWEEPGEN_FRESH 1u
 
 enum gh_span_state {
 	GH_SPAN_DEAD = 0,  /* descriptor on the fixalloc free list */
@@ -175,14 +185,23 @@ struct gh_span {
 	uint16_t spanclass; /* 0 .. 3 for a large object (class 0) */
 	uint8_t state;      /* enum gh_span_state; changed under the heap lock */
 	uint8_t needzero;   /* the pages may hold non-zero bytes */
-	uint8_t onempty;    /* in its mcentral's list of spans with no free block */
+	uint8_t inlist;     /* GH_LIST_*: which mcentral list holds the span */
 	uint8_t pad_;
+	uint32_t nspecials; /* finalizers attached to blocks of this span */
+	/* Typed spans: the block's goheap_type, one pointer (large) or an
+	 * array of nelems pointers (small). */
+	void *types;
 
 	/* Free spans. */
 	size_t npreleased;    /* pages returned to the OS */
 	uint64_t unusedsince; /* when the span became free, ns (monotonic) */
 
-	/* The collector's mark bits, one per block. */
+	/* The collector's mark bits, one per block, and the sweep state:
+	 *   sweepgen == heap sweepgen      swept (or new) in this cycle;
+	 *   sweepgen == heap sweepgen - 1  being swept (large spans);
+	 *   sweepgen == heap sweepgen - 2  still to sweep;
+	 *   sweepgen == GH_SWEEPGEN_FRESH  just allocated, not yet handed out:
+	 *                                  never swept (see gh_span_publish). */
 	uint32_t sweepgen;
 	uint64_t markbits[GH_MAX_OBJS_PER_SPAN / 64];
 };
@@ -249,6 +268,15 @@ typedef struct gh_mcentral {
 GH_INTERNAL void gh_mcentral_init(gh_mcentral *c, uint32_t spanclass);
 GH_INTERNAL uint32_t gh_mcentral_grab(gh_mcentral *c, uint32_t want, gh_link **head);
 GH_INTERNAL void gh_mcentral_return(gh_mcentral *c, gh_link *head, uint32_t n);
+/* Put s on the list its free count calls for; caller holds c->lock. */
+GH_INTERNAL void gh_mcentral_relist(gh_mcentral *c, gh_span *s);
+/* Take s off its list (it is going back to the page heap). */
+GH_INTERNAL void gh_mcentral_unlist(gh_span *s);
+/* A small span all of whose blocks are free goes back to the page heap,
+ * with its side tables.  No mcentral lock needed. */
+GH_INTERNAL void gh_span_release(gh_span *s);
+/* Side table of block types for a typed span; 0 or -1. */
+GH_INTERNAL int gh_span_alloc_types(gh_span *s);
 
 /* ---- The page heap (mheap.c) ------------------------------------------------ */
 
@@ -278,9 +306,9 @@ typedef struct gh_mheap {
 	gh_span freelarge;           /* list head: free spans of more */
 	uintptr_t arena_next;        /* next unmapped byte of the reservation */
 	uintptr_t arena_end;         /* end of the current reservation */
+	uintptr_t arena_lo, arena_hi; /* bounds of all mapped heap memory */
 	gh_fixalloc spanalloc;
-	uint32_t sweepgen;
-	uint32_t scavenge_tick;  /* counts frees between release checks */
+	uint32_t sweepgen; /* even, from 4 up; += 2 per collection */  /* counts frees between release checks */
 	uint64_t scavenge_delay; /* ns a free span stays before release */
 	gh_heapstats stats;
 	gh_mcentral central[GH_NUM_SPANCLASSES];
@@ -292,6 +320,10 @@ GH_INTERNAL void gh_mheap_init(void);
 /* A span of npages for the given span class (0 for a large object); NULL
  * with errno ENOMEM if the OS refuses.  Takes the heap lock. */
 GH_INTERNAL gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass);
+/* Make a span from gh_mheap_alloc sweepable: it belongs to the current
+ * cycle from now on.  Call it once the caller holds what keeps the span's
+ * blocks alive (the block's address, a central list). */
+GH_INTERNAL void gh_span_publish(gh_span *s);
 /* Give s back to the page heap.  Takes the heap lock. */
 GH_INTERNAL void gh_mheap_free(gh_span *s);
 /* Return free spans idle at least delay ns to the OS (0: all).  Takes the
@@ -312,6 +344,7 @@ typedef struct gh_cachelist {
 
 typedef struct gh_mcache gh_mcache;
 struct gh_mcache {
+	uint32_t epoch; /* the collection epoch the lists belong to (gc.h) */
 	gh_cachelist list[GH_NUM_SPANCLASSES];
 	/* Tiny allocator: the current 16-byte block and the offset of its
 	 * first unused byte. */
@@ -341,11 +374,20 @@ typedef struct gh_cachesums {
 	uint64_t tinyallocs, nlookup;
 } gh_cachesums;
 GH_INTERNAL void gh_mcache_sum(gh_cachesums *sums);
+GH_INTERNAL void gh_mcache_registry_lock(void);
+GH_INTERNAL void gh_mcache_registry_unlock(void);
+/* In the child of fork: give back the blocks of threads that did not come
+ * along, and forget their caches. */
+GH_INTERNAL void gh_mcache_after_fork(void);
 
 /* ---- Tunables (options.c) ------------------------------------------------------ */
 
 typedef enum gh_option_id {
+	GH_OPT_GOGC,           /* percent; -1 off */
 	GH_OPT_SCAVENGE_DELAY, /* ms */
+	GH_OPT_SIGNAL,         /* the stop-the-world signal */
+	GH_OPT_STOP_TIMEOUT,   /* ms */
+	GH_OPT_GCTRACE,        /* GOHEAP_DEBUG=gctrace=N */
 	GH_NUM_OPTIONS,
 } gh_option_id;
 

@@ -51,6 +51,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gc.h"
 #include "gh.h"
 #include "mem.h"
 #include "track.h"
@@ -60,19 +61,32 @@ uintptr_t gh_tag_secret;
 int gh_track_on;
 #endif
 
-void gh_throw(const char *fmt, ...)
+static void vwarn(const char *fmt, va_list ap)
 {
 	char buf[512];
 	int n = snprintf(buf, sizeof buf, "goheap: ");
-	va_list ap;
-	va_start(ap, fmt);
 	n += vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
-	va_end(ap);
 	if (n > (int)sizeof buf - 2)
 		n = (int)sizeof buf - 2;
 	buf[n++] = '\n';
 	ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
 	(void)w;
+}
+
+void gh_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+}
+
+void gh_throw(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
 	abort();
 }
 
@@ -88,6 +102,12 @@ static void init_once_fn(void)
 		gh_tag_secret = (uintptr_t)gh_sys_random();
 	while (gh_tag_secret == 0);
 	gh_mheap_init();
+	gh_gc_init();
+	gh_threads_init();
+	gh_roots_init();
+	if (gh_stw_init() != 0)
+		gh_throw("cannot install the stop-the-world signal handler");
+	gh_gc_atfork();
 }
 
 void gh_init(void)
@@ -95,34 +115,57 @@ void gh_init(void)
 	pthread_once(&init_once, init_once_fn);
 }
 
+/* At load: set up, and register the loading (normally the main) thread. */
 __attribute__((constructor)) static void gh_constructor(void)
 {
 	gh_init();
+	if (gh_thread_autoregister() != 0)
+		gh_throw("cannot register the main thread: no stack bounds");
 }
 
 /* Abort for a pointer that goheap_free or goheap_realloc cannot take. */
-static GH_NORETURN void bad_pointer(const char *fn, const void *p, const char *why)
+static void bad_pointer(const char *fn, const void *p, const char *why)
 {
 	gh_throw("%s(%p): %s", fn, p, why);
 }
 
-/* ---- Small blocks ---- */
+/* ---- Small blocks ----
+ *
+ * The handoff of a block must not race with a collection that stops this
+ * thread half-way.  The rule: read the block from the list, then check that
+ * the cache is not stale; only then unlink the block and clear its tag.  A
+ * collection before the check makes the cache stale, and the block stays
+ * on the list, which is flushed.  A collection after the check finds the
+ * block in this thread's registers and marks it (free blocks are marked
+ * too), so the sweep spares it once handed out.  The compiler barrier
+ * keeps the two loads in that order; signals need nothing stronger.
+ */
 
-/* Pop a block of span class sc from c, refilling the list if empty.  The
- * block is still closed to the memory checker.  NULL with ENOMEM. */
-static inline gh_link *cache_pop(gh_mcache *c, uint32_t sc)
+/* Take a block of span class sc from c: NULL with errno ENOMEM, or a block
+ * still closed to the memory checker. */
+static gh_link *cache_take(gh_mcache *c, uint32_t sc)
 {
 	gh_cachelist *l = &c->list[sc];
-	gh_link *o = l->head;
-	if (GH_UNLIKELY(!o)) {
-		o = gh_mcache_refill(c, sc);
-		if (!o)
-			return NULL;
+	for (;;) {
+		if (gh_mcache_stale(c))
+			gh_mcache_flush(c);
+		gh_link *o = l->head;
+		if (!o) {
+			gh_gc_maybe();
+			if (gh_mcache_stale(c))
+				gh_mcache_flush(c);
+			if (!gh_mcache_refill(c, sc))
+				return NULL;
+			continue;
+		}
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		if (gh_mcache_stale(c))
+			continue;
+		l->head = gh_link_read(o).next;
+		l->n--;
+		gh_local_add(&c->nmalloc[GH_SPANCLASS_CLASS(sc)], 1);
+		return o;
 	}
-	l->head = gh_link_read(o).next;
-	l->n--;
-	gh_local_add(&c->nmalloc[GH_SPANCLASS_CLASS(sc)], 1);
-	return o;
 }
 
 /* Hand out o, a block of n bytes, as a block of the given kind. */
@@ -141,6 +184,8 @@ static inline void *hand_out(gh_link *o, size_t n, uint32_t kind)
  * most 8).  A block is reclaimed once nothing points into it. */
 static void *tiny_alloc(gh_mcache *c, size_t size)
 {
+	if (gh_mcache_stale(c))
+		gh_mcache_flush(c);
 	size_t off = c->tinyoff;
 	if ((size & 7) == 0)
 		off = (off + 7) & ~(size_t)7;
@@ -148,12 +193,17 @@ static void *tiny_alloc(gh_mcache *c, size_t size)
 		off = (off + 3) & ~(size_t)3;
 	else if ((size & 1) == 0)
 		off = (off + 1) & ~(size_t)1;
-	if (c->tiny && off + size <= GH_TINY_SIZE) {
-		c->tinyoff = off + size;
-		gh_local_add(&c->tinyallocs, 1);
-		return (void *)(c->tiny + off);
+	uintptr_t tiny = c->tiny;
+	if (tiny && off + size <= GH_TINY_SIZE) {
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		if (!gh_mcache_stale(c)) {
+			c->tinyoff = off + size;
+			gh_local_add(&c->tinyallocs, 1);
+			return (void *)(tiny + off);
+		}
+		gh_mcache_flush(c);
 	}
-	gh_link *o = cache_pop(c, GH_SPANCLASS(1, GH_KIND_TINY));
+	gh_link *o = cache_take(c, GH_SPANCLASS(1, GH_KIND_TINY));
 	if (!o)
 		return NULL;
 	gh_track_malloc(o, GH_TINY_SIZE, false);
@@ -168,12 +218,13 @@ static void *tiny_alloc(gh_mcache *c, size_t size)
 
 /* ---- Large blocks ---- */
 
-static void *large_alloc(size_t size, uint32_t kind)
+static void *large_alloc(size_t size, uint32_t kind, const goheap_type *type)
 {
 	if (size > SIZE_MAX - GH_PAGE_SIZE) {
 		errno = ENOMEM;
 		return NULL;
 	}
+	gh_gc_maybe();
 	size_t npages = (size + GH_PAGE_SIZE - 1) >> GH_PAGE_SHIFT;
 	gh_span *s = gh_mheap_alloc(npages, GH_SPANCLASS(0, kind));
 	if (!s)
@@ -182,29 +233,37 @@ static void *large_alloc(size_t size, uint32_t kind)
 	gh_track_malloc(p, s->elemsize, kind != GH_KIND_NOSCAN);
 	if (kind != GH_KIND_NOSCAN && s->needzero)
 		memset(p, 0, s->elemsize);
+	if (type)
+		gh_span_set_type(s, (uintptr_t)p, type);
+	/* p is in hand: from here on a collection sees the block through it. */
+	gh_span_publish(s);
 	return p;
 }
 
 /* ---- Entry points ---- */
 
-static void *malloc_slow(size_t size, uint32_t kind)
+static void *malloc_slow(size_t size, uint32_t kind, const goheap_type *type)
 {
 	gh_mcache *c = gh_mcache_get();
 	if (!c)
 		return NULL;
 	if (size > GH_MAX_SMALL)
-		return large_alloc(size, kind);
+		return large_alloc(size, kind, type);
 	if (kind == GH_KIND_NOSCAN && size > 0 && size < GH_TINY_SIZE)
 		return tiny_alloc(c, size);
 	uint32_t cls = gh_size_class(size);
-	gh_link *o = cache_pop(c, GH_SPANCLASS(cls, kind));
+	gh_link *o = cache_take(c, GH_SPANCLASS(cls, kind));
 	if (!o)
 		return NULL;
-	return hand_out(o, gh_class_size[cls], kind);
+	void *p = hand_out(o, gh_class_size[cls], kind);
+	if (type)
+		gh_span_set_type(gh_span_of((uintptr_t)p), (uintptr_t)p, type);
+	return p;
 }
 
-/* The fast path of both entry points: a cached block of the right class,
- * else the slow path. */
+/* The fast path of the untyped entry points: a cached block of the right
+ * class from a cache that is not stale, else the slow path.  About a dozen
+ * instructions and two tests besides the clearing. */
 static inline void *malloc_kind(size_t size, uint32_t kind)
 {
 	gh_mcache *c = gh_tls_cache;
@@ -213,14 +272,15 @@ static inline void *malloc_kind(size_t size, uint32_t kind)
 		uint32_t cls = gh_size_class(size);
 		gh_cachelist *l = &c->list[GH_SPANCLASS(cls, kind)];
 		gh_link *o = l->head;
-		if (GH_LIKELY(o != NULL)) {
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		if (GH_LIKELY(o != NULL && !gh_mcache_stale(c))) {
 			l->head = gh_link_read(o).next;
 			l->n--;
 			gh_local_add(&c->nmalloc[cls], 1);
 			return hand_out(o, gh_class_size[cls], kind);
 		}
 	}
-	return malloc_slow(size, kind);
+	return malloc_slow(size, kind, NULL);
 }
 
 void *goheap_malloc(size_t size)
@@ -231,6 +291,15 @@ void *goheap_malloc(size_t size)
 void *goheap_malloc_atomic(size_t size)
 {
 	return malloc_kind(size, GH_KIND_NOSCAN);
+}
+
+void *goheap_malloc_typed(size_t size, const goheap_type *type)
+{
+	if (!type || size % type->size != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return malloc_slow(size, GH_KIND_TYPED, type);
 }
 
 void *goheap_calloc(size_t nmemb, size_t size)
@@ -278,7 +347,13 @@ void goheap_free(void *p)
 	if (!p)
 		return;
 	const char *why;
-	gh_span *s = block_at(p, &why);
+	gh_span *s = gh_span_of((uintptr_t)p);
+	/* A block of a span not swept yet may have been found garbage: sweep
+	 * first, so that it cannot be freed twice. */
+	if (s && GH_UNLIKELY(__atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE) !=
+			     __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_RELAXED)))
+		gh_span_ensure_swept(s);
+	s = block_at(p, &why);
 	if (GH_UNLIKELY(!s)) {
 		/* A tiny block is shared: its memory waits for the
 		 * collector. */
@@ -288,13 +363,15 @@ void goheap_free(void *p)
 		bad_pointer("goheap_free", p, why);
 	}
 	uint32_t sc = s->spanclass;
-	if (GH_UNLIKELY(GH_SPANCLASS_CLASS(sc) == 0)) {
-		gh_track_free(p);
-		gh_mheap_free(s);
-		return;
-	}
 	if (GH_UNLIKELY(GH_SPANCLASS_KIND(sc) == GH_KIND_TINY))
 		return;
+	if (GH_UNLIKELY(__atomic_load_n(&s->nspecials, __ATOMIC_RELAXED)))
+		gh_final_drop(s, gh_span_index(s, (uintptr_t)p));
+	if (GH_UNLIKELY(GH_SPANCLASS_CLASS(sc) == 0)) {
+		gh_track_free(p);
+		gh_span_release(s);
+		return;
+	}
 
 	gh_link *o = p;
 	gh_mcache *c = gh_tls_cache;
@@ -347,7 +424,18 @@ void *goheap_realloc(void *p, size_t size)
 	if (kind != GH_KIND_TINY && size <= old && size > old / 2)
 		return p;
 
-	void *q = malloc_kind(size, kind == GH_KIND_TINY ? GH_KIND_NOSCAN : kind);
+	void *q;
+	if (kind == GH_KIND_TYPED) {
+		/* Whole elements of the block's type. */
+		const goheap_type *t = gh_span_type(s, (uintptr_t)p);
+		if (size > SIZE_MAX - t->size) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		q = goheap_malloc_typed((size + t->size - 1) / t->size * t->size, t);
+	} else {
+		q = malloc_kind(size, kind == GH_KIND_TINY ? GH_KIND_NOSCAN : kind);
+	}
 	if (!q)
 		return NULL;
 	memcpy(q, p, size < old ? size : old);

@@ -9,6 +9,10 @@
  * thread exits, a pthread key destructor gives every block back and the
  * cache's counters are folded into the heap's.
  *
+ * A collection makes every cache stale (gh_mcache_stale): its lists may
+ * hold blocks of spans not swept yet, which must not be handed out.  The
+ * owner flushes a stale cache before its next allocation (malloc.c).
+ *
  * Live caches are kept on a registry so that goheap_read_memstats can sum
  * their counters (and the collector can find them all).  The registry lock
  * is a leaf: nothing else is taken while it is held.
@@ -18,6 +22,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "gc.h"
 #include "gh.h"
 #include "mem.h"
 #include "track.h"
@@ -63,8 +68,15 @@ gh_mcache *gh_mcache_get(void)
 	}
 	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++)
 		c->list[sc].max = 2 * gh_class_batch(GH_SPANCLASS_CLASS(sc));
+	c->epoch = __atomic_load_n(&gh_gc.epoch, __ATOMIC_ACQUIRE);
 	gh_tls_cache = c;
 	pthread_setspecific(cache_key, c);
+	/* A thread that allocates holds heap pointers: its stack is a root
+	 * from now on. */
+	if (gh_thread_autoregister() != 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	return c;
 }
 
@@ -110,6 +122,7 @@ void gh_mcache_trim(gh_mcache *c, uint32_t spanclass)
 
 void gh_mcache_flush(gh_mcache *c)
 {
+	c->epoch = __atomic_load_n(&gh_gc.epoch, __ATOMIC_ACQUIRE);
 	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++)
 		give_back(&c->list[sc], sc, c->list[sc].n);
 	/* The rest of the tiny block stays allocated; the collector frees
@@ -118,13 +131,9 @@ void gh_mcache_flush(gh_mcache *c)
 	c->tinyoff = 0;
 }
 
-static void cache_destroy(void *arg)
+/* Fold c's counters into the heap's and drop it; registry lock held. */
+static void retire_locked(gh_mcache *c)
 {
-	gh_mcache *c = arg;
-	gh_mcache_flush(c);
-	gh_tls_cache = NULL;
-
-	pthread_mutex_lock(&registry_lock);
 	for (uint32_t i = 0; i < GH_NUM_CLASSES; i++) {
 		gh_stat_add(&gh_heap.stats.small_nmalloc[i], (int64_t)c->nmalloc[i]);
 		gh_stat_add(&gh_heap.stats.small_nfree[i], (int64_t)c->nfree[i]);
@@ -138,7 +147,42 @@ static void cache_destroy(void *arg)
 	if (c->next)
 		c->next->prev = c->prev;
 	gh_fixalloc_free(&cachealloc, c);
+}
+
+static void cache_destroy(void *arg)
+{
+	gh_mcache *c = arg;
+	gh_mcache_flush(c);
+	gh_tls_cache = NULL;
+	pthread_mutex_lock(&registry_lock);
+	retire_locked(c);
 	pthread_mutex_unlock(&registry_lock);
+}
+
+void gh_mcache_registry_lock(void)
+{
+	pthread_mutex_lock(&registry_lock);
+}
+
+void gh_mcache_registry_unlock(void)
+{
+	pthread_mutex_unlock(&registry_lock);
+}
+
+void gh_mcache_after_fork(void)
+{
+	/* The child has one thread: no other can touch the registry. */
+	gh_mcache *c = registry;
+	while (c) {
+		gh_mcache *next = c->next;
+		if (c != gh_tls_cache) {
+			gh_mcache_flush(c);
+			pthread_mutex_lock(&registry_lock);
+			retire_locked(c);
+			pthread_mutex_unlock(&registry_lock);
+		}
+		c = next;
+	}
 }
 
 void gh_mcache_sum(gh_cachesums *sums)

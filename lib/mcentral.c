@@ -9,15 +9,23 @@
  * each batch costs one lock.  A span whose blocks have all come back goes
  * back to the page heap.
  *
+ * Blocks are only ever taken from swept spans: grab sweeps a span of the
+ * last cycle before it takes anything from it, and before it takes a new
+ * span it sweeps spans of the empty list, which may have garbage to give.
+ * A small span is swept only under its mcentral's lock (mgcsweep.c).
+ *
  * Invariants, under c->lock:
  *   s->nfree == blocks on s->freelist + (s->nelems - s->ncarved);
- *   s is on c->empty iff s->nfree == 0 (s->onempty says which list);
+ *   s->inlist says which list holds s: NONEMPTY iff s->nfree > 0, EMPTY
+ *   iff s->nfree == 0, NONE while a wholly free span is on its way back to
+ *   the page heap;
  *   every block on a freelist carries its free tag.
  */
 #include "config.h"
 
 #include <errno.h>
 
+#include "gc.h"
 #include "gh.h"
 #include "track.h"
 
@@ -26,21 +34,19 @@ static void list_init(gh_span *head)
 	head->next = head->prev = head;
 }
 
-static void list_move(gh_span *head, gh_span *s)
-{
-	s->prev->next = s->next;
-	s->next->prev = s->prev;
-	s->next = head->next;
-	s->prev = head;
-	head->next->prev = s;
-	head->next = s;
-}
-
-static void list_remove(gh_span *s)
+static void list_unlink(gh_span *s)
 {
 	s->prev->next = s->next;
 	s->next->prev = s->prev;
 	s->next = s->prev = NULL;
+}
+
+static void list_push(gh_span *head, gh_span *s)
+{
+	s->next = head->next;
+	s->prev = head;
+	head->next->prev = s;
+	head->next = s;
 }
 
 void gh_mcentral_init(gh_mcentral *c, uint32_t spanclass)
@@ -51,6 +57,24 @@ void gh_mcentral_init(gh_mcentral *c, uint32_t spanclass)
 	list_init(&c->empty);
 }
 
+void gh_mcentral_relist(gh_mcentral *c, gh_span *s)
+{
+	uint8_t want = s->nfree ? GH_LIST_NONEMPTY : GH_LIST_EMPTY;
+	if (s->inlist == want)
+		return;
+	if (s->inlist != GH_LIST_NONE)
+		list_unlink(s);
+	list_push(want == GH_LIST_NONEMPTY ? &c->nonempty : &c->empty, s);
+	s->inlist = want;
+}
+
+void gh_mcentral_unlist(gh_span *s)
+{
+	if (s->inlist != GH_LIST_NONE)
+		list_unlink(s);
+	s->inlist = GH_LIST_NONE;
+}
+
 /* A new span for c, on its nonempty list.  Caller holds c->lock. */
 static gh_span *grow_locked(gh_mcentral *c)
 {
@@ -58,14 +82,30 @@ static gh_span *grow_locked(gh_mcentral *c)
 	gh_span *s = gh_mheap_alloc(gh_class_npages[cls], c->spanclass);
 	if (!s)
 		return NULL;
+	if (GH_SPANCLASS_KIND(c->spanclass) == GH_KIND_TYPED && gh_span_alloc_types(s) != 0) {
+		gh_mheap_free(s);
+		return NULL;
+	}
 	/* Uncarved blocks are free: closed to the memory checker until
 	 * handed out. */
 	gh_track_noaccess((void *)s->start, s->npages << GH_PAGE_SHIFT);
-	s->next = c->nonempty.next;
-	s->prev = &c->nonempty;
-	c->nonempty.next->prev = s;
-	c->nonempty.next = s;
+	gh_mcentral_relist(c, s);
+	gh_span_publish(s);
 	return s;
+}
+
+/* Sweep spans of the empty list left from the last cycle until one has a
+ * free block.  Caller holds c->lock. */
+static void sweep_empty_locked(gh_mcentral *c)
+{
+	uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
+	gh_span *s = c->empty.next;
+	while (s != &c->empty && c->nonempty.next == &c->nonempty) {
+		gh_span *next = s->next;
+		if (s->sweepgen != sg)
+			gh_span_sweep_locked(s);
+		s = next;
+	}
 }
 
 /* Take up to want free blocks, linked through their free links, into
@@ -80,9 +120,17 @@ uint32_t gh_mcentral_grab(gh_mcentral *c, uint32_t want, gh_link **head)
 	while (got < want) {
 		gh_span *s = c->nonempty.next;
 		if (s == &c->nonempty) {
+			sweep_empty_locked(c);
+			s = c->nonempty.next;
+		}
+		if (s == &c->nonempty) {
 			s = grow_locked(c);
 			if (!s)
 				break;
+		}
+		if (s->sweepgen != __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE)) {
+			gh_span_sweep_locked(s);
+			continue;
 		}
 		while (got < want && s->freelist) {
 			gh_link *o = s->freelist;
@@ -106,15 +154,10 @@ uint32_t gh_mcentral_grab(gh_mcentral *c, uint32_t want, gh_link **head)
 		s->ncarved = (uint16_t)(first + carve);
 		s->nfree = (uint16_t)(s->nfree - carve);
 		got += carve;
-		if (s->nfree == 0) {
-			list_move(&c->empty, s);
-			s->onempty = 1;
-		}
+		gh_mcentral_relist(c, s);
 	}
 	pthread_mutex_unlock(&c->lock);
 
-	/* The loop above links newly taken blocks in front of those taken
-	 * before; the order within the batch does not matter. */
 	*head = list;
 	if (!got)
 		errno = ENOMEM;
@@ -128,22 +171,23 @@ void gh_mcentral_return(gh_mcentral *c, gh_link *head, uint32_t n)
 	gh_span *done = NULL; /* wholly free spans, linked through next */
 
 	pthread_mutex_lock(&c->lock);
+	uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
 	for (uint32_t i = 0; i < n; i++) {
 		gh_link *o = head;
 		head = gh_link_read(o).next;
 		gh_span *s = gh_span_of((uintptr_t)o);
 		GH_ASSERT(s && s->spanclass == c->spanclass);
+		if (s->sweepgen != sg)
+			gh_span_sweep_locked(s);
 		gh_link_write(o, s->freelist);
 		s->freelist = o;
 		s->nfree++;
-		if (s->onempty) {
-			list_move(&c->nonempty, s);
-			s->onempty = 0;
-		}
 		if (s->nfree == s->nelems) {
-			list_remove(s);
+			gh_mcentral_unlist(s);
 			s->next = done;
 			done = s;
+		} else {
+			gh_mcentral_relist(c, s);
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -151,7 +195,6 @@ void gh_mcentral_return(gh_mcentral *c, gh_link *head, uint32_t n)
 	while (done) {
 		gh_span *s = done;
 		done = s->next;
-		s->freelist = NULL;
-		gh_mheap_free(s);
+		gh_span_release(s);
 	}
 }

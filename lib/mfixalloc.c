@@ -3,7 +3,9 @@
  * descriptors, thread caches).  Memory comes straight from the OS in 64 KiB
  * chunks and is never returned to it, so a stale pointer to a descriptor
  * always points at readable memory: lookups rely on that (see gh_span_at).
- * Never takes memory from the collected heap.
+ * Never takes memory from the collected heap.  Chunks are kept on a list
+ * so that the collector can visit every span descriptor ever made
+ * (gh_fixalloc_foreach); slots not yet carved read as zero.
  *
  * The caller serialises calls on one gh_fixalloc (its own lock).
  */
@@ -14,7 +16,7 @@
 #include "gh.h"
 #include "mem.h"
 
-enum { GH_FIXALLOC_CHUNK = 64 << 10 };
+enum { GH_FIXALLOC_CHUNK = 64 << 10, CHUNK_HEADER = 16 };
 
 void gh_fixalloc_init(gh_fixalloc *f, size_t size, uint64_t *inuse, uint64_t *sys)
 {
@@ -37,8 +39,10 @@ void *gh_fixalloc_alloc(gh_fixalloc *f)
 			uint8_t *c = gh_sys_alloc(GH_FIXALLOC_CHUNK, f->sys);
 			if (!c)
 				return NULL;
-			f->chunk = c;
-			f->nchunk = GH_FIXALLOC_CHUNK;
+			*(void **)c = f->chunks;
+			__atomic_store_n(&f->chunks, c, __ATOMIC_RELEASE);
+			f->chunk = c + CHUNK_HEADER;
+			f->nchunk = GH_FIXALLOC_CHUNK - CHUNK_HEADER;
 		}
 		p = f->chunk;
 		f->chunk += f->size;
@@ -53,4 +57,11 @@ void gh_fixalloc_free(gh_fixalloc *f, void *p)
 	gh_stat_add(f->inuse, -(int64_t)f->size);
 	*(void **)p = f->list;
 	f->list = p;
+}
+
+void gh_fixalloc_foreach(gh_fixalloc *f, void (*fn)(void *obj))
+{
+	for (uint8_t *c = __atomic_load_n(&f->chunks, __ATOMIC_ACQUIRE); c; c = *(void **)c)
+		for (size_t off = CHUNK_HEADER; off + f->size <= GH_FIXALLOC_CHUNK; off += f->size)
+			fn(c + off);
 }

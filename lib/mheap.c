@@ -157,7 +157,7 @@ static gh_span *free_span_at(uintptr_t p)
  * neighbours.  Caller holds the heap lock. */
 static void free_span_locked(gh_span *s, uint64_t now)
 {
-	s->state = GH_SPAN_FREE;
+	__atomic_store_n(&s->state, GH_SPAN_FREE, __ATOMIC_RELEASE);
 	s->spanclass = 0;
 	s->unusedsince = now;
 	s->limit = s->start + (s->npages << GH_PAGE_SHIFT);
@@ -242,6 +242,10 @@ static int grow_locked(size_t npages)
 			gh_heap.arena_next = (uintptr_t)v;
 			gh_heap.arena_end = (uintptr_t)v + got;
 		}
+		if (!gh_heap.arena_lo || (uintptr_t)v < gh_heap.arena_lo)
+			__atomic_store_n(&gh_heap.arena_lo, (uintptr_t)v, __ATOMIC_RELAXED);
+		if ((uintptr_t)v + got > gh_heap.arena_hi)
+			__atomic_store_n(&gh_heap.arena_hi, (uintptr_t)v + got, __ATOMIC_RELAXED);
 	}
 
 	gh_span *s = gh_fixalloc_alloc(&gh_heap.spanalloc);
@@ -364,16 +368,18 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 	uint32_t cls = GH_SPANCLASS_CLASS(spanclass);
 	s->spanclass = (uint16_t)spanclass;
 	s->freelist = NULL;
-	s->sweepgen = gh_heap.sweepgen;
-	s->onempty = 0;
+	s->sweepgen = GH_SWEEPGEN_FRESH; /* until gh_span_publish */
+	s->inlist = GH_LIST_NONE;
+	s->nspecials = 0;
+	s->types = NULL;
 	memset(s->markbits, 0, sizeof s->markbits);
 	if (cls == 0) {
 		s->elemsize = bytes;
 		s->nelems = 1;
 		s->divmagic = 0;
 		s->limit = s->start + bytes;
-		gh_heap.stats.large_nmalloc++;
-		gh_heap.stats.large_alloc_bytes += bytes;
+		gh_stat_add(&gh_heap.stats.large_nmalloc, 1);
+		gh_stat_add(&gh_heap.stats.large_alloc_bytes, (int64_t)bytes);
 	} else {
 		s->elemsize = gh_class_size[cls];
 		s->nelems = (uint16_t)(bytes / s->elemsize);
@@ -393,10 +399,11 @@ void gh_mheap_free(gh_span *s)
 {
 	pthread_mutex_lock(&gh_heap.lock);
 	GH_ASSERT(s->state == GH_SPAN_INUSE);
+	s->nspecials = 0;
 	size_t bytes = s->npages << GH_PAGE_SHIFT;
 	if (GH_SPANCLASS_CLASS(s->spanclass) == 0) {
-		gh_heap.stats.large_nfree++;
-		gh_heap.stats.large_free_bytes += bytes;
+		gh_stat_add(&gh_heap.stats.large_nfree, 1);
+		gh_stat_add(&gh_heap.stats.large_free_bytes, (int64_t)bytes);
 	}
 	gh_stat_add(&gh_heap.stats.heap_inuse, -(int64_t)bytes);
 	s->needzero = 1;

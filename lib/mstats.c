@@ -11,6 +11,7 @@
 
 #include <string.h>
 
+#include "gc.h"
 #include "gh.h"
 
 void goheap_read_memstats(goheap_memstats *m)
@@ -61,5 +62,5 @@ void goheap_read_memstats(goheap_memstats *m)
 	m->nlookup = sums.nlookup;
 	m->heap_idle = m->heap_sys - m->heap_inuse;
 	m->sys = m->heap_sys + m->mspan_sys + m->mcache_sys + m->gc_sys + m->other_sys;
-	m->gc_percent = 100;
+	gh_gc_read_stats(m);
 }

@@ -1,49 +1,100 @@
 /*
  * options.c - every tunable of libgoheap in one table: its environment
- * variable, default and meaning.  Read once at start-up.
+ * variable, default, range and meaning.  Read once, at start-up.
+ *
+ * Most options have a variable of their own.  Debugging switches share
+ * GOHEAP_DEBUG, a comma-separated list of name=value pairs (as Go's
+ * GODEBUG); they are the entries whose env starts with "GOHEAP_DEBUG:".
+ * A value out of range or malformed is reported on stderr and ignored.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gh.h"
 
 typedef struct gh_option_desc {
-	const char *env;   /* environment variable */
+	const char *env;   /* environment variable, or GOHEAP_DEBUG:name */
 	int64_t def;       /* default */
 	int64_t min, max;  /* accepted range */
+	const char *off;   /* a word that means -1, or NULL */
 	const char *about; /* meaning, for the diagnostics */
 } gh_option_desc;
 
 static const gh_option_desc gh_option_table[GH_NUM_OPTIONS] = {
-	[GH_OPT_SCAVENGE_DELAY] = {"GOHEAP_SCAVENGE_DELAY", 300000, 0, INT32_MAX,
+	[GH_OPT_GOGC] = {"GOHEAP_GOGC", 100, 0, INT32_MAX, "off",
+			 "heap growth percentage that triggers a collection, or off"},
+	[GH_OPT_SCAVENGE_DELAY] = {"GOHEAP_SCAVENGE_DELAY", 300000, 0, INT32_MAX, NULL,
 				   "milliseconds a free span stays before its "
 				   "memory is returned to the OS"},
+	[GH_OPT_SIGNAL] = {"GOHEAP_SIGNAL", SIGPWR, 1, 64, NULL,
+			   "signal number that stops threads for a collection"},
+	[GH_OPT_STOP_TIMEOUT] = {"GOHEAP_STOP_TIMEOUT", 10000, 10, INT32_MAX, NULL,
+				 "milliseconds to wait for a thread to stop "
+				 "before skipping the collection"},
+	[GH_OPT_GCTRACE] = {"GOHEAP_DEBUG:gctrace", 0, 0, 2, NULL,
+			    "1 prints a line per collection on stderr"},
 };
 
 static int64_t gh_option_value[GH_NUM_OPTIONS];
 
+static void set_option(int i, const char *name, const char *s, size_t len)
+{
+	const gh_option_desc *d = &gh_option_table[i];
+	char buf[64];
+	if (len >= sizeof buf)
+		len = sizeof buf - 1;
+	memcpy(buf, s, len);
+	buf[len] = 0;
+	if (d->off && strcmp(buf, d->off) == 0) {
+		gh_option_value[i] = -1;
+		return;
+	}
+	char *end;
+	errno = 0;
+	long long x = strtoll(buf, &end, 10);
+	if (errno || end == buf || *end || x < d->min || x > d->max) {
+		gh_warn("ignoring %s=%s: want %lld..%lld%s%s (%s)", name, buf,
+			(long long)d->min, (long long)d->max, d->off ? " or " : "",
+			d->off ? d->off : "", d->about);
+		return;
+	}
+	gh_option_value[i] = x;
+}
+
 void gh_options_init(void)
 {
+	const char *debug = getenv("GOHEAP_DEBUG");
 	for (int i = 0; i < GH_NUM_OPTIONS; i++) {
 		const gh_option_desc *d = &gh_option_table[i];
-		int64_t v = d->def;
-		const char *s = getenv(d->env);
-		if (s && *s) {
-			char *end;
-			errno = 0;
-			long long x = strtoll(s, &end, 10);
-			if (errno || *end || x < d->min || x > d->max)
-				fprintf(stderr,
-					"goheap: ignoring %s=%s: want %lld..%lld, %s\n",
-					d->env, s, (long long)d->min,
-					(long long)d->max, d->about);
-			else
-				v = x;
+		gh_option_value[i] = d->def;
+		if (strncmp(d->env, "GOHEAP_DEBUG:", 13) != 0) {
+			const char *s = getenv(d->env);
+			if (s && *s)
+				set_option(i, d->env, s, strlen(s));
 		}
-		gh_option_value[i] = v;
+	}
+	/* GOHEAP_DEBUG=name=value,name=value */
+	for (const char *p = debug; p && *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		const char *eq = memchr(p, '=', len);
+		int found = 0;
+		for (int i = 0; eq && i < GH_NUM_OPTIONS; i++) {
+			const char *env = gh_option_table[i].env;
+			if (strncmp(env, "GOHEAP_DEBUG:", 13) == 0 &&
+			    strlen(env + 13) == (size_t)(eq - p) &&
+			    memcmp(env + 13, p, (size_t)(eq - p)) == 0) {
+				set_option(i, env + 13, eq + 1, len - (size_t)(eq - p) - 1);
+				found = 1;
+			}
+		}
+		if (!found)
+			gh_warn("ignoring unknown GOHEAP_DEBUG setting '%.*s'", (int)len, p);
+		p = comma ? comma + 1 : NULL;
 	}
 }
 

@@ -62,6 +62,20 @@ static inline void gh_track_noaccess(const void *p, size_t n)
 		VALGRIND_MAKE_MEM_NOACCESS(p, n);
 }
 
+/* Conservative scanning reads words memcheck may think undefined (stack
+ * slots never written): errors are off while the collector marks. */
+static inline void gh_track_quiet_begin(void)
+{
+	if (GH_UNLIKELY(gh_track_on))
+		VALGRIND_DISABLE_ERROR_REPORTING;
+}
+
+static inline void gh_track_quiet_end(void)
+{
+	if (GH_UNLIKELY(gh_track_on))
+		VALGRIND_ENABLE_ERROR_REPORTING;
+}
+
 /* Read a word whatever memcheck thinks of it (it may be a free block's free
  * tag), without changing what memcheck thinks. */
 static inline uintptr_t gh_track_peek(const uintptr_t *p)
@@ -85,6 +99,8 @@ static inline void gh_track_defined(const void *p, size_t n) {}
 static inline void gh_track_undefined(const void *p, size_t n) {}
 static inline void gh_track_noaccess(const void *p, size_t n) {}
 static inline uintptr_t gh_track_peek(const uintptr_t *p) { return *p; }
+static inline void gh_track_quiet_begin(void) {}
+static inline void gh_track_quiet_end(void) {}
 
 #endif
 

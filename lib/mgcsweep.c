@@ -1,0 +1,195 @@
+/*
+ * mgcsweep.c - sweeping: free the blocks a collection found unreachable.
+ * See mgc.c for where this sits in a collection.
+ *
+ * Sweeping is lazy and concurrent, with the seed's sweepgen protocol (the
+ * states are listed next to gh_span.sweepgen): the end of marking adds 2 to
+ * the heap's sweepgen, which makes every span in use "still to sweep".
+ * From then on a span is swept by whoever needs it first:
+ *   - an mcentral, before it takes a block from the span (mcentral.c);
+ *   - goheap_free, before it frees a block of the span (malloc.c);
+ *   - the background sweeper thread, which walks every span descriptor;
+ *   - goheap_gc, and the next collection, which finish the walk.
+ * No block is ever handed out from a span not yet swept.
+ *
+ * A small span is swept under its mcentral's lock, which also guards its
+ * free list and counts; a large span is claimed by moving its sweepgen from
+ * "to sweep" to "being swept" with a compare-and-swap.
+ *
+ * Sweeping a block: marked, or free already (free tag) -> keep;
+ * unreachable with a finalizer -> keep, queue the finalizer (mfinal.c);
+ * otherwise -> free: the block joins its span's free list.  A span left
+ * with no live block goes back to the page heap.
+ */
+#include "config.h"
+
+#include <sched.h>
+#include <string.h>
+
+#include "gc.h"
+#include "gh.h"
+#include "mem.h"
+#include "track.h"
+
+static pthread_mutex_t sweeper_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sweeper_cond = PTHREAD_COND_INITIALIZER;
+static bool sweeper_started;
+static uint32_t sweeper_want; /* sweepgen the sweeper should reach */
+
+void gh_span_publish(gh_span *s)
+{
+	memset(s->markbits, 0, sizeof s->markbits);
+	__atomic_store_n(&s->sweepgen, __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE),
+			 __ATOMIC_RELEASE);
+}
+
+void gh_span_release(gh_span *s)
+{
+	if (s->types) {
+		if (GH_SPANCLASS_CLASS(s->spanclass) != 0)
+			gh_span_free_types(s);
+		s->types = NULL;
+	}
+	gh_mheap_free(s);
+}
+
+static bool sweep_large(gh_span *s, uint32_t sg)
+{
+	if (!gh_span_marked(s, 0) && !(s->nspecials && gh_final_sweep_block(s, 0))) {
+		gh_track_free((void *)s->start);
+		__atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
+		gh_span_release(s);
+		return true;
+	}
+	memset(s->markbits, 0, sizeof s->markbits);
+	__atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
+	return false;
+}
+
+bool gh_span_sweep_locked(gh_span *s)
+{
+	uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
+	uint32_t cur = __atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE);
+	if (cur == sg || cur == GH_SWEEPGEN_FRESH)
+		return false;
+	uint32_t cls = GH_SPANCLASS_CLASS(s->spanclass);
+	GH_ASSERT(cls != 0);
+
+	uint32_t nfreed = 0;
+	if (s->inlist != GH_LIST_NONE) {
+		for (uint32_t idx = 0; idx < s->ncarved; idx++) {
+			if (gh_span_marked(s, idx))
+				continue;
+			gh_link *o = (gh_link *)(s->start + (size_t)idx * s->elemsize);
+			if (gh_track_peek(&o->tag) == gh_free_tag(o))
+				continue;
+			if (s->nspecials && gh_final_sweep_block(s, idx))
+				continue;
+			gh_track_free(o);
+			gh_link_write(o, s->freelist);
+			s->freelist = o;
+			nfreed++;
+		}
+	}
+	memset(s->markbits, 0, sizeof s->markbits);
+	__atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
+	if (!nfreed)
+		return false;
+
+	s->nfree = (uint16_t)(s->nfree + nfreed);
+	gh_stat_add(&gh_heap.stats.small_nfree[cls], nfreed);
+	gh_stat_add(&gh_heap.stats.small_cached, -(int64_t)nfreed * (int64_t)s->elemsize);
+	if (s->nfree == s->nelems) {
+		gh_mcentral_unlist(s);
+		gh_span_release(s);
+		return true;
+	}
+	gh_mcentral_relist(&gh_heap.central[s->spanclass], s);
+	return false;
+}
+
+void gh_span_ensure_swept(gh_span *s)
+{
+	uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
+	uint32_t cur = __atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE);
+	if (cur == sg || cur == GH_SWEEPGEN_FRESH)
+		return;
+	uint32_t sc = __atomic_load_n(&s->spanclass, __ATOMIC_RELAXED);
+	if (GH_SPANCLASS_CLASS(sc) != 0) {
+		gh_mcentral *c = &gh_heap.central[sc];
+		pthread_mutex_lock(&c->lock);
+		if (s->state == GH_SPAN_INUSE && s->spanclass == sc)
+			gh_span_sweep_locked(s);
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	for (;;) {
+		cur = __atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE);
+		if (cur == sg || cur == GH_SWEEPGEN_FRESH ||
+		    __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != GH_SPAN_INUSE)
+			return;
+		if (cur == sg - 2 &&
+		    __atomic_compare_exchange_n(&s->sweepgen, &cur, sg - 1, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			sweep_large(s, sg);
+			return;
+		}
+		sched_yield(); /* another thread is sweeping it */
+	}
+}
+
+static void sweep_slot(void *obj)
+{
+	gh_span *s = obj;
+	if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == GH_SPAN_INUSE)
+		gh_span_ensure_swept(s);
+}
+
+void gh_sweep_finish(void)
+{
+	gh_fixalloc_foreach(&gh_heap.spanalloc, sweep_slot);
+}
+
+static void *sweeper_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&sweeper_lock);
+	for (;;) {
+		while (sweeper_want == 0)
+			pthread_cond_wait(&sweeper_cond, &sweeper_lock);
+		sweeper_want = 0;
+		pthread_mutex_unlock(&sweeper_lock);
+		gh_sweep_finish();
+		pthread_mutex_lock(&sweeper_lock);
+	}
+	return NULL;
+}
+
+void gh_sweep_background(void)
+{
+	pthread_mutex_lock(&sweeper_lock);
+	if (!sweeper_started) {
+		pthread_t t;
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		/* If no thread can be had, lazy sweeping still does it all. */
+		sweeper_started = pthread_create(&t, &attr, sweeper_main, NULL) == 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		pthread_attr_destroy(&attr);
+	}
+	sweeper_want = 1;
+	pthread_cond_signal(&sweeper_cond);
+	pthread_mutex_unlock(&sweeper_lock);
+}
+
+void gh_sweep_after_fork(void)
+{
+	pthread_mutex_init(&sweeper_lock, NULL);
+	pthread_cond_init(&sweeper_cond, NULL);
+	sweeper_started = false;
+	sweeper_want = 0;
+}

@@ -1,0 +1,121 @@
+/*
+ * roots.c - the static roots: the writable segments of the executable and
+ * of every loaded shared object, and the ranges given to goheap_add_roots.
+ *
+ * Segments are found with dl_iterate_phdr at every collection, so libraries
+ * loaded or unloaded since the last one are seen; the collection runs inside
+ * a dl_iterate_phdr callback (mgc.c), holding the loader's list lock, so no
+ * library can be unloaded while its data is scanned.  libgoheap's own data
+ * is never scanned: it holds heap addresses (arena bounds, cursors) that
+ * must not keep blocks alive.
+ *
+ * Registered ranges live in an array under roots_lock, which a collection
+ * holds throughout; goheap_add_roots waits for a running collection.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <string.h>
+
+#include "gc.h"
+#include "gh.h"
+#include "mem.h"
+
+typedef struct root_range {
+	uintptr_t lo, hi;
+} root_range;
+
+static pthread_mutex_t roots_lock = PTHREAD_MUTEX_INITIALIZER;
+static root_range *ranges;
+static size_t nranges, capranges;
+static uintptr_t self_base; /* load address of libgoheap itself */
+
+void gh_roots_init(void)
+{
+	Dl_info info;
+	if (dladdr((void *)gh_roots_init, &info) && info.dli_fbase)
+		self_base = (uintptr_t)info.dli_fbase;
+}
+
+void gh_roots_lock(void)
+{
+	pthread_mutex_lock(&roots_lock);
+}
+
+void gh_roots_unlock(void)
+{
+	pthread_mutex_unlock(&roots_lock);
+}
+
+static int scan_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	void (*scan)(uintptr_t, uintptr_t) = (void (*)(uintptr_t, uintptr_t))arg;
+	if (info->dlpi_addr == self_base && self_base != 0)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		scan(lo & ~(uintptr_t)7, lo + ph->p_memsz);
+	}
+	return 0;
+}
+
+void gh_roots_scan(void (*scan)(uintptr_t lo, uintptr_t hi))
+{
+	dl_iterate_phdr(scan_object, (void *)scan);
+	for (size_t i = 0; i < nranges; i++)
+		scan(ranges[i].lo, ranges[i].hi);
+}
+
+int goheap_add_roots(void *start, void *end)
+{
+	uintptr_t lo = ((uintptr_t)start + 7) & ~(uintptr_t)7, hi = (uintptr_t)end;
+	if (!start || hi < (uintptr_t)start) {
+		errno = EINVAL;
+		return -1;
+	}
+	gh_init();
+	pthread_mutex_lock(&roots_lock);
+	if (nranges == capranges) {
+		size_t cap = capranges ? capranges * 2 : 64;
+		root_range *r = gh_sys_alloc(cap * sizeof *r, &gh_heap.stats.other_sys);
+		if (!r) {
+			pthread_mutex_unlock(&roots_lock);
+			errno = ENOMEM;
+			return -1;
+		}
+		if (ranges) {
+			memcpy(r, ranges, nranges * sizeof *r);
+			gh_sys_free(ranges, capranges * sizeof *r, &gh_heap.stats.other_sys);
+		}
+		ranges = r;
+		capranges = cap;
+	}
+	ranges[nranges].lo = lo;
+	ranges[nranges].hi = hi;
+	nranges++;
+	pthread_mutex_unlock(&roots_lock);
+	return 0;
+}
+
+int goheap_remove_roots(void *start, void *end)
+{
+	uintptr_t lo = ((uintptr_t)start + 7) & ~(uintptr_t)7, hi = (uintptr_t)end;
+	int found = -1;
+	pthread_mutex_lock(&roots_lock);
+	for (size_t i = nranges; i-- > 0;)
+		if (ranges[i].lo == lo && ranges[i].hi == hi) {
+			ranges[i] = ranges[--nranges];
+			found = 0;
+			break;
+		}
+	pthread_mutex_unlock(&roots_lock);
+	if (found)
+		errno = ENOENT;
+	return found;
+}

@@ -1,0 +1,355 @@
+/*
+ * stw_linux.c - stopping the world on Linux: the suspend signal, its
+ * handler, and the stack bounds of a thread.  The only OS-specific file of
+ * the collector (mem_linux.c is the allocator's).
+ *
+ * The collecting thread, holding the thread registry lock, bumps the stop
+ * epoch and sends the suspend signal (GOHEAP_SIGNAL, SIGPWR by default) to
+ * every other registered thread.  Each handler spills the thread's
+ * registers onto its stack (the kernel has already saved the interrupted
+ * context there, as the handler runs on the thread's own stack), publishes
+ * its stack pointer, acknowledges with a futex wake, and sleeps on the
+ * resume epoch until the collector bumps it.  The handler uses only
+ * async-signal-safe operations: atomics and the futex system call.
+ *
+ * The handler is installed with SA_RESTART, so system calls that the kernel
+ * restarts (read, write, futex waits under pthread_cond_wait, ...) resume
+ * by themselves.  Linux never restarts some calls after a handler has run,
+ * SA_RESTART or not: poll, select, epoll_wait, nanosleep, clock_nanosleep
+ * and their kin fail with EINTR.  A collection must not make them fail, so
+ * (on x86-64) the collector reads the call a thread is blocked in from
+ * /proc/self/task/TID/syscall just before signalling it, and the handler,
+ * finding that very call interrupted (same number, arguments, stack and
+ * program counter, result -EINTR), rewinds the thread's saved context to
+ * issue it again on return, with what is left of its timeout once the
+ * world runs again.  A relative sleep keeps its deadline (from the time
+ * the kernel says it had left, or, if the caller gave no place for that,
+ * from when the first stop reached it: up to that much longer); so does a
+ * timed poll or epoll_wait.  A later stop recognises a call it restarted
+ * and keeps its deadline.
+ *
+ * A thread that does not acknowledge within the timeout
+ * (GOHEAP_STOP_TIMEOUT ms; it blocks the signal, or is stuck) is named in
+ * a one-line diagnostic and the collection is abandoned rather than hung.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <sys/ucontext.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gc.h"
+#include "gh.h"
+
+static int stop_signal;
+static uint32_t stop_epoch;   /* odd while the world is stopped */
+static uint32_t ack_count;    /* acknowledgements of the current stop */
+
+static long futex(uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
+}
+
+pid_t gh_os_gettid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+int gh_os_stack_bounds(uintptr_t *lo, uintptr_t *hi)
+{
+	pthread_attr_t attr;
+	void *addr;
+	size_t size;
+	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+		return -1;
+	int r = pthread_attr_getstack(&attr, &addr, &size);
+	pthread_attr_destroy(&attr);
+	if (r != 0)
+		return -1;
+	*lo = (uintptr_t)addr;
+	*hi = (uintptr_t)addr + size;
+	return 0;
+}
+
+/* ---- Restarting interrupted system calls (x86-64) ---- */
+
+/* Parse /proc/self/task/TID/syscall into t->seen: "NR A1 .. A6 SP PC" for
+ * a thread blocked in a call, anything else otherwise.  Uses only system
+ * calls: other threads may hold stdio or malloc locks. */
+static void read_syscall(gh_thread *t)
+{
+	t->seen.valid = false;
+#if defined(__x86_64__)
+	char path[64], buf[256];
+	int n = snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", (long)t->tid);
+	if (n <= 0 || n >= (int)sizeof path)
+		return;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t r = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (r <= 0)
+		return;
+	buf[r] = 0;
+	uint64_t v[9];
+	const char *p = buf;
+	for (int i = 0; i < 9; i++) {
+		while (*p == ' ')
+			p++;
+		int base = 10;
+		if (p[0] == '0' && p[1] == 'x') {
+			base = 16;
+			p += 2;
+		}
+		if (!((*p >= '0' && *p <= '9') || (base == 16 && ((*p | 32) >= 'a' && (*p | 32) <= 'f'))))
+			return; /* "running", or "-1 sp pc" */
+		uint64_t x = 0;
+		for (;; p++) {
+			int d;
+			if (*p >= '0' && *p <= '9')
+				d = *p - '0';
+			else if (base == 16 && (*p | 32) >= 'a' && (*p | 32) <= 'f')
+				d = (*p | 32) - 'a' + 10;
+			else
+				break;
+			x = x * (uint64_t)base + (uint64_t)d;
+		}
+		v[i] = x;
+	}
+	t->seen.nr = (long)v[0];
+	memcpy(t->seen.arg, &v[1], sizeof t->seen.arg);
+	t->seen.sp = v[7];
+	t->seen.pc = v[8];
+	t->seen.valid = true;
+#else
+	(void)t;
+#endif
+}
+
+#if defined(__x86_64__)
+static const int arg_reg[6] = {REG_RDI, REG_RSI, REG_RDX, REG_R10, REG_R8, REG_R9};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The deadline of a timed call: kept if the call is the one this handler
+ * restarted last time, else timeout_ns from when the stop reached it. */
+static uint64_t deadline_of(gh_thread *t, const uint64_t *arg, uint64_t stopped,
+			    uint64_t timeout_ns)
+{
+	if (t->restart.nr == t->seen.nr && memcmp(t->restart.arg, arg, sizeof t->restart.arg) == 0)
+		return t->restart.deadline;
+	return stopped + timeout_ns;
+}
+
+static uint64_t ts_ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+}
+
+/* If the stop (which reached the thread at time stopped) interrupted the
+ * call t was seen blocked in, rewind the saved context so that the call is
+ * issued again when the handler returns, with the time it has left now
+ * that the world runs again. */
+static void restart_syscall_if_interrupted(gh_thread *t, ucontext_t *uc, uint64_t stopped)
+{
+	greg_t *g = uc->uc_mcontext.gregs;
+	if (!t->seen.valid || g[REG_RAX] != -EINTR)
+		return;
+	const uint8_t *pc = (const uint8_t *)g[REG_RIP];
+	if ((uint64_t)g[REG_RIP] != t->seen.pc || (uint64_t)g[REG_RSP] != t->seen.sp ||
+	    pc[-2] != 0x0f || pc[-1] != 0x05)
+		return;
+	uint64_t arg[6];
+	for (int i = 0; i < 6; i++) {
+		arg[i] = (uint64_t)g[arg_reg[i]];
+		if (arg[i] != t->seen.arg[i])
+			return;
+	}
+	long nr = t->seen.nr;
+	uint64_t now, deadline;
+	switch (nr) {
+	case SYS_nanosleep:
+	case SYS_clock_nanosleep: {
+		/* nanosleep(req, rem); clock_nanosleep(clk, flags, req, rem) */
+		int req_i = nr == SYS_nanosleep ? 0 : 2, rem_i = req_i + 1;
+		if (nr == SYS_clock_nanosleep && (arg[1] & TIMER_ABSTIME))
+			break; /* absolute: the same call is right */
+		if (t->restart.nr == nr && memcmp(t->restart.arg, arg, sizeof arg) == 0)
+			deadline = t->restart.deadline;
+		else if (arg[rem_i]) /* the kernel left what remains there */
+			deadline = stopped + ts_ns((const struct timespec *)arg[rem_i]);
+		else
+			deadline = stopped + ts_ns((const struct timespec *)arg[req_i]);
+		now = mono_ns();
+		uint64_t left = deadline > now ? deadline - now : 0;
+		t->restart.ts[0] = (int64_t)(left / 1000000000u);
+		t->restart.ts[1] = (int64_t)(left % 1000000000u);
+		arg[req_i] = (uint64_t)&t->restart.ts;
+		t->restart.deadline = deadline;
+		break;
+	}
+	case SYS_poll:
+	case SYS_epoll_wait:
+	case SYS_epoll_pwait: {
+		/* poll(fds, n, ms); epoll_wait(fd, ev, n, ms) */
+		int ms_i = nr == SYS_poll ? 2 : 3;
+		int ms = (int)arg[ms_i];
+		if (ms <= 0)
+			break;
+		deadline = deadline_of(t, arg, stopped, (uint64_t)ms * 1000000u);
+		now = mono_ns();
+		uint64_t left = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
+		arg[ms_i] = left;
+		t->restart.deadline = deadline;
+		break;
+	}
+	case SYS_select:
+	case SYS_pselect6:
+	case SYS_ppoll:
+	case SYS_epoll_pwait2:
+		break; /* the kernel updated the timeout in place */
+	default:
+		break;
+	}
+	t->restart.nr = nr;
+	memcpy(t->restart.arg, arg, sizeof arg);
+	for (int i = 0; i < 6; i++)
+		g[arg_reg[i]] = (greg_t)arg[i];
+	g[REG_RAX] = nr;
+	g[REG_RIP] -= 2;
+}
+#endif
+
+static void spill_and_wait(uintptr_t sp, void *arg)
+{
+	gh_thread *t = arg;
+	uint32_t epoch = __atomic_load_n(&stop_epoch, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&t->saved_sp, sp, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->ack_epoch, epoch, __ATOMIC_RELEASE);
+	__atomic_fetch_add(&ack_count, 1, __ATOMIC_RELEASE);
+	futex(&ack_count, FUTEX_WAKE_PRIVATE, 1, NULL);
+	while (__atomic_load_n(&stop_epoch, __ATOMIC_ACQUIRE) == epoch)
+		futex(&stop_epoch, FUTEX_WAIT_PRIVATE, epoch, NULL);
+}
+
+static void suspend_handler(int sig, siginfo_t *info, void *context)
+{
+	(void)sig;
+	(void)info;
+	int saved_errno = errno;
+	gh_thread *t = gh_self_thread;
+	uint32_t epoch = __atomic_load_n(&stop_epoch, __ATOMIC_ACQUIRE);
+	/* A late signal from an abandoned stop, or a thread that left the
+	 * registry: nothing to do. */
+	if (t && (epoch & 1) && t->ack_epoch != epoch) {
+#if defined(__x86_64__)
+		uint64_t stopped = mono_ns();
+		gh_with_registers_spilled(spill_and_wait, t);
+		restart_syscall_if_interrupted(t, context, stopped);
+#else
+		(void)context;
+		gh_with_registers_spilled(spill_and_wait, t);
+#endif
+	}
+	errno = saved_errno;
+}
+
+__attribute__((noinline)) void gh_with_registers_spilled(void (*fn)(uintptr_t sp, void *arg),
+							 void *arg)
+{
+	/* Forces every callee-saved register into this frame, below the
+	 * caller's frames and above the frame of fn. */
+	__builtin_unwind_init();
+	volatile uintptr_t marker = 0;
+	fn((uintptr_t)&marker, arg);
+	__asm__ volatile("" ::: "memory");
+}
+
+int gh_stw_init(void)
+{
+	stop_signal = (int)gh_option(GH_OPT_SIGNAL);
+	struct sigaction old;
+	if (sigaction(stop_signal, NULL, &old) == 0 &&
+	    ((old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != NULL
+					 : (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN))) {
+		fprintf(stderr,
+			"goheap: signal %d (GOHEAP_SIGNAL) already has a handler; "
+			"set GOHEAP_SIGNAL to a signal the program does not use\n",
+			stop_signal);
+		return -1;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = suspend_handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, stop_signal);
+	return sigaction(stop_signal, &sa, NULL);
+}
+
+int gh_stw_stop(void)
+{
+	gh_thread *self = gh_self_thread;
+	uint32_t epoch = __atomic_add_fetch(&stop_epoch, 1, __ATOMIC_ACQ_REL);
+	__atomic_store_n(&ack_count, 0, __ATOMIC_RELEASE);
+	uint32_t want = 0;
+	for (gh_thread *t = gh_threads_first(); t; t = t->next) {
+		if (t == self)
+			continue;
+		read_syscall(t);
+		if (pthread_kill(t->pthread, stop_signal) == 0)
+			want++;
+		else
+			t->ack_epoch = epoch; /* gone: nothing to scan */
+	}
+
+	uint64_t timeout = (uint64_t)gh_option(GH_OPT_STOP_TIMEOUT) * 1000000u;
+	uint64_t start = gh_nanotime();
+	for (;;) {
+		uint32_t n = __atomic_load_n(&ack_count, __ATOMIC_ACQUIRE);
+		if (n >= want)
+			return 0;
+		uint64_t waited = gh_nanotime() - start;
+		if (waited >= timeout)
+			break;
+		uint64_t left = timeout - waited;
+		struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+		if (ts.tv_sec > 0) {
+			ts.tv_sec = 0;
+			ts.tv_nsec = 100000000;
+		}
+		futex(&ack_count, FUTEX_WAIT_PRIVATE, n, &ts);
+	}
+
+	for (gh_thread *t = gh_threads_first(); t; t = t->next)
+		if (t != self && __atomic_load_n(&t->ack_epoch, __ATOMIC_ACQUIRE) != epoch) {
+			fprintf(stderr,
+				"goheap: thread %ld did not stop for the collector within "
+				"%lld ms (signal %d blocked?); collection skipped\n",
+				(long)t->tid, (long long)gh_option(GH_OPT_STOP_TIMEOUT),
+				stop_signal);
+			break;
+		}
+	gh_stw_start();
+	return -1;
+}
+
+void gh_stw_start(void)
+{
+	__atomic_add_fetch(&stop_epoch, 1, __ATOMIC_ACQ_REL);
+	futex(&stop_epoch, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+}

@@ -1,0 +1,234 @@
+/*
+ * threads.c - the registry of threads whose stacks the collector scans.
+ *
+ * A thread joins the registry in one of three ways: the main thread at
+ * load time, a thread started with goheap_pthread_create for its whole
+ * life, and any other thread at its first allocation (its cache's creation,
+ * mcache.c).  goheap_register_thread registers explicitly, for threads that
+ * hold heap pointers without allocating.  A thread leaves at exit (the cache
+ * key destructor) or when its explicit registrations are undone.
+ *
+ * The registry lock is held by a collection for the whole time the world
+ * is stopped, so threads join and leave only between collections.  No
+ * other lock is ever taken under it.
+ *
+ * goheap_pthread_create keeps the start argument on a pending list, which
+ * the collector scans, until the new thread has registered: in between,
+ * the argument may be referenced from nowhere else.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "gc.h"
+#include "gh.h"
+
+__thread gh_thread *gh_self_thread;
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static gh_thread *registry;
+static gh_fixalloc threadalloc;
+static uint64_t thread_inuse;
+
+typedef struct pending_start pending_start;
+struct pending_start {
+	void *(*start)(void *);
+	void *arg;
+	pending_start *next, *prev;
+};
+static pending_start *pending;
+static pthread_key_t thread_key;
+
+/* Thread exit: leave the registry, whatever registered the thread. */
+static void thread_exit(void *arg)
+{
+	(void)arg;
+	gh_thread_forget();
+}
+
+void gh_threads_lock(void)
+{
+	pthread_mutex_lock(&registry_lock);
+}
+
+void gh_threads_unlock(void)
+{
+	pthread_mutex_unlock(&registry_lock);
+}
+
+gh_thread *gh_threads_first(void)
+{
+	return registry;
+}
+
+void gh_threads_init(void)
+{
+	gh_fixalloc_init(&threadalloc, sizeof(gh_thread), &thread_inuse,
+			 &gh_heap.stats.other_sys);
+	pthread_key_create(&thread_key, thread_exit);
+}
+
+/* Add the calling thread; caller holds the registry lock. */
+static gh_thread *add_self_locked(void)
+{
+	gh_thread *t = gh_fixalloc_alloc(&threadalloc);
+	if (!t) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (gh_os_stack_bounds(&t->stack_lo, &t->stack_hi) != 0) {
+		gh_fixalloc_free(&threadalloc, t);
+		errno = EAGAIN;
+		return NULL;
+	}
+	t->pthread = pthread_self();
+	t->tid = gh_os_gettid();
+	t->next = registry;
+	t->prev = NULL;
+	if (registry)
+		registry->prev = t;
+	registry = t;
+	gh_self_thread = t;
+	pthread_setspecific(thread_key, t);
+	return t;
+}
+
+static void remove_self_locked(gh_thread *t)
+{
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		registry = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	gh_self_thread = NULL;
+	pthread_setspecific(thread_key, NULL);
+	gh_fixalloc_free(&threadalloc, t);
+}
+
+int gh_thread_autoregister(void)
+{
+	if (gh_self_thread)
+		return 0;
+	pthread_mutex_lock(&registry_lock);
+	gh_thread *t = add_self_locked();
+	if (t)
+		t->autoreg = true;
+	pthread_mutex_unlock(&registry_lock);
+	return t ? 0 : -1;
+}
+
+void gh_thread_forget(void)
+{
+	gh_thread *t = gh_self_thread;
+	if (!t)
+		return;
+	pthread_mutex_lock(&registry_lock);
+	remove_self_locked(t);
+	pthread_mutex_unlock(&registry_lock);
+}
+
+int goheap_register_thread(void)
+{
+	gh_init();
+	pthread_mutex_lock(&registry_lock);
+	gh_thread *t = gh_self_thread;
+	if (!t)
+		t = add_self_locked();
+	if (t)
+		t->nreg++;
+	pthread_mutex_unlock(&registry_lock);
+	return t ? 0 : -1;
+}
+
+int goheap_unregister_thread(void)
+{
+	gh_thread *t = gh_self_thread;
+	if (!t) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&registry_lock);
+	if (t->nreg > 0)
+		t->nreg--;
+	if (t->nreg == 0)
+		remove_self_locked(t);
+	pthread_mutex_unlock(&registry_lock);
+	return 0;
+}
+
+void gh_threads_scan_pending(void (*scan)(uintptr_t lo, uintptr_t hi))
+{
+	for (pending_start *p = pending; p; p = p->next)
+		scan((uintptr_t)&p->arg, (uintptr_t)(&p->arg + 1));
+}
+
+static void *thread_start(void *v)
+{
+	pending_start *p = v;
+	void *(*start)(void *) = p->start;
+	void *arg = p->arg;
+	goheap_register_thread();
+	pthread_mutex_lock(&registry_lock);
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		pending = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	pthread_mutex_unlock(&registry_lock);
+	free(p);
+	/* The registration lasts until the thread exits. */
+	return start(arg);
+}
+
+int goheap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+			  void *(*start)(void *), void *arg)
+{
+	gh_init();
+	pending_start *p = malloc(sizeof *p);
+	if (!p)
+		return EAGAIN;
+	p->start = start;
+	p->arg = arg;
+	p->prev = NULL;
+	pthread_mutex_lock(&registry_lock);
+	p->next = pending;
+	if (pending)
+		pending->prev = p;
+	pending = p;
+	pthread_mutex_unlock(&registry_lock);
+	int r = pthread_create(thread, attr, thread_start, p);
+	if (r != 0) {
+		pthread_mutex_lock(&registry_lock);
+		if (p->prev)
+			p->prev->next = p->next;
+		else
+			pending = p->next;
+		if (p->next)
+			p->next->prev = p->prev;
+		pthread_mutex_unlock(&registry_lock);
+		free(p);
+	}
+	return r;
+}
+
+void gh_threads_after_fork(void)
+{
+	gh_thread *self = gh_self_thread;
+	gh_thread *t = registry;
+	while (t) {
+		gh_thread *next = t->next;
+		if (t != self)
+			gh_fixalloc_free(&threadalloc, t);
+		t = next;
+	}
+	registry = self;
+	if (self) {
+		self->next = self->prev = NULL;
+		self->tid = gh_os_gettid();
+		self->pthread = pthread_self();
+	}
+	pending = NULL; /* threads being started belong to the parent */
+}
