@@ -167,18 +167,22 @@ enum gh_span_state {
 
 typedef struct gh_span gh_span;
 struct gh_span {
-	uintptr_t start; /* first byte */
-	uintptr_t limit; /* end of the last block (in use) or of the pages */
-	size_t npages;
-	gh_span *next, *prev; /* list of the heap or of an mcentral */
-
+	/* The first 64 bytes are what goheap_free and the marker read. */
+	uintptr_t start;   /* first byte */
+	uintptr_t limit;   /* end of the last block (in use) or of the pages */
+	size_t elemsize;   /* block size; for a large object, the span size */
+	uint32_t divmagic; /* offset * divmagic >> 32 == offset / elemsize */
+	/* The sweep state (mgcsweep.c):
+	 *   sweepgen == heap sweepgen      swept (or new) in this cycle;
+	 *   sweepgen == heap sweepgen - 1  being swept (large spans);
+	 *   sweepgen == heap sweepgen - 2  still to sweep;
+	 *   sweepgen == GH_SWEEPGEN_FRESH  just allocated, not yet handed out:
+	 *                                  never swept (see gh_span_publish). */
+	uint32_t sweepgen;
 	/* Small spans.  Changed under the mcentral lock; blocks below
 	 * ncarved have been handed out at least once, blocks from ncarved on
 	 * are untouched and free.  nfree counts both the blocks on freelist
 	 * and the uncarved ones. */
-	gh_link *freelist;
-	size_t elemsize;   /* block size; for a large object, the span size */
-	uint32_t divmagic; /* offset * divmagic >> 32 == offset / elemsize */
 	uint16_t nelems;
 	uint16_t nfree;
 	uint16_t ncarved;
@@ -188,21 +192,19 @@ struct gh_span {
 	uint8_t inlist;     /* GH_LIST_*: which mcentral list holds the span */
 	uint8_t pad_;
 	uint32_t nspecials; /* finalizers attached to blocks of this span */
+	gh_link *freelist;
 	/* Typed spans: the block's goheap_type, one pointer (large) or an
 	 * array of nelems pointers (small). */
 	void *types;
+
+	size_t npages;
+	gh_span *next, *prev; /* list of the heap or of an mcentral */
 
 	/* Free spans. */
 	size_t npreleased;    /* pages returned to the OS */
 	uint64_t unusedsince; /* when the span became free, ns (monotonic) */
 
-	/* The collector's mark bits, one per block, and the sweep state:
-	 *   sweepgen == heap sweepgen      swept (or new) in this cycle;
-	 *   sweepgen == heap sweepgen - 1  being swept (large spans);
-	 *   sweepgen == heap sweepgen - 2  still to sweep;
-	 *   sweepgen == GH_SWEEPGEN_FRESH  just allocated, not yet handed out:
-	 *                                  never swept (see gh_span_publish). */
-	uint32_t sweepgen;
+	/* The collector's mark bits, one per block. */
 	uint64_t markbits[GH_MAX_OBJS_PER_SPAN / 64];
 };
 

@@ -124,7 +124,7 @@ __attribute__((constructor)) static void gh_constructor(void)
 }
 
 /* Abort for a pointer that goheap_free or goheap_realloc cannot take. */
-static void bad_pointer(const char *fn, const void *p, const char *why)
+static __attribute__((noinline, cold, noreturn)) void bad_pointer(const char *fn, const void *p, const char *why)
 {
 	gh_throw("%s(%p): %s", fn, p, why);
 }
@@ -168,14 +168,29 @@ static gh_link *cache_take(gh_mcache *c, uint32_t sc)
 	}
 }
 
+/* Clear a small block: inline 16-byte stores up to 256 bytes, where a
+ * call to memset would cost as much as the clearing. */
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) static inline void
+zero_block(void *p, size_t n)
+{
+	typedef uint64_t v2 __attribute__((vector_size(16), aligned(16)));
+	if (n > 256) {
+		memset(p, 0, n);
+		return;
+	}
+	v2 *v = p, z = {0, 0};
+	for (size_t i = 0; i < n / 16; i++)
+		v[i] = z;
+}
+
 /* Hand out o, a block of n bytes, as a block of the given kind. */
-static inline void *hand_out(gh_link *o, size_t n, uint32_t kind)
+static inline __attribute__((always_inline)) void *hand_out(gh_link *o, size_t n, uint32_t kind)
 {
 	gh_track_malloc(o, n, kind != GH_KIND_NOSCAN);
 	if (kind == GH_KIND_NOSCAN)
 		o->tag = 0; /* no longer free; the rest is the caller's */
 	else
-		memset(o, 0, n);
+		zero_block(o, n);
 	return o;
 }
 
@@ -242,7 +257,8 @@ static void *large_alloc(size_t size, uint32_t kind, const goheap_type *type)
 
 /* ---- Entry points ---- */
 
-static void *malloc_slow(size_t size, uint32_t kind, const goheap_type *type)
+static __attribute__((noinline)) void *malloc_slow(size_t size, uint32_t kind,
+						    const goheap_type *type)
 {
 	gh_mcache *c = gh_mcache_get();
 	if (!c)
@@ -264,7 +280,7 @@ static void *malloc_slow(size_t size, uint32_t kind, const goheap_type *type)
 /* The fast path of the untyped entry points: a cached block of the right
  * class from a cache that is not stale, else the slow path.  About a dozen
  * instructions and two tests besides the clearing. */
-static inline void *malloc_kind(size_t size, uint32_t kind)
+static inline __attribute__((always_inline)) void *malloc_kind(size_t size, uint32_t kind)
 {
 	gh_mcache *c = gh_tls_cache;
 	if (GH_LIKELY(c != NULL && size <= GH_MAX_SMALL) &&
@@ -342,7 +358,8 @@ static gh_span *block_at(const void *p, const char **why)
 	return s;
 }
 
-void goheap_free(void *p)
+/* Everything goheap_free does but its common case. */
+static __attribute__((noinline, cold)) void free_slow(void *p)
 {
 	if (!p)
 		return;
@@ -350,11 +367,11 @@ void goheap_free(void *p)
 	gh_span *s = gh_span_of((uintptr_t)p);
 	/* A block of a span not swept yet may have been found garbage: sweep
 	 * first, so that it cannot be freed twice. */
-	if (s && GH_UNLIKELY(__atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE) !=
-			     __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_RELAXED)))
+	if (s && __atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE) !=
+			 __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_RELAXED))
 		gh_span_ensure_swept(s);
 	s = block_at(p, &why);
-	if (GH_UNLIKELY(!s)) {
+	if (!s) {
 		/* A tiny block is shared: its memory waits for the
 		 * collector. */
 		gh_span *t = gh_span_of((uintptr_t)p);
@@ -363,35 +380,64 @@ void goheap_free(void *p)
 		bad_pointer("goheap_free", p, why);
 	}
 	uint32_t sc = s->spanclass;
-	if (GH_UNLIKELY(GH_SPANCLASS_KIND(sc) == GH_KIND_TINY))
+	if (GH_SPANCLASS_KIND(sc) == GH_KIND_TINY)
 		return;
-	if (GH_UNLIKELY(__atomic_load_n(&s->nspecials, __ATOMIC_RELAXED)))
+	if (__atomic_load_n(&s->nspecials, __ATOMIC_RELAXED))
 		gh_final_drop(s, gh_span_index(s, (uintptr_t)p));
-	if (GH_UNLIKELY(GH_SPANCLASS_CLASS(sc) == 0)) {
-		gh_track_free(p);
+	gh_track_free(p);
+	if (GH_SPANCLASS_CLASS(sc) == 0) {
 		gh_span_release(s);
 		return;
 	}
 
 	gh_link *o = p;
-	gh_mcache *c = gh_tls_cache;
-	if (GH_UNLIKELY(!c)) {
-		c = gh_mcache_get();
-		if (!c) {
-			/* No cache can be had: give the block straight back. */
-			gh_track_free(p);
-			gh_link_write(o, NULL);
-			gh_mcentral_return(&gh_heap.central[sc], o, 1);
-			return;
-		}
+	gh_mcache *c = gh_mcache_get();
+	if (!c) {
+		/* No cache can be had: give the block straight back. */
+		gh_link_write(o, NULL);
+		gh_mcentral_return(&gh_heap.central[sc], o, 1);
+		return;
 	}
-	gh_track_free(p);
 	gh_cachelist *l = &c->list[sc];
 	gh_link_write(o, l->head);
 	l->head = o;
 	gh_local_add(&c->nfree[GH_SPANCLASS_CLASS(sc)], 1);
-	if (GH_UNLIKELY(++l->n > l->max))
+	if (++l->n > l->max)
 		gh_mcache_trim(c, sc);
+}
+
+/* The common case: a live small block of a swept span without finalizers,
+ * freed by a thread with a cache.  Three loads to find the span, one
+ * multiplication to check the pointer is a block's start, one load to see
+ * the block is not free already, and a push. */
+void goheap_free(void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	gh_mcache *c = gh_tls_cache;
+	gh_span *s = gh_span_at(a);
+	if (GH_LIKELY(s != NULL && c != NULL) && GH_LIKELY(!gh_track_on_now())) {
+		uint32_t sc = s->spanclass;
+		uint32_t idx = gh_span_index(s, a);
+		if (GH_LIKELY(s->state == GH_SPAN_INUSE && a >= s->start && a < s->limit &&
+			      GH_SPANCLASS_CLASS(sc) != 0 && GH_SPANCLASS_KIND(sc) != GH_KIND_TINY &&
+			      s->start + (size_t)idx * s->elemsize == a && idx < s->ncarved &&
+			      s->nspecials == 0 &&
+			      s->sweepgen == __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_RELAXED))) {
+			gh_link *o = p;
+			if (GH_LIKELY(o->tag != gh_free_tag(o))) {
+				gh_cachelist *l = &c->list[sc];
+				o->next = l->head;
+				o->tag = gh_free_tag(o);
+				l->head = o;
+				gh_local_add(&c->nfree[GH_SPANCLASS_CLASS(sc)], 1);
+				if (GH_LIKELY(++l->n <= l->max))
+					return;
+				gh_mcache_trim(c, sc);
+				return;
+			}
+		}
+	}
+	free_slow(p);
 }
 
 void *goheap_realloc(void *p, size_t size)
@@ -419,9 +465,10 @@ void *goheap_realloc(void *p, size_t size)
 		old = GH_TINY_SIZE - (((uintptr_t)p - t->start) & (GH_TINY_SIZE - 1));
 	}
 
-	/* Keep the block when the new size fits and does not waste more
-	 * than half of it. */
-	if (kind != GH_KIND_TINY && size <= old && size > old / 2)
+	/* Keep the block when the new size fits and either needs the same
+	 * class or wastes at most half of it. */
+	if (kind != GH_KIND_TINY && size <= old &&
+	    (size > old / 2 || (size <= GH_MAX_SMALL && gh_class_size[gh_size_class(size)] == old)))
 		return p;
 
 	void *q;

@@ -26,6 +26,13 @@ static inline void gh_track_init(void)
 	gh_track_on = RUNNING_ON_VALGRIND ? 1 : 0;
 }
 
+/* Whether the hooks are live: the fast paths leave the work to their slow
+ * paths then. */
+static inline bool gh_track_on_now(void)
+{
+	return GH_UNLIKELY(gh_track_on);
+}
+
 static inline void gh_track_malloc(void *p, size_t size, bool zeroed)
 {
 	if (GH_UNLIKELY(gh_track_on))
@@ -92,6 +99,7 @@ static inline uintptr_t gh_track_peek(const uintptr_t *p)
 #else
 
 static inline void gh_track_init(void) {}
+static inline bool gh_track_on_now(void) { return false; }
 static inline void gh_track_malloc(void *p, size_t size, bool zeroed) {}
 static inline void gh_track_free(void *p) {}
 static inline void gh_track_resize(void *p, size_t oldsize, size_t newsize) {}
