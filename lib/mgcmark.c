@@ -107,6 +107,16 @@ counted:
 void gh_mark_range(uintptr_t lo, uintptr_t hi)
 {
 	lo = (lo + 7) & ~(uintptr_t)7;
+	if (GH_UNLIKELY(gh_track_on_now())) {
+		/* Stack words may be undefined to memcheck; the marks made
+		 * from them must not be. */
+		for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
+			uintptr_t w = *(const uintptr_t *)p;
+			gh_track_defined(&w, sizeof w);
+			mark_word(w);
+		}
+		return;
+	}
 	for (uintptr_t p = lo; p + 8 <= hi; p += 8)
 		mark_word(*(const uintptr_t *)p);
 }
