@@ -78,7 +78,8 @@ GOHEAP_API size_t goheap_usable_size(const void *ptr);
  * included), or NULL if ptr points into no live block. */
 GOHEAP_API void *goheap_base(const void *ptr);
 
-/* Return all free memory of the heap to the operating system now. */
+/* Collect, then return all free memory of the heap to the operating system
+ * now (as Go's debug.FreeOSMemory). */
 GOHEAP_API void goheap_free_os_memory(void);
 
 /*
@@ -129,8 +130,9 @@ GOHEAP_API int goheap_run_finalizers(void);
 GOHEAP_API int goheap_register_thread(void);
 
 /* Undo one goheap_register_thread; at the last one the thread is no longer
- * scanned (until it allocates again).  0, or -1 with EINVAL if the thread
- * is not registered. */
+ * scanned, unless it has allocated: a thread that allocates stays
+ * registered until it exits.  0, or -1 with EINVAL if the thread is not
+ * registered. */
 GOHEAP_API int goheap_unregister_thread(void);
 
 /* pthread_create, with the new thread registered for its whole life and arg
@@ -204,6 +206,19 @@ struct goheap_memstats {
 };
 
 GOHEAP_API void goheap_read_memstats(goheap_memstats *stats);
+
+/*
+ * Heap dump.  Write the whole heap to fd in the format of
+ * goheap-heapdump(5): parameters, memstats, every allocated block (address,
+ * size, kind, size class, and which of its words point into the heap), the
+ * roots (thread stacks, data segments, registered ranges) and the
+ * finalizers.  The world is stopped while it is written, so the dump is
+ * consistent; fd must not need another thread of this process to drain it
+ * (a pipe to itself).  0, or -1 with errno: EBADF (fd < 0), the error of
+ * write(2), ENOMEM, or EAGAIN if some thread could not be stopped.
+ * goheap-stat(1) reads dumps ("goheap-stat histo FILE").
+ */
+GOHEAP_API int goheap_write_heapdump(int fd);
 
 #ifdef __cplusplus
 }

@@ -79,6 +79,12 @@ GH_INTERNAL void gh_roots_lock(void);
 GH_INTERNAL void gh_roots_unlock(void);
 /* Call scan on every static data range and registered root range. */
 GH_INTERNAL void gh_roots_scan(void (*scan)(uintptr_t lo, uintptr_t hi));
+/* The same ranges, each with what it is: a loaded object's writable
+ * segment (name: the object's path, "" for the program) or a registered
+ * range (registered 1, name NULL).  Caller holds the roots lock. */
+GH_INTERNAL void gh_roots_foreach(void (*fn)(int registered, const char *name, uintptr_t lo,
+					     uintptr_t hi, void *arg),
+				  void *arg);
 
 /* ---- Types (mbitmap.c) --------------------------------------------------------- */
 
@@ -98,6 +104,8 @@ static inline const goheap_type *gh_span_type(const gh_span *s, uintptr_t p)
 }
 GH_INTERNAL void gh_span_set_type(gh_span *s, uintptr_t p, const goheap_type *t);
 GH_INTERNAL void gh_span_free_types(gh_span *s);
+GH_INTERNAL void gh_types_lock(void);
+GH_INTERNAL void gh_types_unlock(void);
 
 /* ---- Marking (mgcmark.c) ---------------------------------------------------------- */
 
@@ -156,6 +164,11 @@ GH_INTERNAL void gh_final_mark_roots(void);
 GH_INTERNAL bool gh_final_sweep_block(gh_span *s, uint32_t idx);
 /* Explicit free of a block that may have a finalizer: drop it. */
 GH_INTERNAL void gh_final_drop(gh_span *s, uint32_t idx);
+/* Call fn on every finalizer, set (queued false) or queued to run; caller
+ * holds the finalizer lock (heapdump.c). */
+GH_INTERNAL void gh_final_foreach(void (*fn)(uintptr_t obj, void (*f)(void *, void *), void *arg,
+					     bool queued, void *ctx),
+				  void *ctx);
 
 /* ---- The cycle (mgc.c) -------------------------------------------------------------------- */
 
@@ -171,7 +184,7 @@ typedef struct gh_gcstate {
 	uint64_t pause_total_ns, last_gc;
 	uint64_t pause_ns[256], pause_end[256];
 	int gctrace;
-	uint64_t start_ns; /* process start, for gctrace */
+	uint64_t start_ns; /* library start, for gctrace */
 } gh_gcstate;
 
 GH_INTERNAL extern gh_gcstate gh_gc;
@@ -182,6 +195,11 @@ GH_INTERNAL void gh_gc_maybe(void);
 /* A collection: forced (goheap_gc) collects whatever the heap's size and
  * sweeps everything before returning. */
 GH_INTERNAL void gh_gc_collect(bool forced);
+/* Run fn(arg) with the world stopped, as a collection marks (after
+ * prepare(arg), if given, under gh_gc.lock only).  fn may take no lock and
+ * call no malloc or stdio.  0, or -1 with errno EAGAIN if the world could
+ * not be stopped. */
+GH_INTERNAL int gh_with_world_stopped(void (*prepare)(void *), void (*fn)(void *), void *arg);
 /* The collector's figures of goheap_memstats. */
 GH_INTERNAL void gh_gc_read_stats(goheap_memstats *m);
 /* Install the fork handlers. */

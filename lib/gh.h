@@ -390,6 +390,8 @@ typedef enum gh_option_id {
 	GH_OPT_SIGNAL,         /* the stop-the-world signal */
 	GH_OPT_STOP_TIMEOUT,   /* ms */
 	GH_OPT_GCTRACE,        /* GOHEAP_DEBUG=gctrace=N */
+	GH_OPT_STATS,          /* 0: no stats file, no monitor thread */
+	GH_OPT_FORCEGC_PERIOD, /* ms; 0 never */
 	GH_NUM_OPTIONS,
 } gh_option_id;
 

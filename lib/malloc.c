@@ -54,6 +54,7 @@
 #include "gc.h"
 #include "gh.h"
 #include "mem.h"
+#include "monitor.h"
 #include "track.h"
 
 uintptr_t gh_tag_secret;
@@ -108,6 +109,7 @@ static void init_once_fn(void)
 	if (gh_stw_init() != 0)
 		gh_throw("cannot install the stop-the-world signal handler");
 	gh_gc_atfork();
+	gh_monitor_start();
 }
 
 void gh_init(void)
@@ -531,7 +533,11 @@ void *goheap_base(const void *p)
 void goheap_free_os_memory(void)
 {
 	gh_init();
+	/* As Go's debug.FreeOSMemory: collect, then release every free span. */
 	gh_mcache *c = gh_tls_cache;
+	if (c)
+		gh_mcache_flush(c);
+	gh_gc_collect(true);
 	if (c)
 		gh_mcache_flush(c);
 	gh_mheap_scavenge(0);

@@ -105,3 +105,13 @@ void gh_span_set_type(gh_span *s, uintptr_t p, const goheap_type *t)
 		__atomic_store_n(&((const goheap_type **)s->types)[gh_span_index(s, p)], t,
 				 __ATOMIC_RELEASE);
 }
+
+void gh_types_lock(void)
+{
+	pthread_mutex_lock(&type_lock);
+}
+
+void gh_types_unlock(void)
+{
+	pthread_mutex_unlock(&type_lock);
+}

@@ -13,8 +13,10 @@
  * finalizer has run; the block is freed by a later collection if the
  * finalizer did not make it reachable again.  So a finalizer runs at most
  * once, never while its block is reachable, and may allocate or resurrect.
- * Among unreachable blocks that reference each other, the referenced ones
- * are finalized in later cycles than those referencing them.
+ * In a chain of unreachable finalizable blocks, a referenced block is
+ * finalized in a later cycle than the block referencing it; blocks in a
+ * cycle of references (or whose arg points back at them) keep each other
+ * alive and are never finalized, as in Go.
  *
  * Finalizers run on a finalizer thread, started when the first finalizer is
  * set, or on any thread that calls goheap_run_finalizers.
@@ -176,6 +178,19 @@ void gh_final_mark_roots(void)
 	}
 }
 
+void gh_final_foreach(void (*fn)(uintptr_t obj, void (*f)(void *, void *), void *arg,
+				 bool queued, void *ctx),
+		      void *ctx)
+{
+	for (size_t i = 0; i < table_cap; i++)
+		if (table[i].obj > SLOT_DELETED)
+			fn(table[i].obj, table[i].fn, table[i].arg, false, ctx);
+	for (size_t i = 0; i < queue_len; i++) {
+		final_rec *r = &queue[(queue_head + i) % queue_cap];
+		fn(r->obj, r->fn, r->arg, true, ctx);
+	}
+}
+
 bool gh_final_sweep_block(gh_span *s, uint32_t idx)
 {
 	uintptr_t obj = s->start + (size_t)idx * s->elemsize;
@@ -208,6 +223,10 @@ void gh_final_drop(gh_span *s, uint32_t idx)
 
 int goheap_run_finalizers(void)
 {
+	/* The block is referenced from nowhere but this stack while its
+	 * finalizer runs. */
+	if (gh_thread_autoregister() != 0)
+		return -1;
 	int n = 0;
 	final_rec r;
 	for (;;) {

@@ -44,6 +44,7 @@
 #include "gc.h"
 #include "gh.h"
 #include "mem.h"
+#include "monitor.h"
 #include "track.h"
 
 enum { GH_MIN_GOAL = 4 << 20 };
@@ -79,6 +80,7 @@ void gh_gc_init(void)
 
 void gh_gc_maybe(void)
 {
+	gh_monitor_check();
 	if (__atomic_load_n(&gh_gc.percent, __ATOMIC_RELAXED) < 0)
 		return;
 	if (heap_live() < __atomic_load_n(&gh_gc.next_gc, __ATOMIC_RELAXED))
@@ -90,6 +92,7 @@ typedef struct cycle {
 	bool ok;
 	uint64_t marked;
 	uint64_t t_stop, t_start; /* the pause */
+	uint64_t wall_end;        /* its end, ns since the Epoch */
 } cycle;
 
 /* Steps 3-6, called by dl_iterate_phdr for the first loaded object, so that
@@ -112,6 +115,7 @@ static int cycle_in_loader(struct dl_phdr_info *info, size_t size, void *arg)
 	__atomic_add_fetch(&gh_heap.sweepgen, 2, __ATOMIC_RELEASE);
 	gh_stw_start();
 	c->t_start = gh_nanotime();
+	c->wall_end = gh_walltime();
 	c->ok = true;
 	return 1;
 }
@@ -151,7 +155,7 @@ void gh_gc_collect(bool forced)
 		uint64_t pause = c.t_start - c.t_stop;
 		uint32_t i = gh_gc.numgc % 256;
 		gh_gc.pause_ns[i] = pause;
-		gh_gc.pause_end[i] = gh_walltime();
+		gh_gc.pause_end[i] = c.wall_end;
 		gh_gc.pause_total_ns += pause;
 		gh_gc.last_gc = gh_gc.pause_end[i];
 		gh_gc.last_live = c.marked;
@@ -175,6 +179,55 @@ void gh_gc_collect(bool forced)
 			(unsigned long long)(goal >> 20), (unsigned long long)(c.marked >> 20), 1u,
 			forced ? " (forced)" : "");
 	pthread_mutex_unlock(&gh_gc.lock);
+	if (c.ok)
+		gh_monitor_gc_done();
+}
+
+/* Steps 2, 3 and 6 of a collection around fn instead of marking: fn runs
+ * with the world stopped, no collection or sweep in progress, and the
+ * roots, thread registry and finalizer locks held (heapdump.c).  prepare,
+ * if not NULL, runs just before, with only gh_gc.lock held. */
+typedef struct stopped_call {
+	void (*fn)(void *);
+	void *arg;
+	bool ok;
+} stopped_call;
+
+static int call_in_loader(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)info;
+	(void)size;
+	stopped_call *c = arg;
+	if (gh_stw_stop() != 0)
+		return 1;
+	c->fn(c->arg);
+	gh_stw_start();
+	c->ok = true;
+	return 1;
+}
+
+int gh_with_world_stopped(void (*prepare)(void *), void (*fn)(void *), void *arg)
+{
+	if (gh_thread_autoregister() != 0)
+		return -1;
+	pthread_mutex_lock(&gh_gc.lock);
+	gh_sweep_finish();
+	if (prepare)
+		prepare(arg);
+	stopped_call c = {fn, arg, false};
+	gh_roots_lock();
+	gh_threads_lock();
+	gh_final_lock();
+	dl_iterate_phdr(call_in_loader, &c);
+	gh_final_unlock();
+	gh_threads_unlock();
+	gh_roots_unlock();
+	pthread_mutex_unlock(&gh_gc.lock);
+	if (!c.ok) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return 0;
 }
 
 void goheap_gc(void)
@@ -228,10 +281,12 @@ static void fork_prepare(void)
 	gh_final_lock();
 	pthread_mutex_lock(&gh_gc.stats_lock);
 	gh_mcache_registry_lock();
+	gh_types_lock();
 }
 
 static void fork_release(void)
 {
+	gh_types_unlock();
 	gh_mcache_registry_unlock();
 	pthread_mutex_unlock(&gh_gc.stats_lock);
 	gh_final_unlock();

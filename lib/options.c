@@ -25,7 +25,7 @@ typedef struct gh_option_desc {
 } gh_option_desc;
 
 static const gh_option_desc gh_option_table[GH_NUM_OPTIONS] = {
-	[GH_OPT_GOGC] = {"GOHEAP_GOGC", 100, 0, INT32_MAX, "off",
+	[GH_OPT_GOGC] = {"GOHEAP_GOGC", 100, INT32_MIN, INT32_MAX, "off",
 			 "heap growth percentage that triggers a collection, or off"},
 	[GH_OPT_SCAVENGE_DELAY] = {"GOHEAP_SCAVENGE_DELAY", 300000, 0, INT32_MAX, NULL,
 				   "milliseconds a free span stays before its "
@@ -37,6 +37,13 @@ static const gh_option_desc gh_option_table[GH_NUM_OPTIONS] = {
 				 "before skipping the collection"},
 	[GH_OPT_GCTRACE] = {"GOHEAP_DEBUG:gctrace", 0, 0, 2, NULL,
 			    "1 prints a line per collection on stderr"},
+	[GH_OPT_STATS] = {"GOHEAP_STATS", 1, 0, 1, NULL,
+			  "0 turns off the stats file that goheap-stat reads and "
+			  "the monitor thread (its directory: GOHEAP_STATS_DIR, "
+			  "default /dev/shm, read by statfile.c)"},
+	[GH_OPT_FORCEGC_PERIOD] = {"GOHEAP_FORCEGC_PERIOD", 120000, 0, INT32_MAX, NULL,
+				   "milliseconds without a collection after which "
+				   "the monitor thread forces one; 0 never"},
 };
 
 static int64_t gh_option_value[GH_NUM_OPTIONS];
@@ -63,6 +70,8 @@ static void set_option(int i, const char *name, const char *s, size_t len)
 		return;
 	}
 	gh_option_value[i] = x;
+	if (d->off && x < 0)
+		gh_option_value[i] = -1;
 }
 
 void gh_options_init(void)

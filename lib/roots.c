@@ -72,6 +72,38 @@ void gh_roots_scan(void (*scan)(uintptr_t lo, uintptr_t hi))
 		scan(ranges[i].lo, ranges[i].hi);
 }
 
+typedef struct foreach_ctx {
+	void (*fn)(int registered, const char *name, uintptr_t lo, uintptr_t hi, void *arg);
+	void *arg;
+} foreach_ctx;
+
+static int foreach_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	foreach_ctx *c = arg;
+	if (info->dlpi_addr == self_base && self_base != 0)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		c->fn(0, info->dlpi_name ? info->dlpi_name : "", lo & ~(uintptr_t)7,
+		      lo + ph->p_memsz, c->arg);
+	}
+	return 0;
+}
+
+void gh_roots_foreach(void (*fn)(int registered, const char *name, uintptr_t lo, uintptr_t hi,
+				 void *arg),
+		      void *arg)
+{
+	foreach_ctx c = {fn, arg};
+	dl_iterate_phdr(foreach_object, &c);
+	for (size_t i = 0; i < nranges; i++)
+		fn(1, NULL, ranges[i].lo, ranges[i].hi, arg);
+}
+
 int goheap_add_roots(void *start, void *end)
 {
 	uintptr_t lo = ((uintptr_t)start + 7) & ~(uintptr_t)7, hi = (uintptr_t)end;

@@ -109,10 +109,12 @@ static void remove_self_locked(gh_thread *t)
 
 int gh_thread_autoregister(void)
 {
-	if (gh_self_thread)
+	gh_thread *t = gh_self_thread;
+	if (t && t->autoreg)
 		return 0;
 	pthread_mutex_lock(&registry_lock);
-	gh_thread *t = add_self_locked();
+	if (!t)
+		t = add_self_locked();
 	if (t)
 		t->autoreg = true;
 	pthread_mutex_unlock(&registry_lock);
@@ -152,7 +154,9 @@ int goheap_unregister_thread(void)
 	pthread_mutex_lock(&registry_lock);
 	if (t->nreg > 0)
 		t->nreg--;
-	if (t->nreg == 0)
+	/* A thread that allocates stays registered until it exits: its cache
+	 * would hand it blocks the collector could not see it hold. */
+	if (t->nreg == 0 && !t->autoreg)
 		remove_self_locked(t);
 	pthread_mutex_unlock(&registry_lock);
 	return 0;
