@@ -179,7 +179,7 @@ typedef struct gh_gcstate {
 	uint32_t epoch;       /* incremented at every mark termination */
 	uint64_t next_gc;     /* heap_live that triggers the next cycle */
 	uint64_t last_live;   /* bytes marked by the last cycle */
-	uint64_t heap_live;   /* bytes in blocks outside span free lists */
+	uint64_t heap_live;   /* pacing estimate of live bytes, see mgc.c */
 	uint32_t numgc;
 	uint64_t pause_total_ns, last_gc;
 	uint64_t pause_ns[256], pause_end[256];
@@ -200,6 +200,9 @@ GH_INTERNAL void gh_gc_collect(bool forced);
  * call no malloc or stdio.  0, or -1 with errno EAGAIN if the world could
  * not be stopped. */
 GH_INTERNAL int gh_with_world_stopped(void (*prepare)(void *), void (*fn)(void *), void *arg);
+/* Count bytes taken (> 0) or given back (< 0) by a thread since the last
+ * collection, for pacing. */
+GH_INTERNAL void gh_gc_note_alloc(int64_t bytes);
 /* The collector's figures of goheap_memstats. */
 GH_INTERNAL void gh_gc_read_stats(goheap_memstats *m);
 /* Install the fork handlers. */

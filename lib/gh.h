@@ -298,8 +298,6 @@ typedef struct gh_heapstats {
 	/* Small blocks counted by thread caches that have since gone. */
 	uint64_t small_nmalloc[GH_NUM_CLASSES], small_nfree[GH_NUM_CLASSES];
 	uint64_t tinyallocs;
-	/* Bytes in small blocks held by thread caches or users (pacing). */
-	uint64_t small_cached;
 } gh_heapstats;
 
 typedef struct gh_mheap {

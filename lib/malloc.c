@@ -223,7 +223,9 @@ static void *tiny_alloc(gh_mcache *c, size_t size)
 	gh_link *o = cache_take(c, GH_SPANCLASS(1, GH_KIND_TINY));
 	if (!o)
 		return NULL;
-	gh_track_malloc(o, GH_TINY_SIZE, false);
+	/* Not a malloc-like block to memcheck: freeing a tiny allocation
+	 * does nothing, so memcheck would call every one of them leaked. */
+	gh_track_undefined(o, GH_TINY_SIZE);
 	o->tag = 0;
 	/* Keep whichever block has more room left. */
 	if (!c->tiny || size < c->tinyoff) {
@@ -254,6 +256,7 @@ static void *large_alloc(size_t size, uint32_t kind, const goheap_type *type)
 		gh_span_set_type(s, (uintptr_t)p, type);
 	/* p is in hand: from here on a collection sees the block through it. */
 	gh_span_publish(s);
+	gh_gc_note_alloc((int64_t)s->elemsize);
 	return p;
 }
 
@@ -388,6 +391,7 @@ static __attribute__((noinline, cold)) void free_slow(void *p)
 		gh_final_drop(s, gh_span_index(s, (uintptr_t)p));
 	gh_track_free(p);
 	if (GH_SPANCLASS_CLASS(sc) == 0) {
+		gh_gc_note_alloc(-(int64_t)s->elemsize);
 		gh_span_release(s);
 		return;
 	}

@@ -88,7 +88,7 @@ gh_link *gh_mcache_refill(gh_mcache *c, uint32_t spanclass)
 	uint32_t n = gh_mcentral_grab(&gh_heap.central[spanclass], gh_class_batch(cls), &head);
 	if (!n)
 		return NULL;
-	gh_stat_add(&gh_heap.stats.small_cached, (int64_t)n * gh_class_size[cls]);
+	gh_gc_note_alloc((int64_t)n * gh_class_size[cls]);
 	l->head = head;
 	l->n = n;
 	return head;
@@ -110,8 +110,7 @@ static void give_back(gh_cachelist *l, uint32_t spanclass, uint32_t n)
 	if (!n)
 		return;
 	gh_link *head = take(l, n);
-	gh_stat_add(&gh_heap.stats.small_cached,
-		    -(int64_t)n * gh_class_size[GH_SPANCLASS_CLASS(spanclass)]);
+	gh_gc_note_alloc(-(int64_t)n * gh_class_size[GH_SPANCLASS_CLASS(spanclass)]);
 	gh_mcentral_return(&gh_heap.central[spanclass], head, n);
 }
 

@@ -24,9 +24,11 @@
  *      4 MiB, as the seed does.
  *   8. Sweep: in the background, or all at once for goheap_gc.
  *
- * A collection starts when the bytes in blocks outside span free lists
- * (heap_live: in use, or cached by threads) reach the goal; the check sits
- * on the allocation slow path, once per batch of blocks or large block.
+ * A collection starts when heap_live reaches the goal.  heap_live is set to
+ * the bytes marked at the end of each collection, then counts the blocks
+ * threads take into their caches or as large blocks, less those they give
+ * back (Go's heapLive, counted per batch rather than per span).  The check
+ * sits on the allocation slow path, once per batch or large block.
  *
  * While the world is stopped the collecting thread takes no lock that a
  * stopped thread may hold (heap, mcentral, stdio, malloc): everything it
@@ -62,11 +64,18 @@ static uint64_t goal_for(uint64_t live, int percent)
 	return g < GH_MIN_GOAL ? GH_MIN_GOAL : g;
 }
 
+/* The pacing estimate of live bytes: what the last collection marked, plus
+ * what threads have taken into their caches or as large blocks since, less
+ * what they gave back.  Sweeping does not count: garbage was never in it. */
 static uint64_t heap_live(void)
 {
-	const gh_heapstats *h = &gh_heap.stats;
-	return gh_stat_get(&h->small_cached) + gh_stat_get(&h->large_alloc_bytes) -
-	       gh_stat_get(&h->large_free_bytes);
+	int64_t v = (int64_t)__atomic_load_n(&gh_gc.heap_live, __ATOMIC_RELAXED);
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+void gh_gc_note_alloc(int64_t bytes)
+{
+	__atomic_fetch_add(&gh_gc.heap_live, (uint64_t)bytes, __ATOMIC_RELAXED);
 }
 
 void gh_gc_init(void)
@@ -113,6 +122,7 @@ static int cycle_in_loader(struct dl_phdr_info *info, size_t size, void *arg)
 	gh_track_quiet_end();
 	__atomic_add_fetch(&gh_gc.epoch, 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&gh_heap.sweepgen, 2, __ATOMIC_RELEASE);
+	__atomic_store_n(&gh_gc.heap_live, c->marked, __ATOMIC_RELAXED);
 	gh_stw_start();
 	c->t_start = gh_nanotime();
 	c->wall_end = gh_walltime();

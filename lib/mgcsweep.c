@@ -85,7 +85,10 @@ bool gh_span_sweep_locked(gh_span *s)
 				continue;
 			if (s->nspecials && gh_final_sweep_block(s, idx))
 				continue;
-			gh_track_free(o);
+			if (GH_SPANCLASS_KIND(s->spanclass) == GH_KIND_TINY)
+				gh_track_noaccess(o, GH_TINY_SIZE);
+			else
+				gh_track_free(o);
 			gh_link_write(o, s->freelist);
 			s->freelist = o;
 			nfreed++;
@@ -98,7 +101,6 @@ bool gh_span_sweep_locked(gh_span *s)
 
 	s->nfree = (uint16_t)(s->nfree + nfreed);
 	gh_stat_add(&gh_heap.stats.small_nfree[cls], nfreed);
-	gh_stat_add(&gh_heap.stats.small_cached, -(int64_t)nfreed * (int64_t)s->elemsize);
 	if (s->nfree == s->nelems) {
 		gh_mcentral_unlist(s);
 		gh_span_release(s);
@@ -124,6 +126,8 @@ void gh_span_ensure_swept(gh_span *s)
 		return;
 	}
 	for (;;) {
+		/* Collections may pass while this thread waits: reread both. */
+		sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
 		cur = __atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE);
 		if (cur == sg || cur == GH_SWEEPGEN_FRESH ||
 		    __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != GH_SPAN_INUSE)

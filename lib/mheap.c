@@ -166,6 +166,8 @@ static void free_span_locked(gh_span *s, uint64_t now)
 	if (t) {
 		list_remove(t);
 		s->start = t->start;
+		if (t->unusedsince < s->unusedsince)
+			s->unusedsince = t->unusedsince;
 		s->npages += t->npages;
 		s->npreleased += t->npreleased;
 		s->needzero |= t->needzero;
@@ -175,6 +177,8 @@ static void free_span_locked(gh_span *s, uint64_t now)
 	t = free_span_at(s->limit);
 	if (t) {
 		list_remove(t);
+		if (t->unusedsince < s->unusedsince)
+			s->unusedsince = t->unusedsince;
 		s->npages += t->npages;
 		s->npreleased += t->npreleased;
 		s->needzero |= t->needzero;
@@ -335,9 +339,16 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 			errno = ENOMEM;
 			return NULL;
 		}
-		/* Released pages become in use as a whole, as the seed does:
-		 * the tail forgets that some of its pages may be released. */
-		if (s->npreleased) {
+		/* A wholly released span stays released in its tail; one
+		 * partly released becomes in use as a whole, as the seed
+		 * does (which pages were released is not known). */
+		size_t tail_released = 0;
+		if (s->npreleased == s->npages) {
+			tail_released = s->npages - npages;
+			gh_sys_used((void *)s->start, npages << GH_PAGE_SHIFT);
+			gh_stat_add(&gh_heap.stats.heap_released, -(int64_t)(npages << GH_PAGE_SHIFT));
+			s->npreleased = 0;
+		} else if (s->npreleased) {
 			gh_sys_used((void *)s->start, s->npages << GH_PAGE_SHIFT);
 			gh_stat_add(&gh_heap.stats.heap_released,
 				    -(int64_t)(s->npreleased << GH_PAGE_SHIFT));
@@ -347,7 +358,7 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 		t->start = s->start + (npages << GH_PAGE_SHIFT);
 		t->npages = s->npages - npages;
 		t->needzero = s->needzero;
-		t->npreleased = 0;
+		t->npreleased = tail_released;
 		t->state = GH_SPAN_FREE;
 		t->unusedsince = s->unusedsince;
 		t->limit = t->start + (t->npages << GH_PAGE_SHIFT);
@@ -391,6 +402,7 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 	pagemap_set_all(s);
 	gh_stat_add(&gh_heap.stats.heap_inuse, (int64_t)bytes);
 	__atomic_store_n(&s->state, GH_SPAN_INUSE, __ATOMIC_RELEASE);
+	maybe_scavenge_locked(gh_nanotime());
 	pthread_mutex_unlock(&gh_heap.lock);
 	return s;
 }
