@@ -32,11 +32,32 @@ static root_range *ranges;
 static size_t nranges, capranges;
 static uintptr_t self_base; /* load address of libgoheap itself */
 
+/* Whether libgoheap's code lies in the first object, the program. */
+static int in_program(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	uintptr_t self = (uintptr_t)gh_roots_init;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && self >= lo && self < lo + ph->p_memsz)
+			*(bool *)arg = true;
+	}
+	return 1; /* the first object is the program */
+}
+
 void gh_roots_init(void)
 {
 	Dl_info info;
 	if (dladdr((void *)gh_roots_init, &info) && info.dli_fbase)
 		self_base = (uintptr_t)info.dli_fbase;
+	/* Linked statically, libgoheap is part of the program, whose data
+	 * must be scanned: then skip nothing (our own globals hold at most a
+	 * heap bound or two, which can only keep a block alive). */
+	bool linked_in = false;
+	dl_iterate_phdr(in_program, &linked_in);
+	if (linked_in)
+		self_base = 0;
 }
 
 void gh_roots_lock(void)
