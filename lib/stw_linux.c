@@ -19,8 +19,10 @@
  * and their kin fail with EINTR.  A collection must not make them fail, so
  * (on x86-64) the collector reads the call a thread is blocked in from
  * /proc/self/task/TID/syscall just before signalling it, and the handler,
- * finding that very call interrupted (same number, arguments, stack and
- * program counter, result -EINTR), rewinds the thread's saved context to
+ * finding that very call interrupted (same arguments, stack and program
+ * counter, result -EINTR) -- or, for a call entered after the collector
+ * looked, finding one of those calls' numbers loaded just before the
+ * syscall instruction, as glibc's wrappers do -- rewinds the saved context to
  * issue it again on return, with what is left of its timeout once the
  * world runs again.  A relative sleep keeps its deadline (from the time
  * the kernel says it had left, or, if the caller gave no place for that,
@@ -150,7 +152,10 @@ static uint64_t mono_ns(void)
 static uint64_t deadline_of(gh_thread *t, const uint64_t *arg, uint64_t stopped,
 			    uint64_t timeout_ns)
 {
-	if (t->restart.nr == t->seen.nr && memcmp(t->restart.arg, arg, sizeof t->restart.arg) == 0)
+	/* A call we restarted whose deadline has passed returned by itself:
+	 * the same arguments now are a new call. */
+	if (t->restart.nr == t->seen.nr && t->restart.deadline > stopped &&
+	    memcmp(t->restart.arg, arg, sizeof t->restart.arg) == 0)
 		return t->restart.deadline;
 	return stopped + timeout_ns;
 }
@@ -167,19 +172,32 @@ static uint64_t ts_ns(const struct timespec *ts)
 static void restart_syscall_if_interrupted(gh_thread *t, ucontext_t *uc, uint64_t stopped)
 {
 	greg_t *g = uc->uc_mcontext.gregs;
-	if (!t->seen.valid || g[REG_RAX] != -EINTR)
-		return;
 	const uint8_t *pc = (const uint8_t *)g[REG_RIP];
-	if ((uint64_t)g[REG_RIP] != t->seen.pc || (uint64_t)g[REG_RSP] != t->seen.sp ||
-	    pc[-2] != 0x0f || pc[-1] != 0x05)
+	if (g[REG_RAX] != -EINTR || pc[-2] != 0x0f || pc[-1] != 0x05)
 		return;
 	uint64_t arg[6];
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < 6; i++)
 		arg[i] = (uint64_t)g[arg_reg[i]];
-		if (arg[i] != t->seen.arg[i])
+	long nr;
+	if (t->seen.valid && (uint64_t)g[REG_RIP] == t->seen.pc &&
+	    (uint64_t)g[REG_RSP] == t->seen.sp && memcmp(arg, t->seen.arg, sizeof arg) == 0) {
+		nr = t->seen.nr;
+	} else {
+		/* The thread entered the call after the collector looked.
+		 * glibc's wrappers load the number just before the syscall
+		 * instruction ("mov $nr, %eax"): take it from there, for the
+		 * calls that never restart by themselves only. */
+		if (pc[-7] != 0xb8)
 			return;
+		uint32_t imm;
+		memcpy(&imm, pc - 6, sizeof imm);
+		nr = (long)imm;
+		if (nr != SYS_poll && nr != SYS_epoll_wait && nr != SYS_epoll_pwait &&
+		    nr != SYS_nanosleep && nr != SYS_clock_nanosleep && nr != SYS_select &&
+		    nr != SYS_pselect6 && nr != SYS_ppoll)
+			return;
+		t->seen.nr = nr;
 	}
-	long nr = t->seen.nr;
 	uint64_t now, deadline;
 	switch (nr) {
 	case SYS_nanosleep:
@@ -188,7 +206,8 @@ static void restart_syscall_if_interrupted(gh_thread *t, ucontext_t *uc, uint64_
 		int req_i = nr == SYS_nanosleep ? 0 : 2, rem_i = req_i + 1;
 		if (nr == SYS_clock_nanosleep && (arg[1] & TIMER_ABSTIME))
 			break; /* absolute: the same call is right */
-		if (t->restart.nr == nr && memcmp(t->restart.arg, arg, sizeof arg) == 0)
+		if (t->restart.nr == nr && t->restart.deadline > stopped &&
+		    memcmp(t->restart.arg, arg, sizeof arg) == 0)
 			deadline = t->restart.deadline;
 		else if (arg[rem_i]) /* the kernel left what remains there */
 			deadline = stopped + ts_ns((const struct timespec *)arg[rem_i]);
