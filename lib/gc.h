@@ -136,6 +136,8 @@ static inline void gh_span_setmark(gh_span *s, uint32_t idx)
 GH_INTERNAL bool gh_span_sweep_locked(gh_span *s);
 /* Make sure s is swept, taking whatever lock that needs. */
 GH_INTERNAL void gh_span_ensure_swept(gh_span *s);
+/* Sweep a few spans left from the last cycle (allocation slow path). */
+GH_INTERNAL void gh_sweep_some(uint32_t spans);
 /* Sweep every span left from the last cycle. */
 GH_INTERNAL void gh_sweep_finish(void);
 /* Start (or wake) the background sweeper. */

@@ -146,6 +146,9 @@ GH_INTERNAL void gh_fixalloc_free(gh_fixalloc *f, void *p);
 /* Call fn on every object slot ever carved from f, live or free.  Safe
  * against concurrent allocation: slots only ever get added. */
 GH_INTERNAL void gh_fixalloc_foreach(gh_fixalloc *f, void (*fn)(void *obj));
+/* A cursor over the same slots: *chunk NULL starts it; NULL at the end.
+ * Slots of chunks added after the start are not visited. */
+GH_INTERNAL void *gh_fixalloc_next(gh_fixalloc *f, void **chunk, size_t *off);
 
 /* ---- Spans ---------------------------------------------------------------- */
 

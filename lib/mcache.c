@@ -85,6 +85,7 @@ gh_link *gh_mcache_refill(gh_mcache *c, uint32_t spanclass)
 	gh_cachelist *l = &c->list[spanclass];
 	uint32_t cls = GH_SPANCLASS_CLASS(spanclass);
 	gh_link *head;
+	gh_sweep_some(4);
 	uint32_t n = gh_mcentral_grab(&gh_heap.central[spanclass], gh_class_batch(cls), &head);
 	if (!n)
 		return NULL;

@@ -65,3 +65,21 @@ void gh_fixalloc_foreach(gh_fixalloc *f, void (*fn)(void *obj))
 		for (size_t off = CHUNK_HEADER; off + f->size <= GH_FIXALLOC_CHUNK; off += f->size)
 			fn(c + off);
 }
+
+void *gh_fixalloc_next(gh_fixalloc *f, void **chunk, size_t *off)
+{
+	if (!*chunk) {
+		*chunk = __atomic_load_n(&f->chunks, __ATOMIC_ACQUIRE);
+		*off = CHUNK_HEADER;
+	}
+	while (*chunk) {
+		if (*off + f->size <= GH_FIXALLOC_CHUNK) {
+			void *slot = (uint8_t *)*chunk + *off;
+			*off += f->size;
+			return slot;
+		}
+		*chunk = *(void **)*chunk;
+		*off = CHUNK_HEADER;
+	}
+	return NULL;
+}

@@ -149,6 +149,46 @@ static void sweep_slot(void *obj)
 		gh_span_ensure_swept(s);
 }
 
+/* Proportional sweeping: the cursor each refill advances, so that the
+ * sweep keeps pace with allocation even when the background sweeper gets
+ * no CPU (Go's proportional sweep, in spans per batch). */
+static pthread_mutex_t cursor_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *cursor_chunk;
+static size_t cursor_off;
+static uint32_t cursor_gen;
+static bool cursor_done;
+
+void gh_sweep_some(uint32_t spans)
+{
+	uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&cursor_gen, __ATOMIC_RELAXED) == sg &&
+	    __atomic_load_n(&cursor_done, __ATOMIC_RELAXED))
+		return;
+	gh_span *todo[16];
+	uint32_t n = 0;
+	pthread_mutex_lock(&cursor_lock);
+	if (cursor_gen != sg) {
+		cursor_gen = sg;
+		cursor_chunk = NULL;
+		cursor_done = false;
+	}
+	/* Look at up to 64 slots for spans still to sweep. */
+	for (int looked = 0; looked < 64 && n < spans && n < 16; looked++) {
+		gh_span *s = gh_fixalloc_next(&gh_heap.spanalloc, &cursor_chunk, &cursor_off);
+		if (!s) {
+			__atomic_store_n(&cursor_done, true, __ATOMIC_RELAXED);
+			break;
+		}
+		uint32_t cur = __atomic_load_n(&s->sweepgen, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == GH_SPAN_INUSE && cur != sg &&
+		    cur != GH_SWEEPGEN_FRESH)
+			todo[n++] = s;
+	}
+	pthread_mutex_unlock(&cursor_lock);
+	for (uint32_t i = 0; i < n; i++)
+		sweep_slot(todo[i]);
+}
+
 void gh_sweep_finish(void)
 {
 	gh_fixalloc_foreach(&gh_heap.spanalloc, sweep_slot);
@@ -192,6 +232,7 @@ void gh_sweep_background(void)
 
 void gh_sweep_after_fork(void)
 {
+	pthread_mutex_init(&cursor_lock, NULL);
 	pthread_mutex_init(&sweeper_lock, NULL);
 	pthread_cond_init(&sweeper_cond, NULL);
 	sweeper_started = false;
