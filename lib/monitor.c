@@ -164,7 +164,8 @@ static bool serve_request(void)
 static void *monitor_main(void *arg)
 {
 	(void)arg;
-	gh_statfile_create();
+	if (!gh_statfile_header_ptr()) /* a forked child's, made here */
+		gh_statfile_create();
 	uint64_t scav_delay = (uint64_t)gh_option(GH_OPT_SCAVENGE_DELAY) * 1000000u;
 	uint64_t force = (uint64_t)gh_option(GH_OPT_FORCEGC_PERIOD) * 1000000u;
 	uint64_t tick = force && force < scav_delay ? force : scav_delay;
@@ -263,6 +264,10 @@ void gh_monitor_start(void)
 		return;
 	gh_statfile_configure();
 	pthread_atfork(NULL, NULL, fork_child);
+	/* The file exists once the library is loaded, as the JVM's
+	 * hsperfdata does: a process that exits at once still cleans up
+	 * after dead predecessors and leaves nothing behind. */
+	gh_statfile_create();
 	atexit(at_exit);
 	spawn();
 }
