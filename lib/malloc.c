@@ -363,7 +363,32 @@ static gh_span *block_at(const void *p, const char **why)
 	return s;
 }
 
-/* Everything goheap_free does but its common case. */
+/* Claim the large block at p for an explicit free: move its span's sweepgen
+ * from "swept" to FRESH, which no sweeper touches, sweeping it first if a
+ * cycle left it to sweep.  False if the block is no longer live. */
+static bool claim_large(gh_span *s, uintptr_t p)
+{
+	for (;;) {
+		uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
+		uint32_t cur = __atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != GH_SPAN_INUSE ||
+		    s->start != p || cur == GH_SWEEPGEN_FRESH)
+			return false;
+		if (cur == sg) {
+			if (__atomic_compare_exchange_n(&s->sweepgen, &cur, GH_SWEEPGEN_FRESH, false,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				return true;
+			continue;
+		}
+		gh_span_ensure_swept(s);
+	}
+}
+
+/* Everything goheap_free does but its common case.
+ *
+ * p stays live to the end (the asm at the bottom): a collection that stops
+ * this thread half-way must find the block through it, or it would free
+ * the block a second time. */
 static __attribute__((noinline, cold)) void free_slow(void *p)
 {
 	if (!p)
@@ -389,12 +414,16 @@ static __attribute__((noinline, cold)) void free_slow(void *p)
 		return;
 	if (__atomic_load_n(&s->nspecials, __ATOMIC_RELAXED))
 		gh_final_drop(s, gh_span_index(s, (uintptr_t)p));
-	gh_track_free(p);
 	if (GH_SPANCLASS_CLASS(sc) == 0) {
+		if (!claim_large(s, (uintptr_t)p))
+			bad_pointer("goheap_free", p, "block is free (double free?)");
+		gh_track_free(p);
 		gh_gc_note_alloc(-(int64_t)s->elemsize);
 		gh_span_release(s);
+		__asm__ volatile("" ::"r"(p) : "memory");
 		return;
 	}
+	gh_track_free(p);
 
 	gh_link *o = p;
 	gh_mcache *c = gh_mcache_get();
@@ -408,6 +437,7 @@ static __attribute__((noinline, cold)) void free_slow(void *p)
 	gh_link_write(o, l->head);
 	l->head = o;
 	gh_local_add(&c->nfree[GH_SPANCLASS_CLASS(sc)], 1);
+	__asm__ volatile("" ::"r"(p) : "memory");
 	if (++l->n > l->max)
 		gh_mcache_trim(c, sc);
 }

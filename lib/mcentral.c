@@ -14,6 +14,10 @@
  * span it sweeps spans of the empty list, which may have garbage to give.
  * A small span is swept only under its mcentral's lock (mgcsweep.c).
  *
+ * A small span changes hands (goes back to the page heap, or comes from
+ * it) only under its mcentral's lock, so a span of this class stays one
+ * while the lock is held.
+ *
  * Invariants, under c->lock:
  *   s->nfree == blocks on s->freelist + (s->nelems - s->ncarved);
  *   s->inlist says which list holds s: NONEMPTY iff s->nfree > 0, EMPTY
@@ -168,8 +172,6 @@ uint32_t gh_mcentral_grab(gh_mcentral *c, uint32_t want, gh_link **head)
  * Spans that become wholly free go back to the page heap. */
 void gh_mcentral_return(gh_mcentral *c, gh_link *head, uint32_t n)
 {
-	gh_span *done = NULL; /* wholly free spans, linked through next */
-
 	pthread_mutex_lock(&c->lock);
 	uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
 	for (uint32_t i = 0; i < n; i++) {
@@ -183,18 +185,13 @@ void gh_mcentral_return(gh_mcentral *c, gh_link *head, uint32_t n)
 		s->freelist = o;
 		s->nfree++;
 		if (s->nfree == s->nelems) {
+			/* Under the lock: whoever holds it may rely on a span
+			 * of this class staying one (mgcsweep.c). */
 			gh_mcentral_unlist(s);
-			s->next = done;
-			done = s;
+			gh_span_release(s);
 		} else {
 			gh_mcentral_relist(c, s);
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
-
-	while (done) {
-		gh_span *s = done;
-		done = s->next;
-		gh_span_release(s);
-	}
 }

@@ -38,9 +38,20 @@ static uint32_t sweeper_want; /* sweepgen the sweeper should reach */
 
 void gh_span_publish(gh_span *s)
 {
-	memset(s->markbits, 0, sizeof s->markbits);
-	__atomic_store_n(&s->sweepgen, __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE),
-			 __ATOMIC_RELEASE);
+	/* A span swept for the current cycle must have clear mark bits, or
+	 * the next marking takes its blocks for scanned already.  A
+	 * collection that stops this thread between clearing and storing
+	 * may set bits (the caller holds the block) and advance the cycle:
+	 * then do both again. */
+	for (;;) {
+		uint32_t epoch = __atomic_load_n(&gh_gc.epoch, __ATOMIC_ACQUIRE);
+		memset(s->markbits, 0, sizeof s->markbits);
+		__atomic_store_n(&s->sweepgen, __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE),
+				 __ATOMIC_RELEASE);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&gh_gc.epoch, __ATOMIC_ACQUIRE) == epoch)
+			return;
+	}
 }
 
 void gh_span_release(gh_span *s)
@@ -57,7 +68,10 @@ static bool sweep_large(gh_span *s, uint32_t sg)
 {
 	if (!gh_span_marked(s, 0) && !(s->nspecials && gh_final_sweep_block(s, 0))) {
 		gh_track_free((void *)s->start);
-		__atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
+		/* Not "swept" but FRESH, which no sweeper touches: a whole
+		 * cycle may pass before the heap takes the span, and it must
+		 * not be found to sweep (and freed) again meanwhile. */
+		__atomic_store_n(&s->sweepgen, GH_SWEEPGEN_FRESH, __ATOMIC_RELEASE);
 		gh_span_release(s);
 		return true;
 	}
@@ -135,6 +149,18 @@ void gh_span_ensure_swept(gh_span *s)
 		if (cur == sg - 2 &&
 		    __atomic_compare_exchange_n(&s->sweepgen, &cur, sg - 1, false,
 						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			/* The descriptor may have been freed and reused for a
+			 * small span since its class was read: claimed, a large
+			 * span cannot change, so check now, and hand back a
+			 * claim on anything else. */
+			if (GH_SPANCLASS_CLASS(__atomic_load_n(&s->spanclass, __ATOMIC_ACQUIRE)) != 0 ||
+			    __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != GH_SPAN_INUSE) {
+				uint32_t mine = sg - 1;
+				__atomic_compare_exchange_n(&s->sweepgen, &mine, sg - 2, false,
+							    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+				gh_span_ensure_swept(s);
+				return;
+			}
 			sweep_large(s, sg);
 			return;
 		}
