@@ -153,7 +153,13 @@ static bool queue_pop(final_rec *r)
 {
 	if (!queue_len)
 		return false;
-	*r = queue[queue_head];
+	/* Field by field, through general registers: a vector register
+	 * left holding obj would keep it alive in the signal frame of every
+	 * later stop of this thread. */
+	final_rec *q = &queue[queue_head];
+	r->obj = __atomic_load_n(&q->obj, __ATOMIC_RELAXED);
+	r->fn = __atomic_load_n(&q->fn, __ATOMIC_RELAXED);
+	r->arg = __atomic_load_n(&q->arg, __ATOMIC_RELAXED);
 	memset(&queue[queue_head], 0, sizeof *r);
 	queue_head = (queue_head + 1) % queue_cap;
 	queue_len--;

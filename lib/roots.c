@@ -76,12 +76,28 @@ static int scan_object(struct dl_phdr_info *info, size_t size, void *arg)
 	void (*scan)(uintptr_t, uintptr_t) = (void (*)(uintptr_t, uintptr_t))arg;
 	if (info->dlpi_addr == self_base && self_base != 0)
 		return 0;
+	/* The part made read-only after relocation (.got, .dynamic,
+	 * .data.rel.ro) cannot hold heap pointers: skip it. */
+	uintptr_t rlo = 0, rhi = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_GNU_RELRO) {
+			rlo = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
+			rhi = rlo + info->dlpi_phdr[i].p_memsz;
+		}
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
 			continue;
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		scan(lo & ~(uintptr_t)7, lo + ph->p_memsz);
+		uintptr_t lo = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)7;
+		uintptr_t hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+		if (rlo < rhi && rlo < hi && rhi > lo) {
+			if (lo < rlo)
+				scan(lo, rlo);
+			if (rhi < hi)
+				scan(rhi, hi);
+		} else {
+			scan(lo, hi);
+		}
 	}
 	return 0;
 }

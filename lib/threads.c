@@ -234,5 +234,10 @@ void gh_threads_after_fork(void)
 		self->tid = gh_os_gettid();
 		self->pthread = pthread_self();
 	}
-	pending = NULL; /* threads being started belong to the parent */
+	/* Threads being started belong to the parent. */
+	while (pending) {
+		pending_start *p = pending;
+		pending = p->next;
+		free(p);
+	}
 }
