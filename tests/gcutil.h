@@ -70,7 +70,8 @@ static inline uint64_t gcu_wall_ns(void)
  * interrupts registered threads). */
 static inline void gcu_sleep_ms(unsigned ms)
 {
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+	struct timespec ts = { (time_t)(ms / 1000),
+			       (long)(ms % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }
@@ -82,7 +83,7 @@ static inline unsigned gcu_timeout_ms(unsigned ms)
 	return tap_under_valgrind() ? ms * 20 : ms;
 }
 
-/* ---- Stale pointers -------------------------------------------------------- */
+/* ---- Stale pointers ------------------------------------------------------ */
 
 /* Overwrite 64 KiB of stack below the caller, where the frames of the
  * functions it called have left copies of pointers. */
@@ -111,7 +112,7 @@ static inline void gcu_collect(int n)
 	}
 }
 
-/* ---- Watched blocks ----------------------------------------------------------- */
+/* ---- Watched blocks ------------------------------------------------------ */
 
 /*
  * What the finalizer of a watched block saw.  Lives in static data or in
@@ -123,9 +124,9 @@ struct gcu_watch {
 	uintptr_t hidden; /* GCU_HIDE(block) */
 	size_t from, size;
 	uint64_t tag;
-	int runs;    /* finalizer runs (atomic) */
-	int wrong;   /* the finalizer got another block (atomic) */
-	int damaged; /* the block lost its pattern before its finalizer (atomic) */
+	int runs; /* finalizer runs (atomic) */
+	int wrong; /* the finalizer got another block (atomic) */
+	int damaged; /* it had lost its pattern when finalized (atomic) */
 };
 
 static inline void gcu_watch_check_(void *obj, void *arg)
@@ -187,9 +188,9 @@ static inline int gcu_watch_intact(const struct gcu_watch *w, const void *p)
 /* Sums over an array of watches. */
 struct gcu_tally {
 	int finalized; /* watches whose finalizer ran */
-	int twice;     /* ... more than once */
-	int wrong;     /* ... with the wrong block */
-	int damaged;   /* ... on a block that lost its contents */
+	int twice; /* ... more than once */
+	int wrong; /* ... with the wrong block */
+	int damaged; /* ... on a block that lost its contents */
 };
 
 static inline struct gcu_tally gcu_tally(const struct gcu_watch *w, size_t n)
@@ -200,7 +201,8 @@ static inline struct gcu_tally gcu_tally(const struct gcu_watch *w, size_t n)
 		t.finalized += runs > 0;
 		t.twice += runs > 1;
 		t.wrong += __atomic_load_n(&w[i].wrong, __ATOMIC_SEQ_CST) > 0;
-		t.damaged += __atomic_load_n(&w[i].damaged, __ATOMIC_SEQ_CST) > 0;
+		t.damaged +=
+			__atomic_load_n(&w[i].damaged, __ATOMIC_SEQ_CST) > 0;
 	}
 	return t;
 }
@@ -211,7 +213,8 @@ static inline struct gcu_tally gcu_tally(const struct gcu_watch *w, size_t n)
 static inline int gcu_collect_until(const struct gcu_watch *w, size_t n,
 				    int want, unsigned timeout_ms)
 {
-	uint64_t end = gcu_now_ns() + (uint64_t)gcu_timeout_ms(timeout_ms) * 1000000u;
+	uint64_t end =
+		gcu_now_ns() + (uint64_t)gcu_timeout_ms(timeout_ms) * 1000000u;
 	for (;;) {
 		gcu_clear_stack();
 		goheap_gc();
@@ -225,9 +228,11 @@ static inline int gcu_collect_until(const struct gcu_watch *w, size_t n,
 
 /* Wait until counter reaches want (finalizers run on the finalizer
  * thread too), running finalizers meanwhile; the last value read. */
-static inline int gcu_wait_count(const int *counter, int want, unsigned timeout_ms)
+static inline int gcu_wait_count(const int *counter, int want,
+				 unsigned timeout_ms)
 {
-	uint64_t end = gcu_now_ns() + (uint64_t)gcu_timeout_ms(timeout_ms) * 1000000u;
+	uint64_t end =
+		gcu_now_ns() + (uint64_t)gcu_timeout_ms(timeout_ms) * 1000000u;
 	for (;;) {
 		goheap_run_finalizers();
 		int got = __atomic_load_n(counter, __ATOMIC_SEQ_CST);
@@ -247,7 +252,7 @@ static inline void gcu_settle(void)
 	goheap_run_finalizers();
 }
 
-/* ---- Statistics ------------------------------------------------------------------ */
+/* ---- Statistics ---------------------------------------------------------- */
 
 static inline uint64_t gcu_heap_alloc(void)
 {
@@ -263,7 +268,7 @@ static inline uint32_t gcu_numgc(void)
 	return m.numgc;
 }
 
-/* ---- The end of a program ----------------------------------------------------- */
+/* ---- The end of a program ------------------------------------------------ */
 
 static void *volatile gcu_last_finalized_;
 static int gcu_flush_runs_;
@@ -300,7 +305,8 @@ static inline void gcu_finish(void)
 	goheap_run_finalizers();
 	gcu_call(gcu_flush_make_, NULL);
 	uint64_t end = gcu_now_ns() + (uint64_t)gcu_timeout_ms(3000) * 1000000u;
-	while (__atomic_load_n(&gcu_flush_runs_, __ATOMIC_SEQ_CST) == 0 && gcu_now_ns() < end) {
+	while (__atomic_load_n(&gcu_flush_runs_, __ATOMIC_SEQ_CST) == 0 &&
+	       gcu_now_ns() < end) {
 		gcu_collect(1);
 		gcu_sleep_ms(tap_under_valgrind() ? 100 : 10);
 	}

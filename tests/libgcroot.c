@@ -37,5 +37,7 @@ void gcroot_set(size_t i, void *p)
 
 void *gcroot_get(size_t i)
 {
-	return i < GCROOT_NSLOTS ? __atomic_load_n(&gcroot_slots[i], __ATOMIC_SEQ_CST) : NULL;
+	return i < GCROOT_NSLOTS
+		       ? __atomic_load_n(&gcroot_slots[i], __ATOMIC_SEQ_CST)
+		       : NULL;
 }

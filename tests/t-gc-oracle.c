@@ -40,7 +40,7 @@ struct ref {
 };
 
 struct node {
-	uint64_t tag;  /* payload pattern; never 0 */
+	uint64_t tag; /* payload pattern; never 0 */
 	uint32_t size; /* bytes asked for */
 	uint32_t kind; /* 0 malloc, 1 calloc, 2 typed */
 	uint64_t visit;
@@ -60,7 +60,8 @@ static int make_node_type(void)
 	size_t offs[NCHILD + 1];
 	offs[0] = offsetof(struct node, blob.p);
 	for (size_t k = 0; k < NCHILD; k++)
-		offs[k + 1] = offsetof(struct node, child) + k * sizeof(struct ref);
+		offs[k + 1] =
+			offsetof(struct node, child) + k * sizeof(struct ref);
 	node_type = goheap_type_new(NODE_TYPE_SIZE, offs, NCHILD + 1);
 	return node_type != NULL && sizeof(struct node) <= NODE_TYPE_SIZE;
 }
@@ -73,7 +74,7 @@ struct oracle {
 	int id;
 	struct tap_rng rng;
 	struct ref *stack_roots; /* in the thread's frame */
-	struct ref *heap_roots;  /* malloc()ed, registered */
+	struct ref *heap_roots; /* malloc()ed, registered */
 	uint64_t serial, walk;
 	/* The walk's own stack, in system memory: not a root. */
 	struct ref *todo;
@@ -109,7 +110,8 @@ static void report(struct oracle *o, const char *fmt, ...)
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
 	if (o->errors++ < 5)
-		diag("thread %d, walk %llu: %s", o->id, (unsigned long long)o->walk, buf);
+		diag("thread %d, walk %llu: %s", o->id,
+		     (unsigned long long)o->walk, buf);
 }
 
 /* The node r refers to, if r is a sound reference to a live block (any
@@ -120,8 +122,11 @@ static struct node *deref(struct oracle *o, struct ref r)
 		return NULL;
 	struct node *n = (struct node *)(r.p - r.off);
 	if (goheap_base((void *)r.p) != n) {
-		report(o, "reference %#lx (offset %lu) is not into a live block (base %p)",
-		       (unsigned long)r.p, (unsigned long)r.off, goheap_base((void *)r.p));
+		report(o,
+		       "reference %#lx (offset %lu) is not into a live block "
+		       "(base %p)",
+		       (unsigned long)r.p, (unsigned long)r.off,
+		       goheap_base((void *)r.p));
 		return NULL;
 	}
 	return n;
@@ -174,7 +179,9 @@ static void set_blob(struct oracle *o, struct node *n)
 	n->blob_tag = (uint64_t)(o->id + 1) << 48 | 1u << 31 | ++o->serial;
 	n->blob_size = size;
 	tap_fill(b, size, n->blob_tag);
-	n->blob.off = size > 1 && tap_rng_range(&o->rng, 0, 1) ? (uintptr_t)tap_rng_range(&o->rng, 0, size - 1) : 0;
+	n->blob.off = size > 1 && tap_rng_range(&o->rng, 0, 1)
+			      ? (uintptr_t)tap_rng_range(&o->rng, 0, size - 1)
+			      : 0;
 	n->blob.p = (uintptr_t)b + n->blob.off;
 }
 
@@ -182,11 +189,16 @@ static void set_blob(struct oracle *o, struct node *n)
 static struct node *random_node(struct oracle *o)
 {
 	for (int tries = 0; tries < 8; tries++) {
-		struct node *n = deref(o, *root_slot(o, (size_t)tap_rng_range(&o->rng, 0, NROOTS - 1)));
+		struct node *n = deref(
+			o, *root_slot(o, (size_t)tap_rng_range(&o->rng, 0,
+							       NROOTS - 1)));
 		if (n == NULL)
 			continue;
-		for (uint64_t depth = tap_rng_range(&o->rng, 0, 6); depth > 0; depth--) {
-			struct node *c = deref(o, n->child[tap_rng_range(&o->rng, 0, NCHILD - 1)]);
+		for (uint64_t depth = tap_rng_range(&o->rng, 0, 6); depth > 0;
+		     depth--) {
+			struct node *c =
+				deref(o, n->child[tap_rng_range(&o->rng, 0,
+								NCHILD - 1)]);
 			if (c == NULL)
 				break;
 			n = c;
@@ -202,7 +214,8 @@ static struct node *new_node(struct oracle *o)
 	uint32_t kind = (uint32_t)tap_rng_range(&o->rng, 0, 2);
 	struct node *n;
 	if (kind == 2) {
-		size = (size + NODE_TYPE_SIZE - 1) / NODE_TYPE_SIZE * NODE_TYPE_SIZE;
+		size = (size + NODE_TYPE_SIZE - 1) / NODE_TYPE_SIZE *
+		       NODE_TYPE_SIZE;
 		n = goheap_malloc_typed(size, node_type);
 	} else if (kind == 1) {
 		n = goheap_calloc(1, size);
@@ -220,8 +233,9 @@ static struct node *new_node(struct oracle *o)
 	tap_fill_range(n, sizeof *n, size, n->tag);
 	set_blob(o, n);
 	for (size_t k = 0; k < NCHILD; k++)
-		n->child[k] = tap_rng_range(&o->rng, 0, 9) < 3 ? ref_to(o, random_node(o))
-							      : (struct ref){ 0, 0 };
+		n->child[k] = tap_rng_range(&o->rng, 0, 9) < 3
+				      ? ref_to(o, random_node(o))
+				      : (struct ref){ 0, 0 };
 	o->nodes_made++;
 	return n;
 }
@@ -237,26 +251,34 @@ static void mutate(struct oracle *o)
 	}
 	if (op < 25) { /* a new node in a root */
 		struct node *n = new_node(o);
-		*root_slot(o, (size_t)tap_rng_range(&o->rng, 0, NROOTS - 1)) = ref_to(o, n);
+		*root_slot(o, (size_t)tap_rng_range(&o->rng, 0, NROOTS - 1)) =
+			ref_to(o, n);
 	} else if (op < 50) { /* a new node as a child */
 		struct node *n = new_node(o);
 		if ((a = random_node(o)) != NULL)
-			a->child[tap_rng_range(&o->rng, 0, NCHILD - 1)] = ref_to(o, n);
+			a->child[tap_rng_range(&o->rng, 0, NCHILD - 1)] =
+				ref_to(o, n);
 	} else if (op < 65) { /* a link between reachable nodes */
 		struct node *b = random_node(o);
 		if ((a = random_node(o)) != NULL)
-			a->child[tap_rng_range(&o->rng, 0, NCHILD - 1)] = ref_to(o, b);
+			a->child[tap_rng_range(&o->rng, 0, NCHILD - 1)] =
+				ref_to(o, b);
 	} else if (op < 80) { /* a cut */
 		if (tap_rng_range(&o->rng, 0, 2) == 0)
-			*root_slot(o, (size_t)tap_rng_range(&o->rng, 0, NROOTS - 1)) = (struct ref){ 0, 0 };
+			*root_slot(o, (size_t)tap_rng_range(&o->rng, 0,
+							    NROOTS - 1)) =
+				(struct ref){ 0, 0 };
 		else if ((a = random_node(o)) != NULL)
-			a->child[tap_rng_range(&o->rng, 0, NCHILD - 1)] = (struct ref){ 0, 0 };
+			a->child[tap_rng_range(&o->rng, 0, NCHILD - 1)] =
+				(struct ref){ 0, 0 };
 	} else if (op < 90) { /* a new blob */
 		if ((a = random_node(o)) != NULL)
 			set_blob(o, a);
 	} else { /* a root moves to a root of another kind */
-		struct ref *from = root_slot(o, (size_t)tap_rng_range(&o->rng, 0, NROOTS - 1));
-		struct ref *to = root_slot(o, (size_t)tap_rng_range(&o->rng, 0, NROOTS - 1));
+		struct ref *from = root_slot(
+			o, (size_t)tap_rng_range(&o->rng, 0, NROOTS - 1));
+		struct ref *to = root_slot(
+			o, (size_t)tap_rng_range(&o->rng, 0, NROOTS - 1));
 		*to = *from;
 		if (to != from)
 			*from = (struct ref){ 0, 0 };
@@ -295,24 +317,37 @@ static void verify(struct oracle *o)
 		x->visit = o->walk;
 		if (r.off >= x->size || x->tag >> 48 != (uint64_t)(o->id + 1) ||
 		    goheap_usable_size(x) < x->size) {
-			report(o, "node %p: bad header (size %u, tag %#llx, reached at offset %lu)",
-			       (void *)x, x->size, (unsigned long long)x->tag, (unsigned long)r.off);
+			report(o,
+			       "node %p: bad header (size %u, tag %#llx, "
+			       "reached at offset %lu)",
+			       (void *)x, x->size, (unsigned long long)x->tag,
+			       (unsigned long)r.off);
 			continue;
 		}
 		size_t bad = tap_check_range(x, sizeof *x, x->size, x->tag);
 		if (bad != SIZE_MAX)
-			report(o, "node %p (%u bytes, kind %u): payload damaged at offset %zu",
+			report(o,
+			       "node %p (%u bytes, kind %u): payload damaged "
+			       "at offset %zu",
 			       (void *)x, x->size, x->kind, bad);
 		o->live_nodes++;
 		o->live_bytes += x->size;
 		if (x->blob.p != 0) {
-			const unsigned char *b = (const unsigned char *)(x->blob.p - x->blob.off);
+			const unsigned char *b =
+				(const unsigned char *)(x->blob.p -
+							x->blob.off);
 			if (x->blob_size >= 16 && goheap_base(b) != b)
-				report(o, "blob %p of node %p is not a live block", (const void *)b,
-				       (void *)x);
-			else if ((bad = tap_check(b, x->blob_size, x->blob_tag)) != SIZE_MAX)
-				report(o, "blob %p (%llu bytes) of node %p damaged at offset %zu",
-				       (const void *)b, (unsigned long long)x->blob_size, (void *)x, bad);
+				report(o,
+				       "blob %p of node %p is not a live block",
+				       (const void *)b, (void *)x);
+			else if ((bad = tap_check(b, x->blob_size,
+						  x->blob_tag)) != SIZE_MAX)
+				report(o,
+				       "blob %p (%llu bytes) of node %p "
+				       "damaged at offset %zu",
+				       (const void *)b,
+				       (unsigned long long)x->blob_size,
+				       (void *)x, bad);
 			else
 				o->live_bytes += x->blob_size;
 		}
@@ -352,7 +387,8 @@ static void *oracle_main(void *arg)
 	struct oracle *o = arg;
 	o->rng = tap_rng_init(9000 + (uint64_t)o->id);
 	o->heap_roots = calloc(NHEAPROOT, sizeof *o->heap_roots);
-	if (o->heap_roots == NULL || goheap_add_roots(o->heap_roots, o->heap_roots + NHEAPROOT) != 0) {
+	if (o->heap_roots == NULL ||
+	    goheap_add_roots(o->heap_roots, o->heap_roots + NHEAPROOT) != 0) {
 		report(o, "cannot set up the heap roots");
 		free(o->heap_roots);
 		__atomic_store_n(&o->finished, 1, __ATOMIC_SEQ_CST);
@@ -376,7 +412,7 @@ static void test_oracle(void)
 	pthread_t t[NTHREADS];
 	if (!ok(make_node_type(), "goheap_type_new for typed nodes"))
 		return;
-	ops_per_thread = tap_scale(100000, 50);
+	ops_per_thread = tap_scale(100000, 10);
 	live_budget = tap_under_valgrind() ? 512 << 10 : 3 << 20;
 	int old = goheap_set_gc_percent(20);
 	gcu_collect(2);
@@ -385,7 +421,8 @@ static void test_oracle(void)
 	int started = 0, done = 0;
 	for (int i = 0; i < NTHREADS; i++) {
 		oracles[i].id = i;
-		if (goheap_pthread_create(&t[i], NULL, oracle_main, &oracles[i]) != 0)
+		if (goheap_pthread_create(&t[i], NULL, oracle_main,
+					  &oracles[i]) != 0)
 			break;
 		started++;
 	}
@@ -403,7 +440,8 @@ static void test_oracle(void)
 		gcu_sleep_ms(tap_under_valgrind() ? 20 : 3);
 		done = 0;
 		for (int i = 0; i < started; i++)
-			done += __atomic_load_n(&oracles[i].finished, __ATOMIC_SEQ_CST);
+			done += __atomic_load_n(&oracles[i].finished,
+						__ATOMIC_SEQ_CST);
 	}
 	for (int i = 0; i < started; i++)
 		pthread_join(t[i], NULL);
@@ -415,22 +453,29 @@ static void test_oracle(void)
 		walks += oracles[i].walks;
 		made += oracles[i].nodes_made;
 		maxlive += oracles[i].max_live_bytes;
-		diag("thread %d: %zu operations, %zu nodes made, %zu walks, last walk %zu nodes "
-		     "(%zu bytes)",
+		diag("thread %d: %zu operations, %zu nodes made, %zu walks, "
+		     "last walk %zu nodes (%zu bytes)",
 		     i, oracles[i].ops, oracles[i].nodes_made, oracles[i].walks,
 		     oracles[i].live_nodes, oracles[i].live_bytes);
 	}
-	diag("%u collections (%zu forced), peak heap_alloc %llu, largest live graphs %zu bytes",
+	diag("%u collections (%zu forced), peak heap_alloc %llu, largest live "
+	     "graphs %zu bytes",
 	     ncollections, forced, (unsigned long long)peak, maxlive);
-	is_int(errors, 0, "every reachable node and blob intact after every collection");
-	cmp_uint(ncollections, >, forced, "collections were also triggered by allocation");
-	cmp_uint(walks, >=, (size_t)started * 4, "the graphs were checked after collections");
+	is_int(errors, 0,
+	       "every reachable node and blob intact after every collection");
+	cmp_uint(ncollections, >, forced,
+		 "collections were also triggered by allocation");
+	cmp_uint(walks, >=, (size_t)started * 4,
+		 "the graphs were checked after collections");
+	cmp_uint(made, >=, ops_per_thread * (size_t)started / 4,
+		 "the threads made nodes (%zu)", made);
 
 	gcu_collect(2);
 	uint64_t left = gcu_heap_alloc();
 	uint64_t limit = base + (1u << 20) + peak / 20;
 	cmp_uint(left, <, limit,
-		 "with every root dropped, two collections empty the heap (heap_alloc %llu, "
+		 "with every root dropped, two collections empty the heap "
+		 "(heap_alloc %llu, "
 		 "peak %llu)",
 		 (unsigned long long)left, (unsigned long long)peak);
 	goheap_set_gc_percent(old);

@@ -33,7 +33,8 @@ enum { N = 100 };
  * and large ones of one and of many pages; every third one atomic. */
 static size_t watch_size(size_t i)
 {
-	static const size_t sizes[] = { 16, 48, 200, 1024, 3000, 9000, 40000, 100000 };
+	static const size_t sizes[] = { 16,   48,   200,   1024,
+					3000, 9000, 40000, 100000 };
 	return sizes[i % (sizeof sizes / sizeof sizes[0])];
 }
 
@@ -46,8 +47,8 @@ static int watch_atomic(size_t i)
 
 struct rootset {
 	uintptr_t slots_h; /* GCU_HIDE(slot 0): the slots may be in the heap */
-	size_t stride;     /* words from one slot to the next */
-	int interior;      /* slots point into the blocks, not at their start */
+	size_t stride; /* words from one slot to the next */
+	int interior; /* slots point into the blocks, not at their start */
 	uint64_t tag;
 	struct gcu_watch w[N];
 };
@@ -65,8 +66,8 @@ static size_t rs_offset(const struct rootset *rs, size_t i)
 	return i % 2 ? watch_size(i) / 2 : watch_size(i) - 1;
 }
 
-static void rs_init(struct rootset *rs, void *slots, size_t stride, int interior,
-		    uint64_t tag)
+static void rs_init(struct rootset *rs, void *slots, size_t stride,
+		    int interior, uint64_t tag)
 {
 	memset(rs, 0, sizeof *rs);
 	rs->slots_h = GCU_HIDE(slots);
@@ -80,8 +81,8 @@ static void rs_fill(void *arg)
 {
 	struct rootset *rs = arg;
 	for (size_t i = 0; i < N; i++) {
-		unsigned char *p = gcu_watch_new(&rs->w[i], watch_size(i), watch_atomic(i),
-						 rs->tag + i);
+		unsigned char *p = gcu_watch_new(&rs->w[i], watch_size(i),
+						 watch_atomic(i), rs->tag + i);
 		*rs_slot(rs, i) = p != NULL ? p + rs_offset(rs, i) : NULL;
 	}
 }
@@ -94,7 +95,8 @@ static void rs_clear(void *arg)
 }
 
 /* Every block of rs, held by its slot, survives three collections intact. */
-static GCU_NOINLINE void expect_alive(const struct rootset *rs, const char *what)
+static GCU_NOINLINE void expect_alive(const struct rootset *rs,
+				      const char *what)
 {
 	gcu_collect(3);
 	gcu_settle();
@@ -102,7 +104,8 @@ static GCU_NOINLINE void expect_alive(const struct rootset *rs, const char *what
 	int intact = 0;
 	for (size_t i = 0; i < N; i++) {
 		unsigned char *p = *rs_slot(rs, i);
-		intact += p != NULL && gcu_watch_intact(&rs->w[i], p - rs_offset(rs, i));
+		intact += p != NULL &&
+			  gcu_watch_intact(&rs->w[i], p - rs_offset(rs, i));
 	}
 	is_int(t.finalized, 0, "%s: no block finalized while held", what);
 	is_int(intact, N, "%s: every block intact after 3 collections", what);
@@ -110,12 +113,13 @@ static GCU_NOINLINE void expect_alive(const struct rootset *rs, const char *what
 
 /* Nearly all of the n watched blocks, no longer held, get finalized, each
  * once, with its contents intact. */
-static GCU_NOINLINE void expect_dead(const struct gcu_watch *w, size_t n, const char *what)
+static GCU_NOINLINE void expect_dead(const struct gcu_watch *w, size_t n,
+				     const char *what)
 {
 	int got = gcu_collect_until(w, n, GCU_MOSTLY((int)n), 5000);
 	struct gcu_tally t = gcu_tally(w, n);
-	cmp_int(got, >=, GCU_MOSTLY((int)n), "%s: dropped blocks finalized (%d of %zu)", what,
-		got, n);
+	cmp_int(got, >=, GCU_MOSTLY((int)n),
+		"%s: dropped blocks finalized (%d of %zu)", what, got, n);
 	is_int(t.twice + t.wrong + t.damaged, 0,
 	       "%s: each finalizer ran once, on its block, intact", what);
 }
@@ -156,7 +160,8 @@ static void test_bss(void)
 static void test_interior(void)
 {
 	rs_init(&rs_interior_small, (void *)bss_slots, 1, 1, 0x3000);
-	alive_then_dead(&rs_interior_small, "interior pointers (middle, last byte)");
+	alive_then_dead(&rs_interior_small,
+			"interior pointers (middle, last byte)");
 }
 
 /* ---- Another thread's stack ---- */
@@ -203,10 +208,12 @@ static void threadctx_destroy(struct threadctx *c)
 static GCU_NOINLINE void stack_fill(void *volatile *held, struct gcu_watch *w)
 {
 	for (size_t i = 0; i < N; i++)
-		held[i] = gcu_watch_new(&w[i], watch_size(i), watch_atomic(i), 0x4000 + i);
+		held[i] = gcu_watch_new(&w[i], watch_size(i), watch_atomic(i),
+					0x4000 + i);
 }
 
-static GCU_NOINLINE int count_intact(void *volatile *held, const struct gcu_watch *w)
+static GCU_NOINLINE int count_intact(void *volatile *held,
+				     const struct gcu_watch *w)
 {
 	int n = 0;
 	for (size_t i = 0; i < N; i++)
@@ -220,7 +227,8 @@ static void *stack_thread(void *arg)
 {
 	struct threadctx *c = arg;
 	void *volatile held[N];
-	void (*volatile fill)(void *volatile *, struct gcu_watch *) = stack_fill;
+	void (*volatile fill)(void *volatile *, struct gcu_watch *) =
+		stack_fill;
 
 	fill(held, c->w);
 	gcu_clear_stack();
@@ -252,7 +260,8 @@ static void test_thread_stack(void)
 	       "other thread's stack: no block finalized while held");
 	set_phase(c, 2);
 	wait_phase(c, 3);
-	is_int(c->intact, N, "other thread's stack: every block intact after 3 collections");
+	is_int(c->intact, N,
+	       "other thread's stack: every block intact after 3 collections");
 	expect_dead(c->w, N, "other thread's stack, dropped");
 	set_phase(c, 4);
 	pthread_join(t, NULL);
@@ -265,7 +274,8 @@ static void mailbox_fill(void *arg)
 {
 	struct threadctx *c = arg;
 	for (size_t i = 0; i < N; i++)
-		c->mailbox[i] = gcu_watch_new(&c->w[i], watch_size(i), watch_atomic(i), 0x5000 + i);
+		c->mailbox[i] = gcu_watch_new(&c->w[i], watch_size(i),
+					      watch_atomic(i), 0x5000 + i);
 }
 
 /* A thread of plain pthread_create that never allocates: registered only
@@ -306,7 +316,8 @@ static void test_registered_thread(void)
 	/* No collection may run while the blocks are only in the mailbox. */
 	int old = goheap_set_gc_percent(-1);
 	gcu_call(mailbox_fill, c);
-	if (!is_int(pthread_create(&t, NULL, plain_thread, c), 0, "pthread_create")) {
+	if (!is_int(pthread_create(&t, NULL, plain_thread, c), 0,
+		    "pthread_create")) {
 		goheap_set_gc_percent(old);
 		return;
 	}
@@ -319,12 +330,15 @@ static void test_registered_thread(void)
 	       "registered thread's stack: no block finalized while held");
 	set_phase(c, 2);
 	wait_phase(c, 3);
-	is_int(c->intact, N, "registered thread's stack: every block intact after 3 collections");
+	is_int(c->intact, N,
+	       "registered thread's stack: every block intact after 3 "
+	       "collections");
 	is_int(c->unreg_rc, 0, "goheap_unregister_thread");
 	expect_dead(c->w, N, "unregistered thread's stack, still holding");
 	set_phase(c, 4);
 	pthread_join(t, NULL);
-	is_int(c->unreg2_rc, -1, "goheap_unregister_thread when not registered fails");
+	is_int(c->unreg2_rc, -1,
+	       "goheap_unregister_thread when not registered fails");
 	is_int(c->unreg2_errno, EINVAL, "... with EINVAL");
 	threadctx_destroy(c);
 }
@@ -347,7 +361,8 @@ static void *gcroot_open(void)
 		char *slash = strrchr(exe, '/');
 		if (slash != NULL)
 			*slash = '\0';
-		snprintf(path, sizeof path, "%s/.libs/libgcroot.so", slash ? exe : ".");
+		snprintf(path, sizeof path, "%s/.libs/libgcroot.so",
+			 slash ? exe : ".");
 	}
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL)
@@ -365,8 +380,10 @@ static void test_dlopen(void)
 	void **bss = dlsym(h, "gcroot_slots");
 	void **data = dlsym(h, "gcroot_data_slots");
 	const size_t *nslots = dlsym(h, "gcroot_nslots");
-	void (*set)(size_t, void *) = (void (*)(size_t, void *))dlsym(h, "gcroot_set");
-	if (!ok(bss && data && nslots && set && *nslots > N, "libgcroot's symbols")) {
+	void (*set)(size_t, void *) =
+		(void (*)(size_t, void *))dlsym(h, "gcroot_set");
+	if (!ok(bss && data && nslots && set && *nslots > N,
+		"libgcroot's symbols")) {
 		dlclose(h);
 		return;
 	}
@@ -395,46 +412,58 @@ static void test_add_roots(void)
 		return;
 
 	rs_init(&rs_range, buf, 1, 0, 0x9000);
-	is_int(goheap_add_roots(buf, buf + N), 0, "goheap_add_roots on a malloc()ed buffer");
+	is_int(goheap_add_roots(buf, buf + N), 0,
+	       "goheap_add_roots on a malloc()ed buffer");
 	gcu_call(rs_fill, &rs_range);
 	expect_alive(&rs_range, "goheap_add_roots range");
 	is_int(goheap_remove_roots(buf, buf + N), 0, "goheap_remove_roots");
 	expect_dead(rs_range.w, N, "removed root range, still holding");
 
 	errno = 0;
-	is_int(goheap_remove_roots(buf, buf + N), -1, "removing the range again fails");
+	is_int(goheap_remove_roots(buf, buf + N), -1,
+	       "removing the range again fails");
 	is_int(errno, ENOENT, "... with ENOENT");
 	errno = 0;
-	is_int(goheap_remove_roots(buf + 1, buf + N), -1, "removing an unknown range fails");
+	is_int(goheap_remove_roots(buf + 1, buf + N), -1,
+	       "removing an unknown range fails");
 	is_int(errno, ENOENT, "... with ENOENT");
 	errno = 0;
-	is_int(goheap_add_roots(NULL, buf), -1, "goheap_add_roots(NULL, ...) fails");
+	is_int(goheap_add_roots(NULL, buf), -1,
+	       "goheap_add_roots(NULL, ...) fails");
 	is_int(errno, EINVAL, "... with EINVAL");
 	errno = 0;
-	is_int(goheap_add_roots(buf + N, buf), -1, "goheap_add_roots with end < start fails");
+	is_int(goheap_add_roots(buf + N, buf), -1,
+	       "goheap_add_roots with end < start fails");
 	is_int(errno, EINVAL, "... with EINVAL");
 
 	/* Registrations of one range nest: it stays a root until the last
 	 * is removed. */
 	memset(buf, 0, (N + 2) * sizeof *buf);
 	rs_init(&rs_range_twice, buf, 1, 0, 0xa000);
-	is_int(goheap_add_roots(buf, buf + N), 0, "goheap_add_roots, first time");
-	is_int(goheap_add_roots(buf, buf + N), 0, "goheap_add_roots, same range again");
+	is_int(goheap_add_roots(buf, buf + N), 0,
+	       "goheap_add_roots, first time");
+	is_int(goheap_add_roots(buf, buf + N), 0,
+	       "goheap_add_roots, same range again");
 	gcu_call(rs_fill, &rs_range_twice);
-	is_int(goheap_remove_roots(buf, buf + N), 0, "goheap_remove_roots, once");
+	is_int(goheap_remove_roots(buf, buf + N), 0,
+	       "goheap_remove_roots, once");
 	expect_alive(&rs_range_twice, "range registered twice, removed once");
-	is_int(goheap_remove_roots(buf, buf + N), 0, "goheap_remove_roots, twice");
-	expect_dead(rs_range_twice.w, N, "range registered twice, removed twice");
+	is_int(goheap_remove_roots(buf, buf + N), 0,
+	       "goheap_remove_roots, twice");
+	expect_dead(rs_range_twice.w, N,
+		    "range registered twice, removed twice");
 
 	/* An unaligned start is rounded up to a word; removing takes the
 	 * same bounds. */
 	memset(buf, 0, (N + 2) * sizeof *buf);
 	rs_init(&rs_range_unaligned, buf + 1, 1, 0, 0xb000);
 	char *lo = (char *)buf + 3;
-	is_int(goheap_add_roots(lo, buf + N + 1), 0, "goheap_add_roots with an unaligned start");
+	is_int(goheap_add_roots(lo, buf + N + 1), 0,
+	       "goheap_add_roots with an unaligned start");
 	gcu_call(rs_fill, &rs_range_unaligned);
 	expect_alive(&rs_range_unaligned, "unaligned root range");
-	is_int(goheap_remove_roots(lo, buf + N + 1), 0, "goheap_remove_roots, same bounds");
+	is_int(goheap_remove_roots(lo, buf + N + 1), 0,
+	       "goheap_remove_roots, same bounds");
 	expect_dead(rs_range_unaligned.w, N, "unaligned root range, removed");
 
 	free(buf);
@@ -447,8 +476,8 @@ static void *volatile heap_root;
 
 struct container_args {
 	struct rootset *rs;
-	size_t size;   /* bytes of the container */
-	int how;       /* 0 malloc, 1 calloc, 2 malloc then realloc to size */
+	size_t size; /* bytes of the container */
+	int how; /* 0 malloc, 1 calloc, 2 malloc then realloc to size */
 	uint64_t tag;
 };
 
@@ -499,16 +528,17 @@ static void test_heap_object(void)
 	};
 	for (size_t b = 0; b < 4; b++) {
 		char name[160];
-		struct container_args a = { &rs_box[b], boxes[b].size, boxes[b].how,
-					    0xc000 + b * 0x100 };
-		snprintf(name, sizeof name, "held by a %s reachable from a global",
-			 boxes[b].what);
+		struct container_args a = { &rs_box[b], boxes[b].size,
+					    boxes[b].how, 0xc000 + b * 0x100 };
+		snprintf(name, sizeof name,
+			 "held by a %s reachable from a global", boxes[b].what);
 		gcu_call(container_fill, &a);
 		if (!ok(heap_root != NULL, "%s: allocated", name))
 			continue;
 		expect_alive(&rs_box[b], name);
 		gcu_call(root_clear, NULL);
-		snprintf(name, sizeof name, "held by an unreachable %s", boxes[b].what);
+		snprintf(name, sizeof name, "held by an unreachable %s",
+			 boxes[b].what);
 		expect_dead(rs_box[b].w, N, name);
 	}
 }
@@ -545,7 +575,8 @@ static GCU_NOINLINE size_t chain_check(void)
 {
 	size_t n = 0;
 	for (struct link *l = chain_root; l != NULL; l = l->next) {
-		if (goheap_base(l) != l || tap_check_range(l, sizeof *l, l->size, l->tag) != SIZE_MAX)
+		if (goheap_base(l) != l ||
+		    tap_check_range(l, sizeof *l, l->size, l->tag) != SIZE_MAX)
 			break;
 		n++;
 	}
@@ -563,12 +594,14 @@ static void test_chain(void)
 	chain_len = tap_scale(20000, 10);
 	gcu_call(chain_build, NULL);
 	gcu_collect(3);
-	is_uint(chain_check(), chain_len, "a list of %zu blocks survives, intact", chain_len);
+	is_uint(chain_check(), chain_len,
+		"a list of %zu blocks survives, intact", chain_len);
 	uint64_t before = gcu_heap_alloc();
 	gcu_call(chain_drop, NULL);
 	gcu_collect(2);
 	uint64_t after = gcu_heap_alloc();
-	cmp_uint(before > after ? before - after : 0, >=, chain_bytes - chain_bytes / 20,
+	cmp_uint(before > after ? before - after : 0, >=,
+		 chain_bytes - chain_bytes / 20,
 		 "the dropped list is freed (heap_alloc %llu -> %llu)",
 		 (unsigned long long)before, (unsigned long long)after);
 }
@@ -592,9 +625,11 @@ static void test_atomic(void)
 {
 	static const size_t sizes[2] = { N * 8, 100000 };
 	for (size_t b = 0; b < 2; b++) {
-		struct container_args a = { &rs_atomic[b], sizes[b], 0, 0xe000 + b * 0x100 };
+		struct container_args a = { &rs_atomic[b], sizes[b], 0,
+					    0xe000 + b * 0x100 };
 		char name[128];
-		snprintf(name, sizeof name, "held only by a %zu-byte goheap_malloc_atomic block",
+		snprintf(name, sizeof name,
+			 "held only by a %zu-byte goheap_malloc_atomic block",
 			 sizes[b]);
 		gcu_call(atomic_fill, &a);
 		if (!ok(heap_root != NULL, "%s: allocated", name))
@@ -603,9 +638,11 @@ static void test_atomic(void)
 		/* The atomic block itself is reachable and untouched. */
 		size_t same = 0;
 		for (size_t i = 0; i < N; i++)
-			same += (uintptr_t)*rs_slot(&rs_atomic[b], i) == ~rs_atomic[b].w[i].hidden;
+			same += (uintptr_t)*rs_slot(&rs_atomic[b], i) ==
+				~rs_atomic[b].w[i].hidden;
 		unsigned char *box = heap_root;
-		ok(goheap_base(box) == box && same == N, "%s: the atomic block is intact", name);
+		ok(goheap_base(box) == box && same == N,
+		   "%s: the atomic block is intact", name);
 		gcu_call(root_clear, NULL);
 	}
 }
@@ -653,7 +690,8 @@ static void arg_start(void *unused)
 			continue;
 		memcpy(obj, &i, sizeof i);
 		gcu_watch_block(&argw[i], obj, sizeof i, 256, 0xf000 + i);
-		if (goheap_pthread_create(&arg_threads[i], NULL, arg_thread, obj) == 0)
+		if (goheap_pthread_create(&arg_threads[i], NULL, arg_thread,
+					  obj) == 0)
 			arg_created++;
 	}
 }
@@ -661,9 +699,11 @@ static void arg_start(void *unused)
 static void test_thread_arg(void)
 {
 	pthread_t c;
-	int have_collector = goheap_pthread_create(&c, NULL, collector, NULL) == 0;
+	int have_collector =
+		goheap_pthread_create(&c, NULL, collector, NULL) == 0;
 	gcu_call(arg_start, NULL);
-	is_int(arg_created, NARG, "goheap_pthread_create x %d, collecting meanwhile", NARG);
+	is_int(arg_created, NARG,
+	       "goheap_pthread_create x %d, collecting meanwhile", NARG);
 	__atomic_store_n(&collector_stop, 1, __ATOMIC_SEQ_CST);
 	if (have_collector)
 		pthread_join(c, NULL);
@@ -682,16 +722,11 @@ static void test_thread_arg(void)
 }
 
 static const struct tap_test tests[] = {
-	TAP_TEST(test_thread_stack),
-	TAP_TEST(test_registered_thread),
-	TAP_TEST(test_data),
-	TAP_TEST(test_bss),
-	TAP_TEST(test_dlopen),
-	TAP_TEST(test_add_roots),
-	TAP_TEST(test_interior),
-	TAP_TEST(test_heap_object),
-	TAP_TEST(test_chain),
-	TAP_TEST(test_atomic),
+	TAP_TEST(test_thread_stack), TAP_TEST(test_registered_thread),
+	TAP_TEST(test_data),         TAP_TEST(test_bss),
+	TAP_TEST(test_dlopen),       TAP_TEST(test_add_roots),
+	TAP_TEST(test_interior),     TAP_TEST(test_heap_object),
+	TAP_TEST(test_chain),        TAP_TEST(test_atomic),
 	TAP_TEST(test_thread_arg),
 };
 

@@ -100,8 +100,10 @@ static int stop_flag;
 static void note_bad(struct worker *w, const struct blk *b, const char *when)
 {
 	if (w->bad++ < 3)
-		diag("worker %d: block %p (%zu bytes, tag %#llx) damaged or freed %s", w->id,
-		     (void *)b->p, b->n, (unsigned long long)b->tag, when);
+		diag("worker %d: block %p (%zu bytes, tag %#llx) damaged or "
+		     "freed %s",
+		     w->id, (void *)b->p, b->n, (unsigned long long)b->tag,
+		     when);
 }
 
 static void *worker_main(void *arg)
@@ -127,7 +129,8 @@ static void *worker_main(void *arg)
 		if (op % 256 == 255) {
 			for (size_t k = 0; k < LIVE; k++)
 				if (!blk_ok(&live[k]))
-					note_bad(w, &live[k], "in a periodic check");
+					note_bad(w, &live[k],
+						 "in a periodic check");
 			w->checks++;
 		}
 	}
@@ -173,11 +176,14 @@ static size_t spawned_plain, spawned_goheap;
 static void *spawner_main(void *arg)
 {
 	(void)arg;
-	for (uintptr_t id = 1; !__atomic_load_n(&stop_flag, __ATOMIC_SEQ_CST); id++) {
+	for (uintptr_t id = 1; !__atomic_load_n(&stop_flag, __ATOMIC_SEQ_CST);
+	     id++) {
 		pthread_t t;
 		int plain = id % 2;
-		int rc = plain ? pthread_create(&t, NULL, ephemeral_main, (void *)id)
-			       : goheap_pthread_create(&t, NULL, ephemeral_main, (void *)id);
+		int rc = plain ? pthread_create(&t, NULL, ephemeral_main,
+						(void *)id)
+			       : goheap_pthread_create(&t, NULL, ephemeral_main,
+						       (void *)id);
 		if (rc != 0)
 			continue;
 		pthread_join(t, NULL);
@@ -212,11 +218,13 @@ static void test_churn(void)
 	uint32_t gc0 = gcu_numgc();
 	int started = 0;
 	ok(goheap_pthread_create(&collector, NULL, collector_main, NULL) == 0 &&
-		   goheap_pthread_create(&spawner, NULL, spawner_main, NULL) == 0,
+		   goheap_pthread_create(&spawner, NULL, spawner_main, NULL) ==
+			   0,
 	   "collector and spawner threads started");
 	for (int i = 0; i < NWORKERS; i++) {
 		workers[i].id = i;
-		started += goheap_pthread_create(&wt[i], NULL, worker_main, &workers[i]) == 0;
+		started += goheap_pthread_create(&wt[i], NULL, worker_main,
+						 &workers[i]) == 0;
 	}
 	is_int(started, NWORKERS, "%d allocating threads started", NWORKERS);
 	for (int i = 0; i < started; i++)
@@ -233,20 +241,27 @@ static void test_churn(void)
 		ops += workers[i].ops;
 		frees += workers[i].frees;
 	}
-	diag("%zu allocations, %zu explicit frees, %zu collections by the collector thread, "
+	diag("%zu allocations, %zu explicit frees, %zu collections by the "
+	     "collector thread, "
 	     "%u in all; %zu plain and %zu goheap threads came and went",
-	     ops, frees, collections, gcu_numgc() - gc0, spawned_plain, spawned_goheap);
+	     ops, frees, collections, gcu_numgc() - gc0, spawned_plain,
+	     spawned_goheap);
 	is_int(nulls, 0, "no allocation failed");
-	is_int(bad, 0, "no live block of an allocating thread was lost or damaged");
+	is_int(bad, 0,
+	       "no live block of an allocating thread was lost or damaged");
 	cmp_uint(collections, >, 0, "the collector thread collected");
-	cmp_uint(spawned_plain + spawned_goheap, >, 1, "short-lived threads came and went");
-	is_int(handoff_bad, 0, "blocks of exited threads were intact when replaced");
+	cmp_uint(spawned_plain + spawned_goheap, >, 1,
+		 "short-lived threads came and went");
+	is_int(handoff_bad, 0,
+	       "blocks of exited threads were intact when replaced");
 	int intact = 0, held = 0;
 	for (size_t k = 0; k < NHAND; k++) {
 		held += handoff[k].p != NULL;
 		intact += handoff[k].p != NULL && blk_ok(&handoff[k]);
 	}
-	is_int(intact, held, "blocks of exited threads are intact at the end (%d held)", held);
+	is_int(intact, held,
+	       "blocks of exited threads are intact at the end (%d held)",
+	       held);
 	memset(handoff, 0, sizeof handoff);
 }
 
@@ -257,13 +272,13 @@ struct blocked {
 	pthread_cond_t cond;
 	int fds[2];
 	pid_t tid;
-	int ready;       /* the thread is about to block */
-	int done;        /* the call returned */
+	int ready; /* the thread is about to block */
+	int done; /* the call returned */
 	long rc;
 	int err;
-	int extra;       /* call-specific result */
+	int extra; /* call-specific result */
 	uint64_t elapsed_ns;
-	struct blk own;  /* a block the thread keeps on its stack meanwhile */
+	struct blk own; /* a block the thread keeps on its stack meanwhile */
 	int own_ok;
 };
 
@@ -306,7 +321,8 @@ static void blocked_leave(struct blocked *b)
 static int wait_sleeping(const struct blocked *b)
 {
 	uint64_t end = gcu_now_ns() + (uint64_t)gcu_timeout_ms(3000) * 1000000u;
-	while (!__atomic_load_n(&b->ready, __ATOMIC_SEQ_CST) && gcu_now_ns() < end)
+	while (!__atomic_load_n(&b->ready, __ATOMIC_SEQ_CST) &&
+	       gcu_now_ns() < end)
 		gcu_sleep_ms(1);
 	char path[64], buf[512];
 	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)b->tid);
@@ -360,7 +376,8 @@ static void test_blocked_read(void)
 	static struct blocked b;
 	pthread_t t;
 	blocked_init(&b);
-	if (!ok(b.fds[0] >= 0 && goheap_pthread_create(&t, NULL, read_main, &b) == 0,
+	if (!ok(b.fds[0] >= 0 &&
+			goheap_pthread_create(&t, NULL, read_main, &b) == 0,
 		"a thread blocks in read() on a pipe"))
 		return;
 	ok(wait_sleeping(&b), "it sleeps in the kernel");
@@ -369,7 +386,8 @@ static void test_blocked_read(void)
 	tap_fill(msg, sizeof msg, 0xfeed);
 	ssize_t w = write(b.fds[1], msg, sizeof msg);
 	pthread_join(t, NULL);
-	is_int(w, 64, "write 64 bytes after %d collections", blocked_collections());
+	is_int(w, 64, "write 64 bytes after %d collections",
+	       blocked_collections());
 	is_int(b.rc, 64, "read() returns the 64 bytes written");
 	if (b.rc < 0)
 		diag("read() failed: %s", strerror(b.err));
@@ -455,7 +473,8 @@ static void test_blocked_cond_timedwait(void)
 	pthread_cond_signal(&b.cond);
 	pthread_mutex_unlock(&b.lock);
 	pthread_join(t, NULL);
-	is_int(b.rc, 0, "pthread_cond_timedwait returned 0 (no EINTR, no ETIMEDOUT)");
+	is_int(b.rc, 0,
+	       "pthread_cond_timedwait returned 0 (no EINTR, no ETIMEDOUT)");
 	ok(b.extra, "... having seen the signal");
 	ok(b.own_ok, "the blocked thread's own block is intact");
 	blocked_destroy(&b);
@@ -481,13 +500,15 @@ static void test_blocked_poll(void)
 	static struct blocked b;
 	pthread_t t;
 	blocked_init(&b);
-	if (!ok(b.fds[0] >= 0 && goheap_pthread_create(&t, NULL, poll_main, &b) == 0,
+	if (!ok(b.fds[0] >= 0 &&
+			goheap_pthread_create(&t, NULL, poll_main, &b) == 0,
 		"a thread blocks in poll() on a pipe, 5 s timeout"))
 		return;
 	ok(wait_sleeping(&b), "it sleeps in the kernel");
 	/* Stop while the thread polls, until its call returns (it should
 	 * not) or enough collections have passed. */
-	for (int i = 0; i < blocked_collections() && !__atomic_load_n(&b.done, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < blocked_collections() &&
+			!__atomic_load_n(&b.done, __ATOMIC_SEQ_CST);
 	     i++) {
 		goheap_gc();
 		gcu_sleep_ms(3);
@@ -498,9 +519,11 @@ static void test_blocked_poll(void)
 	is_int(w, 1, "write a byte after the collections");
 	is_int(b.rc, 1, "poll() returns 1: the pipe is readable");
 	if (b.rc < 0)
-		diag("poll() failed with %s after %.1f ms: a collection's stop signal "
+		diag("poll() failed with %s after %.1f ms: a collection's stop "
+		     "signal "
 		     "interrupted it and the call was not restarted",
-		     b.err == EINTR ? "EINTR" : strerror(b.err), (double)b.elapsed_ns / 1e6);
+		     b.err == EINTR ? "EINTR" : strerror(b.err),
+		     (double)b.elapsed_ns / 1e6);
 	ok(b.extra & POLLIN, "... with POLLIN");
 	ok(b.own_ok, "the blocked thread's own block is intact");
 	blocked_destroy(&b);
@@ -531,7 +554,8 @@ static void test_blocked_nanosleep(void)
 	ok(wait_sleeping(&b), "it sleeps in the kernel");
 	int n = 0;
 	uint64_t end = gcu_now_ns() + (uint64_t)gcu_timeout_ms(2000) * 1000000u;
-	while (!__atomic_load_n(&b.done, __ATOMIC_SEQ_CST) && gcu_now_ns() < end) {
+	while (!__atomic_load_n(&b.done, __ATOMIC_SEQ_CST) &&
+	       gcu_now_ns() < end) {
 		goheap_gc();
 		n++;
 		gcu_sleep_ms(5);
@@ -540,10 +564,13 @@ static void test_blocked_nanosleep(void)
 	diag("%d collections while it slept", n);
 	is_int(b.rc, 0, "nanosleep() returns 0");
 	if (b.rc != 0)
-		diag("nanosleep() failed with %s after %.1f ms: a collection's stop signal "
+		diag("nanosleep() failed with %s after %.1f ms: a collection's "
+		     "stop signal "
 		     "interrupted it and the call was not restarted",
-		     b.err == EINTR ? "EINTR" : strerror(b.err), (double)b.elapsed_ns / 1e6);
-	cmp_uint(b.elapsed_ns, >=, 300 * 1000000u, "... after sleeping at least 300 ms");
+		     b.err == EINTR ? "EINTR" : strerror(b.err),
+		     (double)b.elapsed_ns / 1e6);
+	cmp_uint(b.elapsed_ns, >=, 300 * 1000000u,
+		 "... after sleeping at least 300 ms");
 	ok(b.own_ok, "the sleeping thread's own block is intact");
 	blocked_destroy(&b);
 }
@@ -603,13 +630,14 @@ static void run_looper(int use_poll)
 	}
 	__atomic_store_n(&l.stop, 1, __ATOMIC_SEQ_CST);
 	pthread_join(t, NULL);
-	diag("%zu calls of %s during %d collections: %zu failed with EINTR", l.calls, name, n,
-	     l.eintr);
+	diag("%zu calls of %s during %d collections: %zu failed with EINTR",
+	     l.calls, name, n, l.eintr);
 	cmp_uint(l.calls, >, 0, "%s was called", name);
 	is_uint(l.eintr, 0, "no %s call failed with EINTR", name);
 	is_uint(l.other_errors, 0, "no %s call failed otherwise", name);
 	if (!use_poll)
-		is_uint(l.short_sleeps, 0, "every successful nanosleep slept its full time");
+		is_uint(l.short_sleeps, 0,
+			"every successful nanosleep slept its full time");
 }
 
 static void test_poll_loop(void)
@@ -646,25 +674,32 @@ static void *rounder_main(void *arg)
 	memset(kept, 0, sizeof kept);
 	for (size_t round = 0; round < nrounds; round++) {
 		for (size_t i = 0; i < PER_ROUND; i++)
-			fresh[i] = blk_new(&r, (uint64_t)(w->id + 1) << 40 | ++serial);
+			fresh[i] = blk_new(&r, (uint64_t)(w->id + 1) << 40 |
+						       ++serial);
 		for (size_t i = 0; i < PER_ROUND; i++) {
 			if (!blk_ok(&fresh[i]) && w->bad++ < 3)
-				diag("rounder %d: fresh block %p damaged", w->id, (void *)fresh[i].p);
+				diag("rounder %d: fresh block %p damaged",
+				     w->id, (void *)fresh[i].p);
 			if (i % 2 == 0) {
-				goheap_free(fresh[i].p); /* half freed by hand */
+				goheap_free(
+					fresh[i].p); /* half freed by hand */
 				w->freed++;
 			} else if (i % 4 == 3) {
-				kept[next_kept++ % KEPT] = fresh[i]; /* a quarter kept */
+				kept[next_kept++ % KEPT] =
+					fresh[i]; /* a quarter kept */
 			}
 			/* and a quarter left to the collector */
 		}
 		memset(fresh, 0, sizeof fresh);
-		pthread_barrier_wait(&round_barrier); /* the main thread collects */
+		pthread_barrier_wait(
+			&round_barrier); /* the main thread collects */
 		pthread_barrier_wait(&round_barrier);
 		for (size_t k = 0; k < KEPT; k++) {
 			if (!blk_ok(&kept[k]) && w->bad++ < 3)
-				diag("rounder %d, round %zu: kept block %p (%zu bytes) damaged or freed",
-				     w->id, round, (void *)kept[k].p, kept[k].n);
+				diag("rounder %d, round %zu: kept block %p "
+				     "(%zu bytes) damaged or freed",
+				     w->id, round, (void *)kept[k].p,
+				     kept[k].n);
 			w->kept_checked += kept[k].p != NULL;
 		}
 	}
@@ -682,7 +717,8 @@ static void test_free_and_collect(void)
 	int started = 0;
 	for (int i = 0; i < NROUNDERS; i++) {
 		rs[i].id = i;
-		if (goheap_pthread_create(&t[i], NULL, rounder_main, &rs[i]) != 0)
+		if (goheap_pthread_create(&t[i], NULL, rounder_main, &rs[i]) !=
+		    0)
 			break;
 		started++;
 	}
@@ -706,13 +742,15 @@ static void test_free_and_collect(void)
 		freed += rs[i].freed;
 		checked += rs[i].kept_checked;
 	}
-	diag("%zu rounds, %zu blocks freed by hand, %zu kept blocks checked, %u collections",
+	diag("%zu rounds, %zu blocks freed by hand, %zu kept blocks checked, "
+	     "%u collections",
 	     nrounds, freed, checked, gcu_numgc() - gc0);
 	cmp_uint(gcu_numgc() - gc0, >=, nrounds, "a collection every round");
 	is_int(bad, 0, "every kept block intact after every collection");
 	gcu_collect(2);
 	uint64_t left = gcu_heap_alloc();
-	cmp_uint(left, <, 2u << 20, "with the threads gone, the heap is almost empty (%llu)",
+	cmp_uint(left, <, 2u << 20,
+		 "with the threads gone, the heap is almost empty (%llu)",
 		 (unsigned long long)left);
 }
 

@@ -26,10 +26,10 @@ enum { N = 100 };
 /* The element of the main test type: two pointers, two words that hold
  * addresses but are declared as plain data, and padding. */
 struct elem {
-	void *ptr_a;           /* declared */
-	uintptr_t not_ptr_a;   /* not declared */
-	void *ptr_b;           /* declared */
-	uintptr_t not_ptr_b;   /* not declared */
+	void *ptr_a; /* declared */
+	uintptr_t not_ptr_a; /* not declared */
+	void *ptr_b; /* declared */
+	uintptr_t not_ptr_b; /* not declared */
 	unsigned char data[32];
 };
 
@@ -39,7 +39,8 @@ static int make_types(void)
 {
 	if (elem_type != NULL)
 		return 1;
-	static const size_t offs[] = { offsetof(struct elem, ptr_a), offsetof(struct elem, ptr_b) };
+	static const size_t offs[] = { offsetof(struct elem, ptr_a),
+				       offsetof(struct elem, ptr_b) };
 	elem_type = goheap_type_new(sizeof(struct elem), offs, 2);
 	return elem_type != NULL;
 }
@@ -62,19 +63,23 @@ static void test_type_new_errors(void)
 	is_ptr(goheap_type_new(0, NULL, 0), NULL, "size 0 is refused");
 	is_int(errno, EINVAL, "... with EINVAL");
 	errno = 0;
-	is_ptr(goheap_type_new(24, NULL, 2), NULL, "pointers without offsets are refused");
+	is_ptr(goheap_type_new(24, NULL, 2), NULL,
+	       "pointers without offsets are refused");
 	is_int(errno, EINVAL, "... with EINVAL");
 	offs[1] = 12;
 	errno = 0;
-	is_ptr(goheap_type_new(24, offs, 2), NULL, "an offset not a multiple of 8 is refused");
+	is_ptr(goheap_type_new(24, offs, 2), NULL,
+	       "an offset not a multiple of 8 is refused");
 	is_int(errno, EINVAL, "... with EINVAL");
 	offs[1] = 24;
 	errno = 0;
-	is_ptr(goheap_type_new(24, offs, 2), NULL, "an offset past the end is refused");
+	is_ptr(goheap_type_new(24, offs, 2), NULL,
+	       "an offset past the end is refused");
 	is_int(errno, EINVAL, "... with EINVAL");
 	offs[1] = 20;
 	errno = 0;
-	is_ptr(goheap_type_new(24, offs, 2), NULL, "a pointer that would cross the end is refused");
+	is_ptr(goheap_type_new(24, offs, 2), NULL,
+	       "a pointer that would cross the end is refused");
 	is_int(errno, EINVAL, "... with EINVAL");
 	offs[1] = 8;
 	errno = 0;
@@ -82,35 +87,45 @@ static void test_type_new_errors(void)
 	       "a size not a multiple of 8 with pointers is refused");
 	is_int(errno, EINVAL, "... with EINVAL");
 
-	ok(goheap_type_new(24, offs, 3) != NULL, "every word a pointer is a valid layout");
-	ok(goheap_type_new(12, NULL, 0) != NULL, "a pointer-free type of any size is valid");
-	ok(goheap_type_new(8, offs, 1) != NULL, "a single pointer is a valid layout");
+	ok(goheap_type_new(24, offs, 3) != NULL,
+	   "every word a pointer is a valid layout");
+	ok(goheap_type_new(12, NULL, 0) != NULL,
+	   "a pointer-free type of any size is valid");
+	ok(goheap_type_new(8, offs, 1) != NULL,
+	   "a single pointer is a valid layout");
 
 	ok(make_types(), "goheap_type_new for struct elem");
 	if (elem_type == NULL)
 		return;
 	errno = 0;
 	is_ptr(goheap_malloc_typed(sizeof(struct elem) + 8, elem_type), NULL,
-	       "goheap_malloc_typed with a size not a multiple of the type's is refused");
+	       "goheap_malloc_typed with a size not a multiple of the type's "
+	       "is refused");
 	is_int(errno, EINVAL, "... with EINVAL");
 	errno = 0;
-	is_ptr(goheap_malloc_typed(sizeof(struct elem) * 3 - 1, elem_type), NULL,
-	       "... also one byte short");
+	is_ptr(goheap_malloc_typed(sizeof(struct elem) * 3 - 1, elem_type),
+	       NULL, "... also one byte short");
 	is_int(errno, EINVAL, "... with EINVAL");
 	errno = 0;
-	is_ptr(goheap_malloc_typed(64, NULL), NULL, "goheap_malloc_typed without a type is refused");
+	is_ptr(goheap_malloc_typed(64, NULL), NULL,
+	       "goheap_malloc_typed without a type is refused");
 	is_int(errno, EINVAL, "... with EINVAL");
 
-	struct elem *e = goheap_malloc_typed(sizeof(struct elem) * 5, elem_type);
+	struct elem *e =
+		goheap_malloc_typed(sizeof(struct elem) * 5, elem_type);
 	if (ok(e != NULL, "goheap_malloc_typed of 5 elements")) {
 		is_zero(e, sizeof(struct elem) * 5, "a typed block is zeroed");
-		cmp_uint(goheap_usable_size(e), >=, sizeof(struct elem) * 5, "its usable size");
-		is_ptr(goheap_base((char *)e + 100), e, "goheap_base of an interior pointer");
+		cmp_uint(goheap_usable_size(e), >=, sizeof(struct elem) * 5,
+			 "its usable size");
+		is_ptr(goheap_base((char *)e + 100), e,
+		       "goheap_base of an interior pointer");
 		goheap_free(e);
 	}
 	e = goheap_malloc_typed(sizeof(struct elem) * 2000, elem_type);
-	if (ok(e != NULL, "goheap_malloc_typed of 2000 elements (a large block)")) {
-		is_zero(e, sizeof(struct elem) * 2000, "a large typed block is zeroed");
+	if (ok(e != NULL,
+	       "goheap_malloc_typed of 2000 elements (a large block)")) {
+		is_zero(e, sizeof(struct elem) * 2000,
+			"a large typed block is zeroed");
 		goheap_free(e);
 	}
 }
@@ -118,20 +133,21 @@ static void test_type_new_errors(void)
 /* ---- Declared words keep blocks alive, undeclared ones do not ---- */
 
 struct typed_case {
-	size_t nelem;   /* elements in the typed block */
-	int declared;   /* targets in declared pointer words, or not */
-	int grow;       /* realloc the block to this many elements first (0: no) */
+	size_t nelem; /* elements in the typed block */
+	int declared; /* targets in declared pointer words, or not */
+	int grow; /* realloc the block to this many elements first (0: no) */
 	struct gcu_watch w[N];
 };
 
 /* Put target i in element i * nelem / N (so that the targets spread over
  * the whole array; nelem >= N / 2), in its first or second declared word
  * or in an undeclared one, pointing at its start or into it. */
-static void place(struct elem *arr, size_t nelem, size_t i, void *target, size_t size,
-		  int declared)
+static void place(struct elem *arr, size_t nelem, size_t i, void *target,
+		  size_t size, int declared)
 {
 	struct elem *e = &arr[i * nelem / N];
-	unsigned char *p = (unsigned char *)target + (i % 3 == 0 ? size / 2 : 0);
+	unsigned char *p =
+		(unsigned char *)target + (i % 3 == 0 ? size / 2 : 0);
 	int second = i % 2;
 	if (declared) {
 		if (second)
@@ -157,7 +173,8 @@ static void typed_fill(void *arg)
 	for (size_t i = 0; i < nelem; i++)
 		tap_fill(arr[i].data, sizeof arr[i].data, 0x77000 + i);
 	for (size_t i = 0; i < N; i++) {
-		void *t = gcu_watch_new(&c->w[i], target_size(i), i % 2, 0x71000 + i);
+		void *t = gcu_watch_new(&c->w[i], target_size(i), i % 2,
+					0x71000 + i);
 		if (t != NULL)
 			place(arr, nelem, i, t, target_size(i), c->declared);
 	}
@@ -166,7 +183,8 @@ static void typed_fill(void *arg)
 		typed_root = big;
 		if (big != NULL)
 			for (size_t i = nelem; i < (size_t)c->grow; i++)
-				tap_fill(big[i].data, sizeof big[i].data, 0x77000 + i);
+				tap_fill(big[i].data, sizeof big[i].data,
+					 0x77000 + i);
 	}
 }
 
@@ -182,7 +200,8 @@ static void single_fill(void *arg)
 	for (size_t i = 0; i < N; i++) {
 		struct elem *e = goheap_malloc_typed(sizeof *e, elem_type);
 		holder[i] = e;
-		void *t = gcu_watch_new(&c->w[i], target_size(i), i % 2, 0x71000 + i);
+		void *t = gcu_watch_new(&c->w[i], target_size(i), i % 2,
+					0x71000 + i);
 		if (e == NULL || t == NULL)
 			continue;
 		tap_fill(e->data, sizeof e->data, 0x77000 + i);
@@ -208,7 +227,8 @@ static GCU_NOINLINE int typed_block_intact(const struct typed_case *c)
 		for (size_t i = 0; i < N; i++) {
 			const struct elem *e = holder[i];
 			if (e == NULL || goheap_base(e) != e ||
-			    tap_check(e->data, sizeof e->data, 0x77000 + i) != SIZE_MAX)
+			    tap_check(e->data, sizeof e->data, 0x77000 + i) !=
+				    SIZE_MAX)
 				return 0;
 		}
 		return 1;
@@ -218,7 +238,8 @@ static GCU_NOINLINE int typed_block_intact(const struct typed_case *c)
 	if (arr == NULL || goheap_base(arr) != arr)
 		return 0;
 	for (size_t i = 0; i < nelem; i++)
-		if (tap_check(arr[i].data, sizeof arr[i].data, 0x77000 + i) != SIZE_MAX)
+		if (tap_check(arr[i].data, sizeof arr[i].data, 0x77000 + i) !=
+		    SIZE_MAX)
 			return 0;
 	return 1;
 }
@@ -241,22 +262,29 @@ static void run_case(struct typed_case *c, const char *what)
 	if (c->declared) {
 		gcu_collect(3);
 		gcu_settle();
-		is_int(gcu_tally(c->w, N).finalized, 0, "%s: no target finalized", what);
-		is_int(targets_intact(c), N, "%s: every target intact after 3 collections", what);
-		ok(typed_block_intact(c), "%s: the typed block is intact", what);
+		is_int(gcu_tally(c->w, N).finalized, 0,
+		       "%s: no target finalized", what);
+		is_int(targets_intact(c), N,
+		       "%s: every target intact after 3 collections", what);
+		ok(typed_block_intact(c), "%s: the typed block is intact",
+		   what);
 		gcu_call(root_clear, NULL);
 		int got = gcu_collect_until(c->w, N, GCU_MOSTLY(N), 5000);
 		cmp_int(got, >=, GCU_MOSTLY(N),
-			"%s: once the typed block is dropped, targets die (%d of %d)", what, got, N);
+			"%s: once the typed block is dropped, targets die (%d "
+			"of %d)",
+			what, got, N);
 	} else {
 		int got = gcu_collect_until(c->w, N, GCU_MOSTLY(N), 5000);
-		cmp_int(got, >=, GCU_MOSTLY(N), "%s: targets are reclaimed (%d of %d)", what, got, N);
-		ok(typed_block_intact(c), "%s: the typed block is intact", what);
+		cmp_int(got, >=, GCU_MOSTLY(N),
+			"%s: targets are reclaimed (%d of %d)", what, got, N);
+		ok(typed_block_intact(c), "%s: the typed block is intact",
+		   what);
 		gcu_call(root_clear, NULL);
 	}
 	struct gcu_tally t = gcu_tally(c->w, N);
-	is_int(t.twice + t.wrong + t.damaged, 0, "%s: each finalizer once, on its block, intact",
-	       what);
+	is_int(t.twice + t.wrong + t.damaged, 0,
+	       "%s: each finalizer once, on its block, intact", what);
 }
 
 static struct typed_case cases[8];
@@ -293,10 +321,14 @@ static void test_realloc_typed(void)
 		return;
 	/* Grown from a small block into a large one: the copy is typed as
 	 * the original was. */
-	cases[6] = (struct typed_case){ .nelem = 50, .declared = 1, .grow = 1200 };
-	run_case(&cases[6], "typed block grown by goheap_realloc, declared words");
-	cases[7] = (struct typed_case){ .nelem = 50, .declared = 0, .grow = 1200 };
-	run_case(&cases[7], "typed block grown by goheap_realloc, undeclared words");
+	cases[6] =
+		(struct typed_case){ .nelem = 50, .declared = 1, .grow = 1200 };
+	run_case(&cases[6],
+		 "typed block grown by goheap_realloc, declared words");
+	cases[7] =
+		(struct typed_case){ .nelem = 50, .declared = 0, .grow = 1200 };
+	run_case(&cases[7],
+		 "typed block grown by goheap_realloc, undeclared words");
 }
 
 /* ---- Elements whose size is not a divisor of the block's size class ---- */
@@ -324,7 +356,8 @@ static void odd_fill(void *arg)
 		holder[k] = goheap_malloc_typed(7 * sizeof(struct elem24), t);
 	for (size_t i = 0; i < N; i++) {
 		struct elem24 *a = holder[i / 7];
-		void *p = gcu_watch_new(&w24[i], target_size(i), 0, 0x72000 + i);
+		void *p =
+			gcu_watch_new(&w24[i], target_size(i), 0, 0x72000 + i);
 		if (a != NULL)
 			a[i % 7].p = p;
 	}
@@ -347,7 +380,8 @@ static void test_odd_element_size(void)
 	is_int(intact, N, "... intact");
 	gcu_call(root_clear, NULL);
 	int got = gcu_collect_until(w24, N, GCU_MOSTLY(N), 5000);
-	cmp_int(got, >=, GCU_MOSTLY(N), "... and die with their holder (%d of %d)", got, N);
+	cmp_int(got, >=, GCU_MOSTLY(N),
+		"... and die with their holder (%d of %d)", got, N);
 }
 
 /* ---- A type with pointers far into a large element ---- */
@@ -381,22 +415,26 @@ static void test_wide_bitmap(void)
 	int dead = gcu_collect_until(w_wide_no, N, GCU_MOSTLY(N), 5000);
 	gcu_settle();
 	cmp_int(dead, >=, GCU_MOSTLY(N),
-		"blocks held only by word 1 of 1 KiB elements are reclaimed (%d of %d)", dead, N);
+		"blocks held only by word 1 of 1 KiB elements are reclaimed "
+		"(%d of %d)",
+		dead, N);
 	is_int(gcu_tally(w_wide_yes, N).finalized, 0,
 	       "blocks held by word 125 (second bitmap word) survive");
 	int intact = 0;
 	for (size_t i = 0; i < N; i++)
-		intact += gcu_watch_intact(&w_wide_yes[i], GCU_REVEAL(w_wide_yes[i].hidden));
+		intact += gcu_watch_intact(&w_wide_yes[i],
+					   GCU_REVEAL(w_wide_yes[i].hidden));
 	is_int(intact, N, "... intact");
 	gcu_call(root_clear, NULL);
 	int got = gcu_collect_until(w_wide_yes, N, GCU_MOSTLY(N), 5000);
-	cmp_int(got, >=, GCU_MOSTLY(N), "... and die with the array (%d of %d)", got, N);
+	cmp_int(got, >=, GCU_MOSTLY(N), "... and die with the array (%d of %d)",
+		got, N);
 }
 
 /* ---- Blocks that are never scanned ---- */
 
 struct noscan_case {
-	int how; /* 0 atomic, 1 atomic grown by realloc, 2 typed without pointers */
+	int how; /* 0 atomic, 1 atomic then realloc, 2 typed, no pointers */
 	size_t size;
 	struct gcu_watch w[N];
 };
@@ -407,7 +445,8 @@ static void noscan_fill(void *arg)
 	void **box;
 	size_t size = c->how == 1 ? N * sizeof(void *) : c->size;
 	if (c->how == 2)
-		box = goheap_malloc_typed(size, goheap_type_new(sizeof(void *), NULL, 0));
+		box = goheap_malloc_typed(
+			size, goheap_type_new(sizeof(void *), NULL, 0));
 	else
 		box = goheap_malloc_atomic(size);
 	typed_root = box;
@@ -416,7 +455,8 @@ static void noscan_fill(void *arg)
 	memset(box, 0, size);
 	size_t stride = size / sizeof(void *) / N;
 	for (size_t i = 0; i < N; i++)
-		box[i * stride] = gcu_watch_new(&c->w[i], target_size(i), 0, 0x75000 + i);
+		box[i * stride] =
+			gcu_watch_new(&c->w[i], target_size(i), 0, 0x75000 + i);
 	if (c->how == 1) {
 		/* Grown into a large block: still atomic. */
 		void **big = goheap_realloc(box, c->size);
@@ -436,7 +476,8 @@ static void test_not_scanned(void)
 		{ 0, N * sizeof(void *), "a small goheap_malloc_atomic block" },
 		{ 0, 200000, "a large goheap_malloc_atomic block" },
 		{ 1, 100000, "an atomic block grown by goheap_realloc" },
-		{ 2, N * sizeof(void *), "a typed block whose type has no pointers" },
+		{ 2, N * sizeof(void *),
+		  "a typed block whose type has no pointers" },
 	};
 	for (size_t k = 0; k < 4; k++) {
 		noscan[k].how = kinds[k].how;
@@ -444,10 +485,13 @@ static void test_not_scanned(void)
 		gcu_call(noscan_fill, &noscan[k]);
 		if (!ok(typed_root != NULL, "%s: allocated", kinds[k].what))
 			continue;
-		int got = gcu_collect_until(noscan[k].w, N, GCU_MOSTLY(N), 5000);
-		cmp_int(got, >=, GCU_MOSTLY(N), "blocks held only by %s are reclaimed (%d of %d)",
+		int got =
+			gcu_collect_until(noscan[k].w, N, GCU_MOSTLY(N), 5000);
+		cmp_int(got, >=, GCU_MOSTLY(N),
+			"blocks held only by %s are reclaimed (%d of %d)",
 			kinds[k].what, got, N);
-		ok(goheap_base(typed_root) == typed_root, "%s: itself alive", kinds[k].what);
+		ok(goheap_base(typed_root) == typed_root, "%s: itself alive",
+		   kinds[k].what);
 		gcu_call(root_clear, NULL);
 	}
 }
@@ -465,7 +509,8 @@ static void self_fill(void *arg)
 		struct elem *e = goheap_malloc_typed(n, elem_type);
 		if (e == NULL)
 			continue;
-		gcu_watch_block(&w_self[i], e, offsetof(struct elem, data), n, 0x76000 + i);
+		gcu_watch_block(&w_self[i], e, offsetof(struct elem, data), n,
+				0x76000 + i);
 		/* Held by an interior pointer. */
 		self_slots[i] = (unsigned char *)e + n / 2;
 	}
@@ -495,20 +540,17 @@ static void test_typed_blocks_themselves(void)
 	is_int(alive, N, "... and alive");
 	gcu_call(self_drop, NULL);
 	int got = gcu_collect_until(w_self, N, GCU_MOSTLY(N), 5000);
-	cmp_int(got, >=, GCU_MOSTLY(N), "dropped typed blocks are finalized (%d of %d)", got, N);
+	cmp_int(got, >=, GCU_MOSTLY(N),
+		"dropped typed blocks are finalized (%d of %d)", got, N);
 	struct gcu_tally t = gcu_tally(w_self, N);
 	is_int(t.wrong + t.twice, 0, "each once, on its block");
 }
 
 static const struct tap_test tests[] = {
-	TAP_TEST(test_type_new_errors),
-	TAP_TEST(test_declared_words),
-	TAP_TEST(test_arrays),
-	TAP_TEST(test_realloc_typed),
-	TAP_TEST(test_odd_element_size),
-	TAP_TEST(test_wide_bitmap),
-	TAP_TEST(test_not_scanned),
-	TAP_TEST(test_typed_blocks_themselves),
+	TAP_TEST(test_type_new_errors),  TAP_TEST(test_declared_words),
+	TAP_TEST(test_arrays),           TAP_TEST(test_realloc_typed),
+	TAP_TEST(test_odd_element_size), TAP_TEST(test_wide_bitmap),
+	TAP_TEST(test_not_scanned),      TAP_TEST(test_typed_blocks_themselves),
 };
 
 int main(int argc, char **argv)
