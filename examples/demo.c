@@ -1,8 +1,9 @@
 /*
  * demo - put libgoheap under load and print its statistics.
  *
- * Worker threads build binary trees of goheap blocks, keep a few alive and
- * drop the rest, while the main thread prints a line of memstats every
+ * Worker threads build binary trees of goheap blocks and keep a few alive;
+ * of the trees they let go, half are freed by hand and half are left to
+ * the garbage collector.  The main thread prints a line of memstats every
  * second.  Usage: demo [SECONDS [THREADS]]  (default 10 s, 2 threads).
  */
 #include <goheap.h>
@@ -61,8 +62,8 @@ static void *worker(void *arg)
 		char *blob = goheap_malloc_atomic(1000 + rand_r(&seed) % 60000);
 		blob[0] = 1;
 		goheap_free(blob);
-		if (keep[slot])
-			drop(keep[slot]);
+		if (keep[slot] && rand_r(&seed) % 2)
+			drop(keep[slot]); /* else: garbage, for the collector */
 		keep[slot] = t;
 	}
 	for (int i = 0; i < 8; i++)
@@ -84,16 +85,16 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nthreads; i++)
 		pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)(i + 1));
 
-	printf("%4s %10s %10s %10s %10s %12s %12s\n", "s", "alloc MiB", "sys MiB",
-	       "idle MiB", "rel MiB", "objects", "mallocs");
+	printf("%4s %10s %10s %10s %10s %12s %12s %6s\n", "s", "alloc MiB", "sys MiB",
+	       "idle MiB", "rel MiB", "objects", "mallocs", "GCs");
 	for (int s = 1; s <= seconds; s++) {
 		sleep(1);
 		goheap_memstats m;
 		goheap_read_memstats(&m);
-		printf("%4d %10.1f %10.1f %10.1f %10.1f %12llu %12llu\n", s,
+		printf("%4d %10.1f %10.1f %10.1f %10.1f %12llu %12llu %6u\n", s,
 		       m.alloc / 1048576.0, m.sys / 1048576.0, m.heap_idle / 1048576.0,
 		       m.heap_released / 1048576.0, (unsigned long long)m.heap_objects,
-		       (unsigned long long)m.nmalloc);
+		       (unsigned long long)m.nmalloc, m.numgc);
 		fflush(stdout);
 	}
 	stop = 1;
@@ -103,8 +104,9 @@ int main(int argc, char **argv)
 	goheap_free_os_memory();
 	goheap_memstats m;
 	goheap_read_memstats(&m);
-	printf("done: alloc %.1f MiB, released %.1f of %.1f MiB heap, %llu blocks allocated in all\n",
+	printf("done: alloc %.1f MiB, released %.1f of %.1f MiB heap, %llu blocks allocated "
+	       "in all, %u collections, %.1f ms paused\n",
 	       m.alloc / 1048576.0, m.heap_released / 1048576.0, m.heap_sys / 1048576.0,
-	       (unsigned long long)m.nmalloc);
+	       (unsigned long long)m.nmalloc, m.numgc, m.pause_total_ns / 1e6);
 	return 0;
 }

@@ -12,7 +12,7 @@ threads=${2:-2}
 ./examples/demo "$seconds" "$threads" >demo.log 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || :' INT TERM
-# The demo's monitor thread publishes its stats file a moment after start.
+# The demo's stats file appears as soon as libgoheap is loaded.
 for _ in $(seq 50); do
 	./tools/goheap-stat "$pid" >/dev/null 2>&1 && break
 	sleep 0.1
