@@ -6,6 +6,7 @@
 #   FUZZ_OUT   where to build and keep new inputs (default: a temporary
 #              directory, removed afterwards)
 #   CLANG      the compiler (default clang)
+#   FUZZ_ONLY  the targets to run (default: statfile heapdump)
 #
 # The committed seeds in fuzz/corpus/<target>/ were made from real files:
 # a stats file of tests/stat-child and heap dumps it wrote, whole and cut
@@ -26,7 +27,7 @@ fi
 # statread.c includes config.h first, as every source does; it needs
 # nothing from it.
 : >"$out/config.h"
-for t in statfile heapdump; do
+for t in ${FUZZ_ONLY:-statfile heapdump}; do
 	echo "== fuzz_$t: building"
 	"$cc" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-D_GNU_SOURCE -I"$out" -I"$top/lib" \

@@ -30,5 +30,20 @@ run() {
 rm -f test-suite.log
 run "make check" check
 run "make check-valgrind" check-valgrind
+
+# The readers of stats files and heap dumps under libFuzzer, briefly: one
+# test per target that builds and runs without a crash.
+echo "== fuzz (FUZZ_TIME=${FUZZ_TIME:=20}s per target)"
+bash "$top/scripts/deps.sh" clang libclang-rt-14-dev
+for t in statfile heapdump; do
+	if FUZZ_TIME=$FUZZ_TIME FUZZ_ONLY=$t sh "$top/fuzz/run.sh" >"fuzz-$t.log" 2>&1; then
+		passed=$((passed + 1))
+		echo "PASS: fuzz_$t ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "fuzz-$t.log" | grep -o '[0-9]*$') inputs)"
+	else
+		failed=$((failed + 1))
+		echo "FAIL: fuzz_$t"
+		tail -30 "fuzz-$t.log"
+	fi
+done
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
