@@ -47,6 +47,10 @@ struct gh_thread {
 GH_INTERNAL extern __thread gh_thread *gh_self_thread;
 
 GH_INTERNAL void gh_threads_init(void);
+/* Start a detached helper thread of the library's own (sweeper, finalizer,
+ * monitor) with every signal blocked, but the stop signal if stoppable
+ * (the thread may then register).  0, or -1 if no thread could be had. */
+GH_INTERNAL int gh_spawn_thread(void *(*fn)(void *), const char *name, bool stoppable);
 /* Register the calling thread if it is not; 0 or -1 with errno. */
 GH_INTERNAL int gh_thread_autoregister(void);
 /* Forget the calling thread (at exit). */

@@ -211,6 +211,32 @@ struct gh_span {
 	uint64_t markbits[GH_MAX_OBJS_PER_SPAN / 64];
 };
 
+/* Circular span lists with a gh_span as the head (page heap, mcentrals). */
+static inline void gh_spanlist_init(gh_span *head)
+{
+	head->next = head->prev = head;
+}
+
+static inline bool gh_spanlist_empty(const gh_span *head)
+{
+	return head->next == head;
+}
+
+static inline void gh_spanlist_remove(gh_span *s)
+{
+	s->prev->next = s->next;
+	s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+}
+
+static inline void gh_spanlist_insert(gh_span *head, gh_span *s)
+{
+	s->next = head->next;
+	s->prev = head;
+	head->next->prev = s;
+	head->next = s;
+}
+
 /* ---- Arenas and the page map (mheap.c) ------------------------------------ */
 
 typedef struct gh_arena {

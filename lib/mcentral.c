@@ -33,32 +33,12 @@
 #include "gh.h"
 #include "track.h"
 
-static void list_init(gh_span *head)
-{
-	head->next = head->prev = head;
-}
-
-static void list_unlink(gh_span *s)
-{
-	s->prev->next = s->next;
-	s->next->prev = s->prev;
-	s->next = s->prev = NULL;
-}
-
-static void list_push(gh_span *head, gh_span *s)
-{
-	s->next = head->next;
-	s->prev = head;
-	head->next->prev = s;
-	head->next = s;
-}
-
 void gh_mcentral_init(gh_mcentral *c, uint32_t spanclass)
 {
 	pthread_mutex_init(&c->lock, NULL);
 	c->spanclass = spanclass;
-	list_init(&c->nonempty);
-	list_init(&c->empty);
+	gh_spanlist_init(&c->nonempty);
+	gh_spanlist_init(&c->empty);
 }
 
 void gh_mcentral_relist(gh_mcentral *c, gh_span *s)
@@ -67,15 +47,15 @@ void gh_mcentral_relist(gh_mcentral *c, gh_span *s)
 	if (s->inlist == want)
 		return;
 	if (s->inlist != GH_LIST_NONE)
-		list_unlink(s);
-	list_push(want == GH_LIST_NONEMPTY ? &c->nonempty : &c->empty, s);
+		gh_spanlist_remove(s);
+	gh_spanlist_insert(want == GH_LIST_NONEMPTY ? &c->nonempty : &c->empty, s);
 	s->inlist = want;
 }
 
 void gh_mcentral_unlist(gh_span *s)
 {
 	if (s->inlist != GH_LIST_NONE)
-		list_unlink(s);
+		gh_spanlist_remove(s);
 	s->inlist = GH_LIST_NONE;
 }
 

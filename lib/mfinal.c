@@ -272,21 +272,11 @@ static void start_thread(void)
 	pthread_mutex_unlock(&final_lock);
 	if (!start)
 		return;
-	pthread_t t;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	sigset_t all, old;
-	sigfillset(&all);
-	sigdelset(&all, (int)gh_option(GH_OPT_SIGNAL));
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (pthread_create(&t, &attr, finalizer_main, NULL) != 0) {
+	if (gh_spawn_thread(finalizer_main, "goheap-final", true) != 0) {
 		pthread_mutex_lock(&final_lock);
 		thread_started = false; /* goheap_run_finalizers still works */
 		pthread_mutex_unlock(&final_lock);
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
 }
 
 int goheap_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg)

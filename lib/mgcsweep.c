@@ -238,19 +238,9 @@ static void *sweeper_main(void *arg)
 void gh_sweep_background(void)
 {
 	pthread_mutex_lock(&sweeper_lock);
-	if (!sweeper_started) {
-		pthread_t t;
-		pthread_attr_t attr;
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		sigset_t all, old;
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		/* If no thread can be had, lazy sweeping still does it all. */
-		sweeper_started = pthread_create(&t, &attr, sweeper_main, NULL) == 0;
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		pthread_attr_destroy(&attr);
-	}
+	/* If no thread can be had, lazy sweeping still does it all. */
+	if (!sweeper_started)
+		sweeper_started = gh_spawn_thread(sweeper_main, "goheap-sweep", false) == 0;
 	sweeper_want = 1;
 	pthread_cond_signal(&sweeper_cond);
 	pthread_mutex_unlock(&sweeper_lock);

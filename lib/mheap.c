@@ -56,33 +56,6 @@ uint64_t gh_walltime(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* ---- Span lists: circular, with a gh_span as the head. ---- */
-
-static void list_init(gh_span *head)
-{
-	head->next = head->prev = head;
-}
-
-static bool list_empty(const gh_span *head)
-{
-	return head->next == head;
-}
-
-static void list_remove(gh_span *s)
-{
-	s->prev->next = s->next;
-	s->next->prev = s->prev;
-	s->next = s->prev = NULL;
-}
-
-static void list_insert(gh_span *head, gh_span *s)
-{
-	s->next = head->next;
-	s->prev = head;
-	head->next->prev = s;
-	head->next = s;
-}
-
 /* ---- The page map. ---- */
 
 /* Make sure every arena that [start, start + n) touches has its gh_arena.
@@ -139,7 +112,7 @@ static gh_span *free_list_for(size_t npages)
 
 static void free_insert_locked(gh_span *s)
 {
-	list_insert(free_list_for(s->npages), s);
+	gh_spanlist_insert(free_list_for(s->npages), s);
 }
 
 /* The free span that ends right before p, or starts at p, if any. */
@@ -153,6 +126,19 @@ static gh_span *free_span_at(uintptr_t p)
 	return s;
 }
 
+/* Merge the free neighbour t into s (whose bounds the caller sets). */
+static void absorb_locked(gh_span *s, gh_span *t)
+{
+	gh_spanlist_remove(t);
+	if (t->unusedsince < s->unusedsince)
+		s->unusedsince = t->unusedsince;
+	s->npages += t->npages;
+	s->npreleased += t->npreleased;
+	s->needzero |= t->needzero;
+	t->state = GH_SPAN_DEAD;
+	gh_fixalloc_free(&gh_heap.spanalloc, t);
+}
+
 /* Put s, in use or fresh, into the free lists, merging it with free
  * neighbours.  Caller holds the heap lock. */
 static void free_span_locked(gh_span *s, uint64_t now)
@@ -164,27 +150,12 @@ static void free_span_locked(gh_span *s, uint64_t now)
 
 	gh_span *t = s->start > GH_PAGE_SIZE ? free_span_at(s->start - GH_PAGE_SIZE) : NULL;
 	if (t) {
-		list_remove(t);
 		s->start = t->start;
-		if (t->unusedsince < s->unusedsince)
-			s->unusedsince = t->unusedsince;
-		s->npages += t->npages;
-		s->npreleased += t->npreleased;
-		s->needzero |= t->needzero;
-		t->state = GH_SPAN_DEAD;
-		gh_fixalloc_free(&gh_heap.spanalloc, t);
+		absorb_locked(s, t);
 	}
 	t = free_span_at(s->limit);
-	if (t) {
-		list_remove(t);
-		if (t->unusedsince < s->unusedsince)
-			s->unusedsince = t->unusedsince;
-		s->npages += t->npages;
-		s->npreleased += t->npreleased;
-		s->needzero |= t->needzero;
-		t->state = GH_SPAN_DEAD;
-		gh_fixalloc_free(&gh_heap.spanalloc, t);
-	}
+	if (t)
+		absorb_locked(s, t);
 	s->limit = s->start + (s->npages << GH_PAGE_SHIFT);
 	pagemap_set_ends(s);
 	free_insert_locked(s);
@@ -194,7 +165,7 @@ static void free_span_locked(gh_span *s, uint64_t now)
 static gh_span *best_fit_locked(size_t npages)
 {
 	for (size_t n = npages; n < GH_HEAP_LISTS; n++)
-		if (!list_empty(&gh_heap.free[n]))
+		if (!gh_spanlist_empty(&gh_heap.free[n]))
 			return gh_heap.free[n].next;
 	gh_span *best = NULL;
 	for (gh_span *s = gh_heap.freelarge.next; s != &gh_heap.freelarge; s = s->next) {
@@ -311,8 +282,8 @@ void gh_mheap_init(void)
 {
 	pthread_mutex_init(&gh_heap.lock, NULL);
 	for (size_t i = 0; i < GH_HEAP_LISTS; i++)
-		list_init(&gh_heap.free[i]);
-	list_init(&gh_heap.freelarge);
+		gh_spanlist_init(&gh_heap.free[i]);
+	gh_spanlist_init(&gh_heap.freelarge);
 	gh_fixalloc_init(&gh_heap.spanalloc, sizeof(gh_span), &gh_heap.stats.mspan_inuse,
 			 &gh_heap.stats.mspan_sys);
 	gh_heap.scavenge_delay = (uint64_t)gh_option(GH_OPT_SCAVENGE_DELAY) * 1000000u;
@@ -354,7 +325,7 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 				    -(int64_t)(s->npreleased << GH_PAGE_SHIFT));
 			s->npreleased = 0;
 		}
-		list_remove(s);
+		gh_spanlist_remove(s);
 		t->start = s->start + (npages << GH_PAGE_SHIFT);
 		t->npages = s->npages - npages;
 		t->needzero = s->needzero;
@@ -366,7 +337,7 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 		free_insert_locked(t);
 		s->npages = npages;
 	} else {
-		list_remove(s);
+		gh_spanlist_remove(s);
 		if (s->npreleased) {
 			gh_sys_used((void *)s->start, s->npages << GH_PAGE_SHIFT);
 			gh_stat_add(&gh_heap.stats.heap_released,

@@ -219,22 +219,9 @@ static void *monitor_main(void *arg)
 
 static void spawn(void)
 {
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 << 10);
-	sigset_t all, old;
-	sigfillset(&all);
-	sigdelset(&all, (int)gh_option(GH_OPT_SIGNAL));
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_t t;
 	__atomic_store_n(&running, true, __ATOMIC_RELAXED);
-	if (pthread_create(&t, &attr, monitor_main, NULL) == 0)
-		pthread_setname_np(t, "goheap-monitor");
-	else
+	if (gh_spawn_thread(monitor_main, "goheap-monitor", true) != 0)
 		__atomic_store_n(&running, false, __ATOMIC_RELAXED);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
 }
 
 static void fork_child(void)

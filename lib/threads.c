@@ -19,6 +19,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include "gc.h"
@@ -168,12 +169,9 @@ void gh_threads_scan_pending(void (*scan)(uintptr_t lo, uintptr_t hi))
 		scan((uintptr_t)&p->arg, (uintptr_t)(&p->arg + 1));
 }
 
-static void *thread_start(void *v)
+/* Take p off the pending list and free it. */
+static void pending_drop(pending_start *p)
 {
-	pending_start *p = v;
-	void *(*start)(void *) = p->start;
-	void *arg = p->arg;
-	goheap_register_thread();
 	pthread_mutex_lock(&registry_lock);
 	if (p->prev)
 		p->prev->next = p->next;
@@ -183,6 +181,15 @@ static void *thread_start(void *v)
 		p->next->prev = p->prev;
 	pthread_mutex_unlock(&registry_lock);
 	free(p);
+}
+
+static void *thread_start(void *v)
+{
+	pending_start *p = v;
+	void *(*start)(void *) = p->start;
+	void *arg = p->arg;
+	goheap_register_thread();
+	pending_drop(p);
 	/* The registration lasts until the thread exits. */
 	return start(arg);
 }
@@ -204,17 +211,8 @@ int goheap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	pending = p;
 	pthread_mutex_unlock(&registry_lock);
 	int r = pthread_create(thread, attr, thread_start, p);
-	if (r != 0) {
-		pthread_mutex_lock(&registry_lock);
-		if (p->prev)
-			p->prev->next = p->next;
-		else
-			pending = p->next;
-		if (p->next)
-			p->next->prev = p->prev;
-		pthread_mutex_unlock(&registry_lock);
-		free(p);
-	}
+	if (r != 0)
+		pending_drop(p);
 	return r;
 }
 
@@ -240,4 +238,23 @@ void gh_threads_after_fork(void)
 		pending = p->next;
 		free(p);
 	}
+}
+
+int gh_spawn_thread(void *(*fn)(void *), const char *name, bool stoppable)
+{
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	sigset_t all, old;
+	sigfillset(&all);
+	if (stoppable)
+		sigdelset(&all, (int)gh_option(GH_OPT_SIGNAL));
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_t t;
+	int r = pthread_create(&t, &attr, fn, NULL);
+	if (r == 0)
+		pthread_setname_np(t, name);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	return r == 0 ? 0 : -1;
 }
