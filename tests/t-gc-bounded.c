@@ -335,7 +335,9 @@ static void test_min_goal(void)
 	gcu_collect(1);
 	goheap_memstats m;
 	goheap_read_memstats(&m);
-	cmp_uint(m.heap_alloc, <, MiB,
+	/* Under Valgrind stale words on its stacks keep more alive, and one
+	 * word can hold a whole list tail: ask only that most of it went. */
+	cmp_uint(m.heap_alloc, <, tap_under_valgrind() ? (uint64_t)live_bytes / 2 : MiB,
 		 "with the live set dropped the heap is almost empty (%llu)",
 		 (unsigned long long)m.heap_alloc);
 	is_uint(m.next_gc, 4 * MiB, "and the goal is the 4 MiB minimum");
