@@ -14,7 +14,7 @@
  * when it can (growing the previous one in place if the OS agrees), of just
  * what is needed when it cannot, and is mapped in steps of at least 1 MiB.
  * Each arena touched by a reservation gets a gh_arena with its page-to-span
- * table, found through the two-level index gh_arena_l1; there is no fixed
+ * table, found through the index gh_arena_index; there is no fixed
  * ceiling on the heap's size or place.
  *
  * Lazy zeroing: a span's needzero says its pages may hold old bytes.  Fresh
@@ -40,7 +40,7 @@
 #include "track.h"
 
 gh_mheap gh_heap;
-gh_arena **gh_arena_l1[1 << GH_L1_BITS];
+gh_arena *gh_arena_index[1 << (GH_ADDR_BITS - GH_ARENA_SHIFT)];
 
 uint64_t gh_nanotime(void)
 {
@@ -64,15 +64,7 @@ uint64_t gh_walltime(void)
 static int pagemap_ensure(uintptr_t start, size_t n)
 {
 	for (uintptr_t i = start >> GH_ARENA_SHIFT; i <= (start + n - 1) >> GH_ARENA_SHIFT; i++) {
-		gh_arena ***l1 = &gh_arena_l1[i >> GH_L2_BITS];
-		if (!*l1) {
-			gh_arena **l2 = gh_sys_alloc(sizeof(gh_arena *) << GH_L2_BITS,
-						     &gh_heap.stats.gc_sys);
-			if (!l2)
-				return -1;
-			__atomic_store_n(l1, l2, __ATOMIC_RELEASE);
-		}
-		gh_arena **slot = &(*l1)[i & ((1 << GH_L2_BITS) - 1)];
+		gh_arena **slot = &gh_arena_index[i];
 		if (!*slot) {
 			gh_arena *a = gh_sys_alloc(sizeof(gh_arena), &gh_heap.stats.gc_sys);
 			if (!a)

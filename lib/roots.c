@@ -70,6 +70,30 @@ void gh_roots_unlock(void)
 	pthread_mutex_unlock(&roots_lock);
 }
 
+/* Scan [lo, hi) less the ranges [alo, ahi) and [blo, bhi) (a < b). */
+static void scan_without(void (*scan)(uintptr_t, uintptr_t), uintptr_t lo, uintptr_t hi,
+			 uintptr_t alo, uintptr_t ahi, uintptr_t blo, uintptr_t bhi)
+{
+	if (alo > blo) {
+		uintptr_t t = alo;
+		alo = blo;
+		blo = t;
+		t = ahi;
+		ahi = bhi;
+		bhi = t;
+	}
+	uintptr_t cut[2][2] = {{alo, ahi}, {blo, bhi}};
+	for (int i = 0; i < 2 && lo < hi; i++) {
+		if (cut[i][0] >= cut[i][1] || cut[i][1] <= lo || cut[i][0] >= hi)
+			continue;
+		if (lo < cut[i][0])
+			scan(lo, cut[i][0]);
+		lo = cut[i][1];
+	}
+	if (lo < hi)
+		scan(lo, hi);
+}
+
 static int scan_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
@@ -84,20 +108,16 @@ static int scan_object(struct dl_phdr_info *info, size_t size, void *arg)
 			rlo = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
 			rhi = rlo + info->dlpi_phdr[i].p_memsz;
 		}
+	/* Linked statically, the program's data holds the arena index: 32 MiB
+	 * of metadata that must not be read at every collection. */
+	uintptr_t xlo = (uintptr_t)gh_arena_index, xhi = xlo + sizeof gh_arena_index;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
 			continue;
 		uintptr_t lo = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)7;
 		uintptr_t hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-		if (rlo < rhi && rlo < hi && rhi > lo) {
-			if (lo < rlo)
-				scan(lo, rlo);
-			if (rhi < hi)
-				scan(rhi, hi);
-		} else {
-			scan(lo, hi);
-		}
+		scan_without(scan, lo, hi, rlo, rhi, xlo, xhi);
 	}
 	return 0;
 }
