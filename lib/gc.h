@@ -113,7 +113,6 @@ GH_INTERNAL void gh_types_unlock(void);
 
 /* ---- Marking (mgcmark.c) ---------------------------------------------------------- */
 
-GH_INTERNAL void gh_mark_init(void);
 /* Mark everything reachable from the roots; returns the bytes marked. */
 GH_INTERNAL uint64_t gh_mark(void);
 /* Mark what the block at p (not the block itself) references. */

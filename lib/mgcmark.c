@@ -48,10 +48,6 @@ static workbuf *spare;  /* empty buffers kept for the next cycle */
 static uint64_t marked_bytes;
 static uintptr_t heap_lo, heap_hi; /* bounds of the heap, for a fast reject */
 
-void gh_mark_init(void)
-{
-}
-
 static void push(uintptr_t p, gh_span *s)
 {
 	workbuf *b = work;
