@@ -526,15 +526,21 @@ void *goheap_realloc(void *p, size_t size)
 	return q;
 }
 
-size_t goheap_usable_size(const void *p)
+/* Count a pointer lookup (memstats nlookup). */
+static void count_lookup(void)
 {
-	if (!p)
-		return 0;
 	gh_mcache *c = gh_tls_cache;
 	if (c)
 		gh_local_add(&c->nlookup, 1);
 	else
 		gh_stat_add(&gh_heap.stats.nlookup, 1);
+}
+
+size_t goheap_usable_size(const void *p)
+{
+	if (!p)
+		return 0;
+	count_lookup();
 	const char *why;
 	gh_span *s = block_at(p, &why);
 	if (!s || GH_SPANCLASS_KIND(s->spanclass) == GH_KIND_TINY)
@@ -544,11 +550,7 @@ size_t goheap_usable_size(const void *p)
 
 void *goheap_base(const void *p)
 {
-	gh_mcache *c = gh_tls_cache;
-	if (c)
-		gh_local_add(&c->nlookup, 1);
-	else
-		gh_stat_add(&gh_heap.stats.nlookup, 1);
+	count_lookup();
 	uintptr_t a = (uintptr_t)p;
 	gh_span *s = gh_span_of(a);
 	if (!s)

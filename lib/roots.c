@@ -70,9 +70,15 @@ void gh_roots_unlock(void)
 	pthread_mutex_unlock(&roots_lock);
 }
 
-/* Scan [lo, hi) less the ranges [alo, ahi) and [blo, bhi) (a < b). */
-static void scan_without(void (*scan)(uintptr_t, uintptr_t), uintptr_t lo, uintptr_t hi,
-			 uintptr_t alo, uintptr_t ahi, uintptr_t blo, uintptr_t bhi)
+typedef struct foreach_ctx {
+	void (*fn)(int registered, const char *name, uintptr_t lo, uintptr_t hi, void *arg);
+	void *arg;
+	const char *name;
+} foreach_ctx;
+
+/* Report [lo, hi) less the ranges [alo, ahi) and [blo, bhi). */
+static void emit_without(foreach_ctx *c, uintptr_t lo, uintptr_t hi, uintptr_t alo,
+			 uintptr_t ahi, uintptr_t blo, uintptr_t bhi)
 {
 	if (alo > blo) {
 		uintptr_t t = alo;
@@ -87,19 +93,21 @@ static void scan_without(void (*scan)(uintptr_t, uintptr_t), uintptr_t lo, uintp
 		if (cut[i][0] >= cut[i][1] || cut[i][1] <= lo || cut[i][0] >= hi)
 			continue;
 		if (lo < cut[i][0])
-			scan(lo, cut[i][0]);
+			c->fn(0, c->name, lo, cut[i][0], c->arg);
 		lo = cut[i][1];
 	}
 	if (lo < hi)
-		scan(lo, hi);
+		c->fn(0, c->name, lo, hi, c->arg);
 }
 
-static int scan_object(struct dl_phdr_info *info, size_t size, void *arg)
+/* The static roots of one loaded object: its writable segments. */
+static int object_roots(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
-	void (*scan)(uintptr_t, uintptr_t) = (void (*)(uintptr_t, uintptr_t))arg;
+	foreach_ctx *c = arg;
 	if (info->dlpi_addr == self_base && self_base != 0)
 		return 0;
+	c->name = info->dlpi_name ? info->dlpi_name : "";
 	/* The part made read-only after relocation (.got, .dynamic,
 	 * .data.rel.ro) cannot hold heap pointers: skip it. */
 	uintptr_t rlo = 0, rhi = 0;
@@ -117,36 +125,7 @@ static int scan_object(struct dl_phdr_info *info, size_t size, void *arg)
 			continue;
 		uintptr_t lo = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)7;
 		uintptr_t hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-		scan_without(scan, lo, hi, rlo, rhi, xlo, xhi);
-	}
-	return 0;
-}
-
-void gh_roots_scan(void (*scan)(uintptr_t lo, uintptr_t hi))
-{
-	dl_iterate_phdr(scan_object, (void *)scan);
-	for (size_t i = 0; i < nranges; i++)
-		scan(ranges[i].lo, ranges[i].hi);
-}
-
-typedef struct foreach_ctx {
-	void (*fn)(int registered, const char *name, uintptr_t lo, uintptr_t hi, void *arg);
-	void *arg;
-} foreach_ctx;
-
-static int foreach_object(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	(void)size;
-	foreach_ctx *c = arg;
-	if (info->dlpi_addr == self_base && self_base != 0)
-		return 0;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
-			continue;
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		c->fn(0, info->dlpi_name ? info->dlpi_name : "", lo & ~(uintptr_t)7,
-		      lo + ph->p_memsz, c->arg);
+		emit_without(c, lo, hi, rlo, rhi, xlo, xhi);
 	}
 	return 0;
 }
@@ -155,10 +134,24 @@ void gh_roots_foreach(void (*fn)(int registered, const char *name, uintptr_t lo,
 				 void *arg),
 		      void *arg)
 {
-	foreach_ctx c = {fn, arg};
-	dl_iterate_phdr(foreach_object, &c);
+	foreach_ctx c = {fn, arg, NULL};
+	dl_iterate_phdr(object_roots, &c);
 	for (size_t i = 0; i < nranges; i++)
 		fn(1, NULL, ranges[i].lo, ranges[i].hi, arg);
+}
+
+static void scan_one(int registered, const char *name, uintptr_t lo, uintptr_t hi, void *arg)
+{
+	(void)registered;
+	(void)name;
+	((void (*)(uintptr_t, uintptr_t))arg)(lo, hi);
+}
+
+/* The heap dump lists exactly what marking scans: both go through
+ * gh_roots_foreach. */
+void gh_roots_scan(void (*scan)(uintptr_t lo, uintptr_t hi))
+{
+	gh_roots_foreach(scan_one, (void *)scan);
 }
 
 int goheap_add_roots(void *start, void *end)
