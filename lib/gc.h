@@ -113,14 +113,17 @@ GH_INTERNAL void gh_types_unlock(void);
 
 /* ---- Marking (mgcmark.c) ---------------------------------------------------------- */
 
-/* Mark everything reachable from the roots; returns the bytes marked. */
+/* Start the helper markers the next marking will use, with the world
+ * running (gh_gc.lock held); returns the number of markers. */
+GH_INTERNAL uint32_t gh_mark_prepare(void);
+/* Mark everything reachable from the roots, with the world stopped;
+ * returns the bytes marked. */
 GH_INTERNAL uint64_t gh_mark(void);
+GH_INTERNAL void gh_mark_after_fork(void);
 /* Mark what the block at p (not the block itself) references. */
 GH_INTERNAL void gh_mark_referents(gh_span *s, uintptr_t p);
 /* Scan [lo, hi) conservatively, during marking. */
 GH_INTERNAL void gh_mark_range(uintptr_t lo, uintptr_t hi);
-/* Drain the mark work list. */
-GH_INTERNAL void gh_mark_drain(void);
 
 static inline bool gh_span_marked(const gh_span *s, uint32_t idx)
 {
@@ -130,6 +133,14 @@ static inline bool gh_span_marked(const gh_span *s, uint32_t idx)
 static inline void gh_span_setmark(gh_span *s, uint32_t idx)
 {
 	__atomic_fetch_or(&s->markbits[idx >> 6], (uint64_t)1 << (idx & 63), __ATOMIC_RELAXED);
+}
+
+/* Set the mark of block idx; true if it was set already (by another
+ * marker).  One locked bit-test-and-set. */
+static inline bool gh_span_testandmark(gh_span *s, uint32_t idx)
+{
+	uint64_t bit = (uint64_t)1 << (idx & 63);
+	return (__atomic_fetch_or(&s->markbits[idx >> 6], bit, __ATOMIC_RELAXED) & bit) != 0;
 }
 
 /* ---- Sweeping (mgcsweep.c) ---------------------------------------------------------- */

@@ -235,6 +235,11 @@ static inline void gh_spanlist_insert(gh_span *head, gh_span *s)
 	head->next = s;
 }
 
+static inline void gh_spanlist_insert_tail(gh_span *head, gh_span *s)
+{
+	gh_spanlist_insert(head->prev, s);
+}
+
 /* ---- Arenas and the page map (mheap.c) ------------------------------------ */
 
 typedef struct gh_arena {
@@ -418,6 +423,7 @@ typedef enum gh_option_id {
 	GH_OPT_GCTRACE,        /* GOHEAP_DEBUG=gctrace=N */
 	GH_OPT_STATS,          /* 0: no stats file, no monitor thread */
 	GH_OPT_FORCEGC_PERIOD, /* ms; 0 never */
+	GH_OPT_GCPROCS,        /* markers; 0: online CPUs */
 	GH_NUM_OPTIONS,
 } gh_option_id;
 

@@ -23,7 +23,11 @@
  *   s->inlist says which list holds s: NONEMPTY iff s->nfree > 0, EMPTY
  *   iff s->nfree == 0, NONE while a wholly free span is on its way back to
  *   the page heap;
- *   every block on a freelist carries its free tag.
+ *   every block on a freelist carries its free tag;
+ *   on the empty list, spans still to sweep come before swept ones, so
+ *   that grab finds them without walking swept spans: every span is swept
+ *   when it is put on a list, and a span (re)listed as empty goes to the
+ *   tail; a new cycle makes them all "still to sweep" at once.
  */
 #include "config.h"
 
@@ -43,13 +47,21 @@ void gh_mcentral_init(gh_mcentral *c, uint32_t spanclass)
 
 void gh_mcentral_relist(gh_mcentral *c, gh_span *s)
 {
-	uint8_t want = s->nfree ? GH_LIST_NONEMPTY : GH_LIST_EMPTY;
-	if (s->inlist == want)
+	if (s->nfree) {
+		if (s->inlist == GH_LIST_NONEMPTY)
+			return;
+		if (s->inlist != GH_LIST_NONE)
+			gh_spanlist_remove(s);
+		gh_spanlist_insert(&c->nonempty, s);
+		s->inlist = GH_LIST_NONEMPTY;
 		return;
+	}
+	/* To the tail of empty, even from empty: it is swept (see the
+	 * invariants above). */
 	if (s->inlist != GH_LIST_NONE)
 		gh_spanlist_remove(s);
-	gh_spanlist_insert(want == GH_LIST_NONEMPTY ? &c->nonempty : &c->empty, s);
-	s->inlist = want;
+	gh_spanlist_insert_tail(&c->empty, s);
+	s->inlist = GH_LIST_EMPTY;
 }
 
 void gh_mcentral_unlist(gh_span *s)
@@ -79,16 +91,16 @@ static gh_span *grow_locked(gh_mcentral *c)
 }
 
 /* Sweep spans of the empty list left from the last cycle until one has a
- * free block.  Caller holds c->lock. */
+ * free block.  They are at its head: a span swept stays at the tail or
+ * leaves.  Caller holds c->lock. */
 static void sweep_empty_locked(gh_mcentral *c)
 {
 	uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
-	gh_span *s = c->empty.next;
-	while (s != &c->empty && c->nonempty.next == &c->nonempty) {
-		gh_span *next = s->next;
-		if (s->sweepgen != sg)
-			gh_span_sweep_locked(s);
-		s = next;
+	while (c->nonempty.next == &c->nonempty) {
+		gh_span *s = c->empty.next;
+		if (s == &c->empty || s->sweepgen == sg)
+			return;
+		gh_span_sweep_locked(s);
 	}
 }
 

@@ -143,6 +143,7 @@ void gh_gc_collect(bool forced)
 	uint64_t t0 = gh_nanotime();
 	uint64_t before = heap_live();
 	gh_sweep_finish();
+	uint32_t nmarkers = gh_mark_prepare();
 
 	cycle c = {0};
 	gh_roots_lock();
@@ -186,7 +187,7 @@ void gh_gc_collect(bool forced)
 			numgc, (double)(t0 - gh_gc.start_ns) / 1e9, (double)(c.t_stop - t0) / 1e6,
 			(double)(c.t_start - c.t_stop) / 1e6, (double)(t2 - t1) / 1e6,
 			(unsigned long long)(before >> 20), (unsigned long long)(heap_live() >> 20),
-			(unsigned long long)(goal >> 20), (unsigned long long)(c.marked >> 20), 1u,
+			(unsigned long long)(goal >> 20), (unsigned long long)(c.marked >> 20), nmarkers,
 			forced ? " (forced)" : "");
 	pthread_mutex_unlock(&gh_gc.lock);
 	if (c.ok)
@@ -315,6 +316,7 @@ static void fork_child(void)
 	gh_mcache_after_fork();
 	gh_sweep_after_fork();
 	gh_final_after_fork();
+	gh_mark_after_fork();
 }
 
 void gh_gc_atfork(void)

@@ -1,15 +1,16 @@
 /*
- * mgcmark.c - marking: find every block reachable from the roots.
- * See mgc.c for where this sits in a collection.
+ * mgcmark.c - marking: find every block reachable from the roots, with up
+ * to GOHEAP_GCPROCS threads.  See mgc.c for where this sits in a
+ * collection.
  *
  * Marking runs with the world stopped.  Every root range (thread stacks
  * from their saved stack pointer to their base, static data, registered
- * ranges, finalizer records) is scanned conservatively: each aligned word
- * that points into a live span is taken as a pointer to the block holding
- * it.  A newly marked block that may hold pointers is pushed on the work
- * list; popping it scans it: every word of a goheap_malloc block, the
- * declared pointer words of a typed block.  Nothing recurses on the C
- * stack: the work list lives in buffers from the OS, kept between cycles.
+ * ranges, arguments of threads being started, finalizer records) is
+ * scanned conservatively: each aligned word that points into a live span
+ * is taken as a pointer to the block holding it.  A newly marked block
+ * that may hold pointers is queued; taking it from the queue scans it:
+ * every word of a goheap_malloc block, the declared pointer words of a
+ * typed block.  Nothing recurses on the C stack.
  *
  * A word is a pointer to block b when it points anywhere inside b (interior
  * pointers keep blocks alive).  Blocks never carved are skipped.  Free
@@ -18,51 +19,184 @@
  * tag holds the block in a register, and the mark is what keeps the sweep
  * from freeing it once the thread hands it out (see malloc.c).
  *
- * Mark bits are set with an atomic OR after a plain test, so that parallel
- * markers may later share spans; a block marked twice is merely scanned
- * twice.
+ * Parallel marking.  The collecting thread is marker 0; markers 1..n-1 are
+ * helper threads of the library, started at the first collection that
+ * wants them and parked between collections.  They are not registered
+ * threads: they hold no heap pointer of their own across collections, so
+ * the world stop neither waits for nor scans them, and while the world is
+ * stopped they take no lock a stopped thread may hold.  A collection:
+ *
+ *   1. The collecting thread lists the roots as jobs: each range cut into
+ *      pieces of at most JOB_BYTES, plus one job for the finalizer records.
+ *   2. It wakes the helpers; every marker claims jobs by an atomic counter
+ *      until none is left, then drains the queue.
+ *   3. The queue is a set of work buffers.  Each marker pushes and pops on
+ *      its own current buffer; a full buffer goes to the shared list of
+ *      full buffers, an empty one to the list of empty buffers.  A marker
+ *      whose buffer is empty takes a full one from the list.  A marker with
+ *      a long buffer gives half of it away (hand-off) when the full list is
+ *      empty and some marker is waiting for work.
+ *   4. Termination: a marker with no buffer and nothing on the full list
+ *      counts itself idle and watches the list; marking is done when all n
+ *      markers are idle at once, since a marker only goes idle with no
+ *      work of its own and the list is empty.
+ *   5. The collecting thread waits until every helper has left marking,
+ *      then sums the marked bytes.
+ *
+ * The two shared lists are lock-free stacks.  A buffer may be popped,
+ * pushed again and popped by others while a pop that read it is between
+ * its load and its compare-and-swap (the ABA problem), so the stack word
+ * packs a generation count beside the pointer and every change bumps it.
+ * Buffers are never unmapped while marking, so the stale read of a
+ * buffer's link is harmless.
+ *
+ * Free blocks are recognised (and not scanned) when taken from the queue,
+ * not when marked: that is when the block is read anyway.
+ *
+ * Mark bits are set with an atomic OR whose result says whether this
+ * marker set the bit, after a plain test that skips the locked instruction
+ * for blocks already marked: each block is scanned and counted once.
  */
 #include "config.h"
 
+#include <sched.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gc.h"
 #include "gh.h"
 #include "mem.h"
 #include "track.h"
 
-enum { WORKBUF_ENTRIES = 4094 };
+enum {
+	WORKBUF_BYTES = 32 << 10,
+	/* A root piece: big enough that claiming it costs nothing beside
+	 * scanning it, small enough that two markers share a big data
+	 * segment or stack. */
+	JOB_BYTES = 64 << 10,
+	/* Hand-off: give away half of a buffer holding at least this many
+	 * entries when another marker is idle. */
+	HANDOFF_MIN = 8,
+	/* Blocks prefetched ahead of their scan (drain). */
+	RING = 16,
+	MAX_MARKERS = 32,
+};
 
 typedef struct workbuf workbuf;
 struct workbuf {
-	workbuf *next;
+	workbuf *next; /* link on a shared list */
 	size_t n;
-	struct {
+	struct entry {
 		uintptr_t p;
 		gh_span *s;
-	} e[WORKBUF_ENTRIES / 2];
+	} e[(WORKBUF_BYTES - 2 * sizeof(size_t)) / (2 * sizeof(uintptr_t))];
 };
+#define WORKBUF_ENTRIES (sizeof(((workbuf *)0)->e) / sizeof(((workbuf *)0)->e[0]))
 
-static workbuf *work;   /* the current buffer, with full ones behind it */
-static workbuf *spare;  /* empty buffers kept for the next cycle */
-static uint64_t marked_bytes;
-static uintptr_t heap_lo, heap_hi; /* bounds of the heap, for a fast reject */
+/* ---- Lock-free stacks of work buffers ----
+ *
+ * The word holds the buffer's address shifted right by 12 (buffers are
+ * page-aligned and below 2^48: 36 bits) and a 28-bit generation above it. */
+typedef uint64_t lfstack;
 
-static void push(uintptr_t p, gh_span *s)
+static inline workbuf *lf_ptr(uint64_t v)
 {
-	workbuf *b = work;
-	if (GH_UNLIKELY(!b || b->n == WORKBUF_ENTRIES / 2)) {
-		workbuf *nb = spare;
-		if (nb) {
-			spare = nb->next;
-		} else {
-			nb = gh_sys_alloc(sizeof *nb, &gh_heap.stats.gc_sys);
-			if (!nb)
-				gh_throw("out of memory for the mark work list");
-		}
-		nb->n = 0;
-		nb->next = b;
-		work = b = nb;
+	return (workbuf *)(uintptr_t)((v & ((UINT64_C(1) << 36) - 1)) << 12);
+}
+
+static inline uint64_t lf_pack(workbuf *b, uint64_t old)
+{
+	return ((uint64_t)(uintptr_t)b >> 12) | (((old >> 36) + 1) << 36);
+}
+
+static void lf_push(lfstack *st, workbuf *b)
+{
+	uint64_t old = __atomic_load_n(st, __ATOMIC_RELAXED);
+	do
+		b->next = lf_ptr(old);
+	while (!__atomic_compare_exchange_n(st, &old, lf_pack(b, old), true, __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED));
+}
+
+static workbuf *lf_pop(lfstack *st)
+{
+	uint64_t old = __atomic_load_n(st, __ATOMIC_ACQUIRE);
+	for (;;) {
+		workbuf *b = lf_ptr(old);
+		if (!b)
+			return NULL;
+		/* b may be popped and reused meanwhile: then next is stale
+		 * and the generation makes the exchange fail. */
+		workbuf *next = __atomic_load_n(&b->next, __ATOMIC_RELAXED);
+		if (__atomic_compare_exchange_n(st, &old, lf_pack(next, old), true, __ATOMIC_ACQUIRE,
+						__ATOMIC_ACQUIRE))
+			return b;
+	}
+}
+
+static inline bool lf_empty(const lfstack *st)
+{
+	return lf_ptr(__atomic_load_n(st, __ATOMIC_RELAXED)) == NULL;
+}
+
+/* ---- Shared state of one marking ---- */
+
+typedef struct job {
+	uintptr_t lo, hi; /* lo == hi == 0: the finalizer records */
+} job;
+
+typedef struct marker {
+	workbuf *buf;    /* current buffer, never NULL while marking */
+	uint64_t marked; /* bytes of the blocks this marker marked */
+} __attribute__((aligned(64))) marker;
+
+static struct {
+	lfstack full, empty;
+	uint32_t nmarkers; /* markers in this marking */
+	uint32_t nidle;    /* markers waiting for work (step 4) */
+	uint32_t nextjob;
+	uint32_t njobs, capjobs;
+	job *jobs;
+	uintptr_t heap_lo, heap_hi; /* bounds of the heap, for a fast reject */
+	marker m[MAX_MARKERS];
+} mk;
+
+/* Helpers park on gen: the collecting thread bumps it to start a marking.
+ * running counts helpers not yet done with the current one. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t wake, done;
+	uint64_t gen;
+	uint32_t nstarted; /* helpers started (they never stop) */
+	uint32_t nready;   /* helpers that took their id and read gen */
+	uint32_t running;
+} helpers = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
+	     0, 0, 0, 0};
+
+/* The marker of the calling thread, for the callbacks that reach marking
+ * through other files (root enumeration, finalizer records). */
+static __thread marker *self_marker;
+
+static workbuf *get_empty(void)
+{
+	workbuf *b = lf_pop(&mk.empty);
+	if (!b) {
+		b = gh_sys_alloc(sizeof *b, &gh_heap.stats.gc_sys);
+		if (!b)
+			gh_throw("out of memory for the mark work list");
+	}
+	b->n = 0;
+	return b;
+}
+
+/* Queue the block at p of span s for scanning.  About five instructions
+ * unless the buffer is full. */
+static inline void push(marker *m, uintptr_t p, gh_span *s)
+{
+	workbuf *b = m->buf;
+	if (GH_UNLIKELY(b->n == WORKBUF_ENTRIES)) {
+		lf_push(&mk.full, b);
+		m->buf = b = get_empty();
 	}
 	b->e[b->n].p = p;
 	b->e[b->n].s = s;
@@ -71,9 +205,9 @@ static void push(uintptr_t p, gh_span *s)
 
 /* Mark the block holding w, if any; queue it for scanning if it may hold
  * pointers. */
-static inline void mark_word(uintptr_t w)
+static inline void mark_word(marker *m, uintptr_t w)
 {
-	if (w - heap_lo >= heap_hi - heap_lo)
+	if (w - mk.heap_lo >= mk.heap_hi - mk.heap_lo)
 		return;
 	gh_span *s = gh_span_of(w);
 	if (!s)
@@ -86,21 +220,16 @@ static inline void mark_word(uintptr_t w)
 			return;
 		base = s->start + (size_t)idx * s->elemsize;
 	}
-	if (gh_span_marked(s, idx))
+	if (gh_span_marked(s, idx) || gh_span_testandmark(s, idx))
 		return;
-	gh_span_setmark(s, idx);
+	m->marked += s->elemsize;
 	uint32_t kind = GH_SPANCLASS_KIND(s->spanclass);
 	if (kind == GH_KIND_NOSCAN || kind == GH_KIND_TINY)
-		goto counted;
-	if (GH_SPANCLASS_CLASS(s->spanclass) != 0 &&
-	    gh_track_peek(&((const gh_link *)base)->tag) == gh_free_tag((void *)base))
-		return; /* free: nothing inside is live */
-	push(base, s);
-counted:
-	marked_bytes += s->elemsize;
+		return;
+	push(m, base, s);
 }
 
-void gh_mark_range(uintptr_t lo, uintptr_t hi)
+static void scan_range(marker *m, uintptr_t lo, uintptr_t hi)
 {
 	lo = (lo + 7) & ~(uintptr_t)7;
 	if (GH_UNLIKELY(gh_track_on_now())) {
@@ -109,15 +238,20 @@ void gh_mark_range(uintptr_t lo, uintptr_t hi)
 		for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
 			uintptr_t w = *(const uintptr_t *)p;
 			gh_track_defined(&w, sizeof w);
-			mark_word(w);
+			mark_word(m, w);
 		}
 		return;
 	}
 	for (uintptr_t p = lo; p + 8 <= hi; p += 8)
-		mark_word(*(const uintptr_t *)p);
+		mark_word(m, *(const uintptr_t *)p);
 }
 
-static void scan_typed(uintptr_t p, gh_span *s)
+void gh_mark_range(uintptr_t lo, uintptr_t hi)
+{
+	scan_range(self_marker, lo, hi);
+}
+
+static void scan_typed(marker *m, uintptr_t p, gh_span *s)
 {
 	const goheap_type *t = gh_span_type(s, p);
 	if (!t)
@@ -126,64 +260,263 @@ static void scan_typed(uintptr_t p, gh_span *s)
 	for (size_t e = 0; e < n; e++, p += t->size)
 		for (size_t i = 0; i < t->nwords; i++)
 			if (t->bits[i >> 6] >> (i & 63) & 1)
-				mark_word(((const uintptr_t *)p)[i]);
+				mark_word(m, ((const uintptr_t *)p)[i]);
 }
 
-static void scan_block(uintptr_t p, gh_span *s)
+static void scan_block(marker *m, uintptr_t p, gh_span *s)
 {
+	if (GH_SPANCLASS_CLASS(s->spanclass) != 0 &&
+	    gh_track_peek(&((const gh_link *)p)->tag) == gh_free_tag((void *)p))
+		return; /* free: nothing inside is live */
 	if (GH_SPANCLASS_KIND(s->spanclass) == GH_KIND_TYPED)
-		scan_typed(p, s);
+		scan_typed(m, p, s);
 	else
-		gh_mark_range(p, p + s->elemsize);
-}
-
-void gh_mark_drain(void)
-{
-	while (work) {
-		workbuf *b = work;
-		if (b->n == 0) {
-			work = b->next;
-			b->next = spare;
-			spare = b;
-			continue;
-		}
-		b->n--;
-		scan_block(b->e[b->n].p, b->e[b->n].s);
-	}
+		scan_range(m, p, p + s->elemsize);
 }
 
 void gh_mark_referents(gh_span *s, uintptr_t p)
 {
 	uint32_t kind = GH_SPANCLASS_KIND(s->spanclass);
 	if (kind == GH_KIND_SCAN || kind == GH_KIND_TYPED)
-		scan_block(p, s);
+		scan_block(self_marker, p, s);
 }
 
-static void mark_stack_from(uintptr_t sp, void *arg)
+/* Step 4: a buffer with work, or NULL when marking is done.  Spins, then
+ * yields the CPU, while other markers may still produce work. */
+static workbuf *get_full(void)
 {
-	gh_thread *t = arg;
+	workbuf *b = lf_pop(&mk.full);
+	if (b || mk.nmarkers == 1)
+		return b;
+	__atomic_add_fetch(&mk.nidle, 1, __ATOMIC_ACQ_REL);
+	for (uint32_t i = 0;; i++) {
+		if (!lf_empty(&mk.full)) {
+			__atomic_sub_fetch(&mk.nidle, 1, __ATOMIC_ACQ_REL);
+			b = lf_pop(&mk.full);
+			if (b)
+				return b;
+			__atomic_add_fetch(&mk.nidle, 1, __ATOMIC_ACQ_REL);
+		}
+		if (__atomic_load_n(&mk.nidle, __ATOMIC_ACQUIRE) == mk.nmarkers)
+			return NULL;
+		if (i < 64)
+			__builtin_ia32_pause();
+		else
+			sched_yield();
+	}
+}
+
+/* Step 3's hand-off: half of m's buffer to the full list. */
+static void handoff(marker *m)
+{
+	workbuf *b = m->buf, *nb = get_empty();
+	size_t half = b->n / 2;
+	memcpy(nb->e, b->e + b->n - half, half * sizeof b->e[0]);
+	nb->n = half;
+	b->n -= half;
+	lf_push(&mk.full, nb);
+}
+
+/* Scan queued blocks until marking is done.  The blocks pass through a
+ * small ring on their way from the buffer to scan_block, and each is
+ * prefetched as it enters: by the time it is scanned, its first line is
+ * (mostly) in the cache.  Without the ring, marking a tree of 32-byte
+ * nodes waited on a cache miss per node. */
+static void drain(marker *m)
+{
+	struct entry ring[RING];
+	uint32_t head = 0, n = 0;
+	for (;;) {
+		workbuf *b = m->buf;
+		while (n < RING && b->n) {
+			struct entry e = b->e[--b->n];
+			__builtin_prefetch((const void *)e.p);
+			ring[(head + n++) % RING] = e;
+		}
+		if (n == 0) {
+			workbuf *f = get_full();
+			if (!f)
+				return;
+			lf_push(&mk.empty, b);
+			m->buf = f;
+			continue;
+		}
+		if (b->n >= HANDOFF_MIN && __atomic_load_n(&mk.nidle, __ATOMIC_RELAXED) != 0 &&
+		    lf_empty(&mk.full))
+			handoff(m);
+		struct entry e = ring[head];
+		head = (head + 1) % RING;
+		n--;
+		scan_block(m, e.p, e.s);
+	}
+}
+
+/* Steps 2-4 for one marker. */
+static void mark_worker(marker *m)
+{
+	self_marker = m;
+	m->marked = 0;
+	m->buf = get_empty();
+	uint32_t j;
+	while ((j = __atomic_fetch_add(&mk.nextjob, 1, __ATOMIC_RELAXED)) < mk.njobs) {
+		job *jb = &mk.jobs[j];
+		if (jb->lo == 0 && jb->hi == 0)
+			gh_final_mark_roots();
+		else
+			scan_range(m, jb->lo, jb->hi);
+	}
+	drain(m);
+	lf_push(&mk.empty, m->buf);
+	m->buf = NULL;
+	self_marker = NULL;
+}
+
+static void *helper_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&helpers.lock);
+	uint32_t id = ++helpers.nready; /* 1, 2, ... */
+	uint64_t seen = helpers.gen;
+	pthread_cond_broadcast(&helpers.done);
+	for (;;) {
+		while (helpers.gen == seen)
+			pthread_cond_wait(&helpers.wake, &helpers.lock);
+		seen = helpers.gen;
+		bool mine = id < mk.nmarkers;
+		pthread_mutex_unlock(&helpers.lock);
+		if (mine)
+			mark_worker(&mk.m[id]);
+		pthread_mutex_lock(&helpers.lock);
+		if (mine && --helpers.running == 0)
+			pthread_cond_broadcast(&helpers.done);
+	}
+	return NULL;
+}
+
+static uint32_t gcprocs(void)
+{
+	int64_t n = gh_option(GH_OPT_GCPROCS);
+	if (n <= 0) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		n = c > 0 ? c : 1;
+	}
+	return n > MAX_MARKERS ? MAX_MARKERS : (uint32_t)n;
+}
+
+uint32_t gh_mark_prepare(void)
+{
+	uint32_t want = gcprocs();
+	pthread_mutex_lock(&helpers.lock);
+	while (helpers.nstarted + 1 < want) {
+		if (gh_spawn_thread(helper_main, "goheap-mark", false) != 0)
+			break; /* mark with fewer */
+		helpers.nstarted++;
+	}
+	/* Each new helper must have read the generation before a marking
+	 * bumps it. */
+	while (helpers.nready < helpers.nstarted)
+		pthread_cond_wait(&helpers.done, &helpers.lock);
+	pthread_mutex_unlock(&helpers.lock);
+	mk.nmarkers = helpers.nstarted + 1 < want ? helpers.nstarted + 1 : want;
+	return mk.nmarkers;
+}
+
+void gh_mark_after_fork(void)
+{
+	/* The child has none of the helpers. */
+	pthread_mutex_init(&helpers.lock, NULL);
+	pthread_cond_init(&helpers.wake, NULL);
+	pthread_cond_init(&helpers.done, NULL);
+	helpers.nstarted = helpers.nready = helpers.running = 0;
+}
+
+/* Step 1: add [lo, hi) to the jobs, in pieces.  0, or -1 if out of
+ * memory for the job list (the caller then scans the range itself). */
+static int add_job(uintptr_t lo, uintptr_t hi)
+{
+	if (mk.njobs == mk.capjobs) {
+		uint32_t cap = mk.capjobs ? mk.capjobs * 2 : 4096;
+		job *j = gh_sys_alloc(cap * sizeof *j, &gh_heap.stats.gc_sys);
+		if (!j)
+			return -1;
+		if (mk.jobs) {
+			memcpy(j, mk.jobs, mk.njobs * sizeof *j);
+			gh_sys_free(mk.jobs, mk.capjobs * sizeof *j, &gh_heap.stats.gc_sys);
+		}
+		mk.jobs = j;
+		mk.capjobs = cap;
+	}
+	mk.jobs[mk.njobs].lo = lo;
+	mk.jobs[mk.njobs].hi = hi;
+	mk.njobs++;
+	return 0;
+}
+
+static void add_range(uintptr_t lo, uintptr_t hi)
+{
+	while (lo < hi) {
+		uintptr_t end = hi - lo > JOB_BYTES ? lo + JOB_BYTES : hi;
+		if (add_job(lo, end) != 0)
+			scan_range(&mk.m[0], lo, end);
+		lo = end;
+	}
+}
+
+static void add_stack(gh_thread *t, uintptr_t sp)
+{
 	if (sp >= t->stack_lo && sp < t->stack_hi)
-		gh_mark_range(sp, t->stack_hi);
+		add_range(sp, t->stack_hi);
+}
+
+/* Steps 1-5, called with the collecting thread's registers on its stack
+ * below everything that add_stack lists of it. */
+static void mark_all(uintptr_t sp, void *arg)
+{
+	(void)arg;
+	marker *m0 = &mk.m[0];
+	m0->buf = get_empty();
+	self_marker = m0;
+	mk.njobs = 0;
+	mk.nextjob = 0;
+	mk.nidle = 0;
+	gh_thread *self = gh_self_thread;
+	for (gh_thread *t = gh_threads_first(); t; t = t->next)
+		add_stack(t, t == self ? sp : t->saved_sp);
+	gh_roots_scan(add_range);
+	gh_threads_scan_pending(add_range);
+	if (add_job(0, 0) != 0)
+		gh_final_mark_roots();
+	/* Anything already queued (a job list that could not grow) goes
+	 * on the full list, for whichever marker comes first. */
+	lf_push(m0->buf->n ? &mk.full : &mk.empty, m0->buf);
+	m0->buf = NULL;
+
+	uint32_t nhelp = mk.nmarkers - 1;
+	if (nhelp) {
+		pthread_mutex_lock(&helpers.lock);
+		helpers.running = nhelp;
+		helpers.gen++;
+		pthread_cond_broadcast(&helpers.wake);
+		pthread_mutex_unlock(&helpers.lock);
+	}
+	mark_worker(m0);
+	if (nhelp) {
+		pthread_mutex_lock(&helpers.lock);
+		while (helpers.running)
+			pthread_cond_wait(&helpers.done, &helpers.lock);
+		pthread_mutex_unlock(&helpers.lock);
+	}
 }
 
 uint64_t gh_mark(void)
 {
-	marked_bytes = 0;
-	heap_lo = __atomic_load_n(&gh_heap.arena_lo, __ATOMIC_RELAXED);
-	heap_hi = __atomic_load_n(&gh_heap.arena_hi, __ATOMIC_RELAXED);
-
-	gh_thread *self = gh_self_thread;
-	for (gh_thread *t = gh_threads_first(); t; t = t->next) {
-		if (t == self)
-			gh_with_registers_spilled(mark_stack_from, t);
-		else
-			mark_stack_from(t->saved_sp, t);
-		gh_mark_drain();
-	}
-	gh_roots_scan(gh_mark_range);
-	gh_threads_scan_pending(gh_mark_range);
-	gh_mark_drain();
-	gh_final_mark_roots();
-	gh_mark_drain();
-	return marked_bytes;
+	if (mk.nmarkers == 0)
+		mk.nmarkers = 1;
+	mk.heap_lo = __atomic_load_n(&gh_heap.arena_lo, __ATOMIC_RELAXED);
+	mk.heap_hi = __atomic_load_n(&gh_heap.arena_hi, __ATOMIC_RELAXED);
+	gh_with_registers_spilled(mark_all, NULL);
+	uint64_t marked = 0;
+	for (uint32_t i = 0; i < mk.nmarkers; i++)
+		marked += mk.m[i].marked;
+	return marked;
 }

@@ -110,8 +110,12 @@ bool gh_span_sweep_locked(gh_span *s)
 	}
 	memset(s->markbits, 0, sizeof s->markbits);
 	__atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
-	if (!nfreed)
+	if (!nfreed) {
+		/* Behind the empty spans still to sweep (mcentral.c). */
+		if (s->inlist == GH_LIST_EMPTY)
+			gh_mcentral_relist(&gh_heap.central[s->spanclass], s);
 		return false;
+	}
 
 	s->nfree = (uint16_t)(s->nfree + nfreed);
 	gh_stat_add(&gh_heap.stats.small_nfree[cls], nfreed);

@@ -44,6 +44,9 @@ static const gh_option_desc gh_option_table[GH_NUM_OPTIONS] = {
 	[GH_OPT_FORCEGC_PERIOD] = {"GOHEAP_FORCEGC_PERIOD", 120000, 0, INT32_MAX, NULL,
 				   "milliseconds without a collection after which "
 				   "the monitor thread forces one; 0 never"},
+	[GH_OPT_GCPROCS] = {"GOHEAP_GCPROCS", 0, 0, 32, NULL,
+			    "threads that mark in a collection; 0: one per online "
+			    "CPU, at most 32"},
 };
 
 static int64_t gh_option_value[GH_NUM_OPTIONS];
