@@ -100,6 +100,14 @@ GOHEAP_API void goheap_gc(void);
  * automatic collection off.  Returns the previous value (-1 for off). */
 GOHEAP_API int goheap_set_gc_percent(int percent);
 
+/* Set the soft memory limit: the collector collects earlier, and returns
+ * free memory to the OS at once, so as to keep the memory the library has
+ * mapped and not released under bytes, but spends at most about half the
+ * program's time doing so (Go 1.19's GOMEMLIMIT).  INT64_MAX means no
+ * limit (the default, or GOHEAP_MEMLIMIT); a negative argument changes
+ * nothing.  Returns the previous limit.  Thread-safe; cannot fail. */
+GOHEAP_API int64_t goheap_set_memory_limit(int64_t bytes);
+
 /* A precise layout: elements of size bytes whose pointers sit at the n_ptrs
  * byte offsets given (multiples of 8).  Types live until the process ends.
  * NULL with errno EINVAL for a bad layout, ENOMEM without memory. */

@@ -192,6 +192,11 @@ typedef struct gh_gcstate {
 	pthread_mutex_t lock;       /* one collection at a time */
 	pthread_mutex_t stats_lock; /* the figures below, for readers */
 	int percent;          /* GOGC; < 0 off */
+	int64_t memlimit;     /* soft memory limit, bytes; INT64_MAX none */
+	bool limited;         /* next_gc was lowered by the memory limit */
+	uint64_t scav_goal;   /* heap bytes the scavenger lets the heap retain */
+	uint64_t debt_ns;     /* the CPU limiter's account (mgc.c) */
+	uint64_t end_ns;      /* when the last collection ended (monotonic) */
 	uint32_t epoch;       /* incremented at every mark termination */
 	uint64_t next_gc;     /* heap_live that triggers the next cycle */
 	uint64_t last_live;   /* bytes marked by the last cycle */

@@ -343,6 +343,10 @@ typedef struct gh_mheap {
 	gh_fixalloc spanalloc;
 	uint32_t sweepgen; /* even, from 4 up; += 2 per collection */  /* counts frees between release checks */
 	uint64_t scavenge_delay; /* ns a free span stays before release */
+	/* Heap bytes that may stay retained (heap_sys - heap_released)
+	 * under the memory limit; heap operations release free spans above
+	 * it (set by mgc.c; UINT64_MAX without a limit). */
+	uint64_t retain_cap;
 	gh_heapstats stats;
 	gh_mcentral central[GH_NUM_SPANCLASSES];
 } gh_mheap;
@@ -362,6 +366,14 @@ GH_INTERNAL void gh_mheap_free(gh_span *s);
 /* Return free spans idle at least delay ns to the OS (0: all).  Takes the
  * heap lock. Returns bytes released. */
 GH_INTERNAL uint64_t gh_mheap_scavenge(uint64_t delay);
+/* Release free spans until at most goal heap bytes are retained or budget
+ * bytes were released; returns the bytes released. */
+GH_INTERNAL uint64_t gh_mheap_scavenge_to(uint64_t goal, uint64_t budget);
+/* Heap bytes mapped and not released: heap_sys - heap_released. */
+GH_INTERNAL uint64_t gh_mheap_retained(void);
+/* What a heap operation releases at most when over retain_cap: bounds the
+ * time it holds the heap lock (about 0.1 ms). */
+#define GH_SCAVENGE_STEP (1u << 20)
 /* Monotonic clock in ns. */
 GH_INTERNAL uint64_t gh_nanotime(void);
 /* Wall clock in ns since the Epoch. */
@@ -424,6 +436,7 @@ typedef enum gh_option_id {
 	GH_OPT_STATS,          /* 0: no stats file, no monitor thread */
 	GH_OPT_FORCEGC_PERIOD, /* ms; 0 never */
 	GH_OPT_GCPROCS,        /* markers; 0: online CPUs */
+	GH_OPT_MEMLIMIT,       /* bytes; -1 none */
 	GH_NUM_OPTIONS,
 } gh_option_id;
 

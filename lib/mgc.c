@@ -50,12 +50,17 @@
 #include "track.h"
 
 enum { GH_MIN_GOAL = 4 << 20 };
+/* The CPU limiter's allowance: the collector may run ahead of half the
+ * time by this much. */
+#define GH_DEBT_MAX_NS 100000000ull
 
 gh_gcstate gh_gc = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.stats_lock = PTHREAD_MUTEX_INITIALIZER,
 	.next_gc = GH_MIN_GOAL,
 	.percent = 100,
+	.memlimit = INT64_MAX,
+	.scav_goal = UINT64_MAX,
 };
 
 static uint64_t goal_for(uint64_t live, int percent)
@@ -73,6 +78,92 @@ static uint64_t heap_live(void)
 	return v > 0 ? (uint64_t)v : 0;
 }
 
+/* The memory limit.  Go 1.19's soft limit: the collector keeps the memory
+ * the library has mapped (and not released) under it by collecting earlier
+ * and releasing free spans at once, but never spends more than half the
+ * time collecting for it (the CPU limiter in gh_gc_maybe): a program whose
+ * live data outgrows the limit slows down and exceeds it, rather than
+ * collecting without end.  The heap may hold:
+ *
+ *   limit - memory that is not heap (span descriptors, caches, collector
+ *   metadata), less 10 % headroom for fragmentation (blocks rounded up to
+ *   their class, partly used spans), and so is the goal for heap_live.
+ *   Free spans above limit less 5 % are released (retain_cap). */
+static uint64_t nonheap_bytes(void)
+{
+	const gh_heapstats *h = &gh_heap.stats;
+	return gh_stat_get(&h->mspan_sys) + gh_stat_get(&h->mcache_sys) + gh_stat_get(&h->gc_sys) +
+	       gh_stat_get(&h->other_sys);
+}
+
+/* Set next_gc, limited, scav_goal and the heap's retain_cap after a
+ * collection that marked live bytes.  Caller holds gh_gc.stats_lock. */
+static void set_goals(uint64_t live)
+{
+	int percent = gh_gc.percent;
+	uint64_t goal = percent < 0 ? UINT64_MAX : goal_for(live, percent);
+	uint64_t cap = UINT64_MAX;
+	bool limited = false;
+	int64_t limit = gh_gc.memlimit;
+	if (limit != INT64_MAX) {
+		uint64_t nonheap = nonheap_bytes();
+		uint64_t room = (uint64_t)limit > nonheap ? (uint64_t)limit - nonheap : 0;
+		uint64_t lg = room - room / 10;
+		if (lg < goal) {
+			goal = lg;
+			limited = true;
+		}
+		uint64_t l95 = (uint64_t)limit - (uint64_t)limit / 20;
+		cap = l95 > nonheap ? l95 - nonheap : 0;
+	}
+	/* Some room to allocate in, whatever the limit says. */
+	if (goal < live + (1u << 20))
+		goal = live + (1u << 20);
+	__atomic_store_n(&gh_gc.next_gc, goal, __ATOMIC_RELAXED);
+	gh_gc.limited = limited;
+	/* The scavenger lets the heap keep 10 % above its goal. */
+	uint64_t keep = goal == UINT64_MAX ? UINT64_MAX : goal + goal / 10;
+	__atomic_store_n(&gh_gc.scav_goal, keep < cap ? keep : cap, __ATOMIC_RELAXED);
+	__atomic_store_n(&gh_heap.retain_cap, cap, __ATOMIC_RELAXED);
+}
+
+/* Whether the memory the library holds is over 80 % of the limit. */
+static bool near_limit(void)
+{
+	int64_t limit = __atomic_load_n(&gh_gc.memlimit, __ATOMIC_RELAXED);
+	return limit != INT64_MAX &&
+	       gh_mheap_retained() + nonheap_bytes() > (uint64_t)limit - (uint64_t)limit / 5;
+}
+
+/* Whether the heap has reached its goal.  A goal lowered by the memory
+ * limit counts only while the collector's time debt allows (see
+ * charge_collection). */
+static bool goal_reached(void)
+{
+	if (__atomic_load_n(&gh_gc.next_gc, __ATOMIC_RELAXED) > heap_live())
+		return false;
+	if (!__atomic_load_n(&gh_gc.limited, __ATOMIC_RELAXED))
+		return __atomic_load_n(&gh_gc.percent, __ATOMIC_RELAXED) >= 0;
+	uint64_t end = __atomic_load_n(&gh_gc.end_ns, __ATOMIC_RELAXED);
+	uint64_t debt = __atomic_load_n(&gh_gc.debt_ns, __ATOMIC_RELAXED);
+	uint64_t since = gh_nanotime() - end;
+	return debt <= since || debt - since <= GH_DEBT_MAX_NS;
+}
+
+/* The CPU limiter's account, after a collection that ran from t0 to t1
+ * (the collecting thread's time, marking and sweeping it did itself).
+ * The debt grows by the time collections take and shrinks by the time
+ * the program runs between them: over any stretch of time, a collection
+ * the memory limit asks for starts only if the collector's share stays
+ * under half, give or take GH_DEBT_MAX_NS.  Caller holds gh_gc.lock. */
+static void charge_collection(uint64_t t0, uint64_t t1)
+{
+	uint64_t ran = t0 - gh_gc.end_ns;
+	uint64_t debt = gh_gc.debt_ns > ran ? gh_gc.debt_ns - ran : 0;
+	__atomic_store_n(&gh_gc.debt_ns, debt + (t1 - t0), __ATOMIC_RELAXED);
+	__atomic_store_n(&gh_gc.end_ns, t1, __ATOMIC_RELAXED);
+}
+
 void gh_gc_note_alloc(int64_t bytes)
 {
 	__atomic_fetch_add(&gh_gc.heap_live, (uint64_t)bytes, __ATOMIC_RELAXED);
@@ -81,20 +172,19 @@ void gh_gc_note_alloc(int64_t bytes)
 void gh_gc_init(void)
 {
 	gh_gc.percent = (int)gh_option(GH_OPT_GOGC);
+	int64_t limit = gh_option(GH_OPT_MEMLIMIT);
+	gh_gc.memlimit = limit < 0 ? INT64_MAX : limit;
 	gh_gc.gctrace = (int)gh_option(GH_OPT_GCTRACE);
 	gh_gc.start_ns = gh_nanotime();
-	gh_gc.next_gc = GH_MIN_GOAL;
+	set_goals(0);
 	gh_heap.sweepgen = 4;
 }
 
 void gh_gc_maybe(void)
 {
 	gh_monitor_check();
-	if (__atomic_load_n(&gh_gc.percent, __ATOMIC_RELAXED) < 0)
-		return;
-	if (heap_live() < __atomic_load_n(&gh_gc.next_gc, __ATOMIC_RELAXED))
-		return;
-	gh_gc_collect(false);
+	if (goal_reached())
+		gh_gc_collect(false);
 }
 
 typedef struct cycle {
@@ -136,7 +226,7 @@ void gh_gc_collect(bool forced)
 	if (gh_thread_autoregister() != 0)
 		return;
 	pthread_mutex_lock(&gh_gc.lock);
-	if (!forced && (gh_gc.percent < 0 || heap_live() < gh_gc.next_gc)) {
+	if (!forced && !goal_reached()) {
 		pthread_mutex_unlock(&gh_gc.lock);
 		return; /* another thread collected meanwhile */
 	}
@@ -155,10 +245,17 @@ void gh_gc_collect(bool forced)
 	gh_roots_unlock();
 
 	uint64_t t1 = gh_nanotime();
-	if (forced)
+	if (forced || near_limit()) {
+		/* Near the memory limit, garbage left unswept would make the
+		 * heap grow: sweep it all now and release what is over the
+		 * limit's share. */
 		gh_sweep_finish();
-	else
+		uint64_t cap = __atomic_load_n(&gh_heap.retain_cap, __ATOMIC_RELAXED);
+		if (cap != UINT64_MAX)
+			gh_mheap_scavenge_to(cap, UINT64_MAX);
+	} else {
 		gh_sweep_background();
+	}
 	uint64_t t2 = gh_nanotime();
 
 	pthread_mutex_lock(&gh_gc.stats_lock);
@@ -171,23 +268,25 @@ void gh_gc_collect(bool forced)
 		gh_gc.last_gc = gh_gc.pause_end[i];
 		gh_gc.last_live = c.marked;
 		gh_gc.numgc++;
-		__atomic_store_n(&gh_gc.next_gc, goal_for(c.marked, gh_gc.percent < 0 ? 100 : gh_gc.percent),
-				 __ATOMIC_RELAXED);
+		set_goals(c.marked);
 	} else {
 		/* Try again once the heap has grown by half. */
 		__atomic_store_n(&gh_gc.next_gc, before + before / 2 + GH_MIN_GOAL, __ATOMIC_RELAXED);
 	}
 	uint32_t numgc = gh_gc.numgc;
 	uint64_t goal = gh_gc.next_gc;
+	bool limited = gh_gc.limited;
+	charge_collection(t0, t2);
 	pthread_mutex_unlock(&gh_gc.stats_lock);
 
 	if (gh_gc.gctrace > 0 && c.ok)
 		gh_warn("gc %u @%.3fs: %.3f+%.3f+%.3f ms sweep+pause+sweep, "
-			"%llu->%llu MB, %llu MB goal, %llu MB marked, %u workers%s",
+			"%llu->%llu MB, %llu MB goal%s, %llu MB marked, %u workers%s",
 			numgc, (double)(t0 - gh_gc.start_ns) / 1e9, (double)(c.t_stop - t0) / 1e6,
 			(double)(c.t_start - c.t_stop) / 1e6, (double)(t2 - t1) / 1e6,
 			(unsigned long long)(before >> 20), (unsigned long long)(heap_live() >> 20),
-			(unsigned long long)(goal >> 20), (unsigned long long)(c.marked >> 20), nmarkers,
+			(unsigned long long)(goal >> 20), limited ? " (limit)" : "",
+			(unsigned long long)(c.marked >> 20), nmarkers,
 			forced ? " (forced)" : "");
 	pthread_mutex_unlock(&gh_gc.lock);
 	if (c.ok)
@@ -254,8 +353,20 @@ int goheap_set_gc_percent(int percent)
 	int old = gh_gc.percent;
 	int p = percent < 0 ? -1 : percent;
 	__atomic_store_n(&gh_gc.percent, p, __ATOMIC_RELAXED);
-	if (p >= 0)
-		__atomic_store_n(&gh_gc.next_gc, goal_for(gh_gc.last_live, p), __ATOMIC_RELAXED);
+	set_goals(gh_gc.last_live);
+	pthread_mutex_unlock(&gh_gc.stats_lock);
+	return old;
+}
+
+int64_t goheap_set_memory_limit(int64_t bytes)
+{
+	gh_init();
+	pthread_mutex_lock(&gh_gc.stats_lock);
+	int64_t old = gh_gc.memlimit;
+	if (bytes >= 0) {
+		gh_gc.memlimit = bytes;
+		set_goals(gh_gc.last_live);
+	}
 	pthread_mutex_unlock(&gh_gc.stats_lock);
 	return old;
 }

@@ -22,9 +22,16 @@
  * that zeroes it, need no clearing; large pointer-holding objects are
  * cleared only when needzero is set.
  *
- * Release: free spans idle for the scavenge delay (GOHEAP_SCAVENGE_DELAY)
- * are returned to the OS during later heap activity; gh_mheap_scavenge(0)
- * returns them all.  npreleased counts a span's released pages.
+ * Release (the scavenger): free spans are returned to the OS
+ *   - in the background, by the monitor thread, at a bounded rate while the
+ *     heap retains more than the collector's goal plus 10 % (Go 1.13's
+ *     policy; mgc.c sets the goal, monitor.c paces it);
+ *   - at once, a step per heap operation, while the heap retains more than
+ *     the memory limit allows (retain_cap);
+ *   - when idle for the scavenge delay (GOHEAP_SCAVENGE_DELAY), during
+ *     later heap activity;
+ *   - all, by gh_mheap_scavenge(0) (goheap_free_os_memory).
+ * npreleased counts a span's released pages.
  *
  * Every function here that is not "_locked" takes the heap lock; the
  * "_locked" ones expect the caller to hold it.
@@ -257,10 +264,43 @@ static uint64_t scavenge_locked(uint64_t now, uint64_t delay)
 	return released;
 }
 
+static uint64_t retained(void)
+{
+	return gh_heap.stats.heap_sys - gh_heap.stats.heap_released;
+}
+
+/* Release free spans, biggest lists first, until at most goal bytes of the
+ * heap are retained or at least budget bytes were released.  Caller holds
+ * the heap lock.  Returns the bytes released. */
+static uint64_t scavenge_to_locked(uint64_t goal, uint64_t budget)
+{
+	uint64_t released = 0;
+	for (size_t i = GH_HEAP_LISTS + 1; i-- > 0 && released < budget;) {
+		gh_span *head = i < GH_HEAP_LISTS ? &gh_heap.free[i] : &gh_heap.freelarge;
+		for (gh_span *s = head->next; s != head && released < budget; s = s->next) {
+			if (retained() <= goal)
+				return released;
+			if (s->npreleased == s->npages)
+				continue;
+			gh_sys_unused((void *)s->start, s->npages << GH_PAGE_SHIFT);
+			uint64_t b = (s->npages - s->npreleased) << GH_PAGE_SHIFT;
+			released += b;
+			gh_stat_add(&gh_heap.stats.heap_released, (int64_t)b);
+			s->npreleased = s->npages;
+			if (gh_sys_unused_zeroes)
+				s->needzero = 0;
+		}
+	}
+	return released;
+}
+
 /* The release check of every heap operation: cheap unless a span may have
- * become due. */
+ * become due, or the heap holds more than the memory limit allows. */
 static void maybe_scavenge_locked(uint64_t now)
 {
+	uint64_t cap = __atomic_load_n(&gh_heap.retain_cap, __ATOMIC_RELAXED);
+	if (GH_UNLIKELY(retained() > cap))
+		scavenge_to_locked(cap, GH_SCAVENGE_STEP);
 	static uint64_t last;
 	uint64_t delay = gh_heap.scavenge_delay;
 	uint64_t period = delay < 1000000000u ? delay : 1000000000u;
@@ -279,6 +319,7 @@ void gh_mheap_init(void)
 	gh_fixalloc_init(&gh_heap.spanalloc, sizeof(gh_span), &gh_heap.stats.mspan_inuse,
 			 &gh_heap.stats.mspan_sys);
 	gh_heap.scavenge_delay = (uint64_t)gh_option(GH_OPT_SCAVENGE_DELAY) * 1000000u;
+	gh_heap.retain_cap = UINT64_MAX;
 	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++)
 		gh_mcentral_init(&gh_heap.central[sc], sc);
 }
@@ -386,6 +427,20 @@ void gh_mheap_free(gh_span *s)
 	free_span_locked(s, now);
 	maybe_scavenge_locked(now);
 	pthread_mutex_unlock(&gh_heap.lock);
+}
+
+uint64_t gh_mheap_scavenge_to(uint64_t goal, uint64_t budget)
+{
+	pthread_mutex_lock(&gh_heap.lock);
+	uint64_t r = retained() > goal ? scavenge_to_locked(goal, budget) : 0;
+	pthread_mutex_unlock(&gh_heap.lock);
+	return r;
+}
+
+uint64_t gh_mheap_retained(void)
+{
+	return __atomic_load_n(&gh_heap.stats.heap_sys, __ATOMIC_RELAXED) -
+	       __atomic_load_n(&gh_heap.stats.heap_released, __ATOMIC_RELAXED);
 }
 
 uint64_t gh_mheap_scavenge(uint64_t delay)

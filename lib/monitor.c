@@ -11,8 +11,12 @@
  *      kicks the thread) and at least every GH_REFRESH_NS.
  *   3. Force a collection when none has ended for GOHEAP_FORCEGC_PERIOD
  *      (2 minutes, as the seed's forcegc) and GOGC is not off.
- *   4. Scavenge: return free spans idle for GOHEAP_SCAVENGE_DELAY to the
- *      OS, every min(forcegc period, delay) / 2, as the seed's scavenger.
+ *   4. Scavenge: while the heap retains more than the collector's goal
+ *      plus 10 % (gh_gc.scav_goal), return free spans to the OS, a step of
+ *      GH_SCAVENGE_STEP every GH_PACE_NS at most: about 100 MiB/s, for a
+ *      few percent of one CPU (Go 1.13's background scavenger, which aims
+ *      at 1 %).  Also return free spans idle for GOHEAP_SCAVENGE_DELAY,
+ *      every min(forcegc period, delay) / 2, as the seed's scavenger did.
  *   5. Sleep on the file's kick word (a futex) until the next deadline.
  *
  * The thread is not a registered thread: it holds no heap pointers, so a
@@ -46,6 +50,7 @@
 /* At least one refresh a second: goheap-stat's shortest interval. */
 #define GH_REFRESH_NS 1000000000ull
 #define GH_SCAVENGE_TICK_MIN_NS 1000000000ull
+#define GH_PACE_NS 10000000ull
 
 int gh_monitor_restart_wanted;
 static bool running;
@@ -177,7 +182,7 @@ static void *monitor_main(void *arg)
 	fig.start_ns = gh_walltime() - (gh_nanotime() - gh_gc.start_ns);
 
 	uint64_t now = gh_nanotime();
-	uint64_t next_refresh = 0, next_scav = now + tick, last_gc_seen = now;
+	uint64_t next_refresh = 0, next_scav = now + tick, last_gc_seen = now, next_pace = now;
 	uint32_t numgc_seen = 0, kick_seen = 0;
 	for (;;) {
 		uint32_t *k = kick_word();
@@ -201,6 +206,12 @@ static void *monitor_main(void *arg)
 			fig.scavenged += gh_mheap_scavenge(scav_delay);
 			next_scav = now + tick;
 		}
+		bool over = gh_mheap_retained() > __atomic_load_n(&gh_gc.scav_goal, __ATOMIC_RELAXED);
+		if (over && now >= next_pace) {
+			fig.scavenged += gh_mheap_scavenge_to(
+				__atomic_load_n(&gh_gc.scav_goal, __ATOMIC_RELAXED), GH_SCAVENGE_STEP);
+			next_pace = now + GH_PACE_NS;
+		}
 		if (!served && (kick != kick_seen || now >= next_refresh)) {
 			refresh();
 			next_refresh = now + GH_REFRESH_NS;
@@ -208,6 +219,8 @@ static void *monitor_main(void *arg)
 		kick_seen = kick;
 
 		uint64_t until = next_refresh < next_scav ? next_refresh : next_scav;
+		if (over && next_pace < until)
+			until = next_pace;
 		if (force && last_gc_seen + force < until)
 			until = last_gc_seen + force;
 		now = gh_nanotime();

@@ -22,6 +22,7 @@ typedef struct gh_option_desc {
 	int64_t min, max;  /* accepted range */
 	const char *off;   /* a word that means -1, or NULL */
 	const char *about; /* meaning, for the diagnostics */
+	bool bytes;        /* a byte count: B, KiB, MiB, GiB or TiB may follow */
 } gh_option_desc;
 
 static const gh_option_desc gh_option_table[GH_NUM_OPTIONS] = {
@@ -47,7 +48,20 @@ static const gh_option_desc gh_option_table[GH_NUM_OPTIONS] = {
 	[GH_OPT_GCPROCS] = {"GOHEAP_GCPROCS", 0, 0, 32, NULL,
 			    "threads that mark in a collection; 0: one per online "
 			    "CPU, at most 32"},
+	[GH_OPT_MEMLIMIT] = {"GOHEAP_MEMLIMIT", -1, 0, INT64_MAX, "off",
+			     "soft memory limit in bytes (suffix B, KiB, MiB, GiB or "
+			     "TiB), or off", .bytes = true},
 };
+
+/* The multiplier a byte-count suffix stands for, or 0 if s is none. */
+static int64_t unit_of(const char *s)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	for (int i = 0; i < 5; i++)
+		if (strcmp(s, units[i]) == 0)
+			return (int64_t)1 << (10 * i);
+	return *s ? 0 : 1;
+}
 
 static int64_t gh_option_value[GH_NUM_OPTIONS];
 
@@ -66,6 +80,14 @@ static void set_option(int i, const char *name, const char *s, size_t len)
 	char *end;
 	errno = 0;
 	long long x = strtoll(buf, &end, 10);
+	if (d->bytes && !errno && end != buf && *end) {
+		int64_t u = unit_of(end);
+		if (u == 0 || x > INT64_MAX / u || x < INT64_MIN / u)
+			errno = EINVAL;
+		else
+			x *= u;
+		end += strlen(end);
+	}
 	if (errno || end == buf || *end || x < d->min || x > d->max) {
 		gh_warn("ignoring %s=%s: want %lld..%lld%s%s (%s)", name, buf,
 			(long long)d->min, (long long)d->max, d->off ? " or " : "",
