@@ -150,8 +150,10 @@ static bool goal_reached(void)
 	return debt <= since || debt - since <= GH_DEBT_MAX_NS;
 }
 
-/* The CPU limiter's account, after a collection that ran from t0 to t1
- * (the collecting thread's time, marking and sweeping it did itself).
+/* The CPU limiter's account, after a collection whose pause ran from t0
+ * to t1 (the time every thread of the program waited; sweeping runs
+ * beside the program and is not counted, as Go's limiter counts marking
+ * only).
  * The debt grows by the time collections take and shrinks by the time
  * the program runs between them: over any stretch of time, a collection
  * the memory limit asks for starts only if the collector's share stays
@@ -220,6 +222,18 @@ static int cycle_in_loader(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;
 }
 
+/* Zero the stack below the caller, where the sweep just run and the
+ * calls before it left copies of heap addresses: the frames of the
+ * collection itself are built there next, and any slot of them left
+ * unwritten would otherwise be a stale root that keeps garbage alive.
+ * (A tree's root on such a slot kept a whole dropped list alive.) */
+static __attribute__((noinline)) void clear_stack_below(void)
+{
+	volatile unsigned char buf[16 << 10];
+	memset((unsigned char *)buf, 0, sizeof buf);
+	__asm__ volatile("" : : "r"(buf) : "memory");
+}
+
 void gh_gc_collect(bool forced)
 {
 	/* The collecting thread's own stack is a root: it must be known. */
@@ -235,6 +249,7 @@ void gh_gc_collect(bool forced)
 	gh_sweep_finish();
 	uint32_t nmarkers = gh_mark_prepare();
 
+	clear_stack_below();
 	cycle c = {0};
 	gh_roots_lock();
 	gh_threads_lock();
@@ -276,7 +291,8 @@ void gh_gc_collect(bool forced)
 	uint32_t numgc = gh_gc.numgc;
 	uint64_t goal = gh_gc.next_gc;
 	bool limited = gh_gc.limited;
-	charge_collection(t0, t2);
+	if (c.ok)
+		charge_collection(c.t_stop, c.t_start);
 	pthread_mutex_unlock(&gh_gc.stats_lock);
 
 	if (gh_gc.gctrace > 0 && c.ok)

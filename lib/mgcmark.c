@@ -222,11 +222,11 @@ static inline void mark_word(marker *m, uintptr_t w)
 	}
 	if (gh_span_marked(s, idx) || gh_span_testandmark(s, idx))
 		return;
-	m->marked += s->elemsize;
 	uint32_t kind = GH_SPANCLASS_KIND(s->spanclass);
 	if (kind == GH_KIND_NOSCAN || kind == GH_KIND_TINY)
-		return;
-	push(m, base, s);
+		m->marked += s->elemsize;
+	else
+		push(m, base, s); /* counted when scanned, unless free */
 }
 
 static void scan_range(marker *m, uintptr_t lo, uintptr_t hi)
@@ -265,13 +265,20 @@ static void scan_typed(marker *m, uintptr_t p, gh_span *s)
 
 static void scan_block(marker *m, uintptr_t p, gh_span *s)
 {
-	if (GH_SPANCLASS_CLASS(s->spanclass) != 0 &&
-	    gh_track_peek(&((const gh_link *)p)->tag) == gh_free_tag((void *)p))
-		return; /* free: nothing inside is live */
 	if (GH_SPANCLASS_KIND(s->spanclass) == GH_KIND_TYPED)
 		scan_typed(m, p, s);
 	else
 		scan_range(m, p, p + s->elemsize);
+}
+
+/* A block taken from the queue: count and scan it, unless it is free. */
+static void scan_queued(marker *m, uintptr_t p, gh_span *s)
+{
+	if (GH_SPANCLASS_CLASS(s->spanclass) != 0 &&
+	    gh_track_peek(&((const gh_link *)p)->tag) == gh_free_tag((void *)p))
+		return; /* free: marked, but neither live nor holding pointers */
+	m->marked += s->elemsize;
+	scan_block(m, p, s);
 }
 
 void gh_mark_referents(gh_span *s, uintptr_t p)
@@ -347,7 +354,7 @@ static void drain(marker *m)
 		struct entry e = ring[head];
 		head = (head + 1) % RING;
 		n--;
-		scan_block(m, e.p, e.s);
+		scan_queued(m, e.p, e.s);
 	}
 }
 
@@ -384,8 +391,12 @@ static void *helper_main(void *arg)
 		seen = helpers.gen;
 		bool mine = id < mk.nmarkers;
 		pthread_mutex_unlock(&helpers.lock);
-		if (mine)
+		if (mine) {
+			/* Memcheck's leave is per thread (see mgc.c). */
+			gh_track_quiet_begin();
 			mark_worker(&mk.m[id]);
+			gh_track_quiet_end();
+		}
 		pthread_mutex_lock(&helpers.lock);
 		if (mine && --helpers.running == 0)
 			pthread_cond_broadcast(&helpers.done);

@@ -14,6 +14,7 @@
  */
 #include <goheap.h>
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -30,7 +31,11 @@ struct live {
 	size_t size;
 };
 
-static struct live *volatile live_head;
+/* Chains of CHAIN blocks, their heads in a table block rooted in a
+ * global: a stale copy of one block's address on a stack keeps at most
+ * one chain's tail alive, not the whole set. */
+enum { CHAIN = 64, MAX_CHAINS = 4096 };
+static struct live **volatile live_head;
 static size_t live_count;
 
 static size_t live_size(size_t i)
@@ -49,7 +54,10 @@ static void live_build(void *arg)
 	const struct build_args *a = arg;
 	uint64_t done = 0;
 	live_count = 0;
-	for (size_t i = 0; done < a->bytes; i++) {
+	struct live **chains = goheap_malloc(MAX_CHAINS * sizeof *chains);
+	if (chains == NULL)
+		return;
+	for (size_t i = 0; done < a->bytes && i < (size_t)MAX_CHAINS * CHAIN; i++) {
 		size_t n = live_size(i);
 		struct live *l = goheap_malloc(n);
 		if (l == NULL)
@@ -57,22 +65,26 @@ static void live_build(void *arg)
 		l->tag = 0xb0000000u + i;
 		l->size = n;
 		tap_fill_range(l, sizeof *l, n, l->tag);
-		l->next = live_head;
-		live_head = l;
+		l->next = chains[i / CHAIN];
+		chains[i / CHAIN] = l;
 		live_count++;
 		done += n;
 	}
+	live_head = chains;
 }
 
 /* Blocks of the live set that are alive and intact. */
 static GCU_NOINLINE size_t live_check(void)
 {
 	size_t n = 0;
-	for (const struct live *l = live_head; l != NULL; l = l->next) {
-		if (goheap_base(l) != l ||
-		    tap_check_range(l, sizeof *l, l->size, l->tag) != SIZE_MAX)
-			break;
-		n++;
+	struct live **chains = live_head;
+	for (size_t c = 0; chains != NULL && c < MAX_CHAINS; c++) {
+		for (const struct live *l = chains[c]; l != NULL; l = l->next) {
+			if (goheap_base(l) != l ||
+			    tap_check_range(l, sizeof *l, l->size, l->tag) != SIZE_MAX)
+				return n;
+			n++;
+		}
 	}
 	return n;
 }
@@ -335,21 +347,30 @@ static void test_min_goal(void)
 	gcu_collect(1);
 	goheap_memstats m;
 	goheap_read_memstats(&m);
-	/* Under Valgrind stale words on its stacks keep more alive, and one
-	 * word can hold a whole list tail: ask only that most of it went. */
-	cmp_uint(m.heap_alloc, <, tap_under_valgrind() ? (uint64_t)live_bytes / 2 : MiB,
+	/* Under Valgrind stale words on the stacks keep more alive (seen:
+	 * copies of block addresses in the collector's own frames), and how
+	 * much depends on thread timing: ask only that most of it went, and
+	 * that the goal follows what stayed. */
+	bool vg = tap_under_valgrind();
+	cmp_uint(m.heap_alloc, <, vg ? (uint64_t)live_bytes / 2 : MiB,
 		 "with the live set dropped the heap is almost empty (%llu)",
 		 (unsigned long long)m.heap_alloc);
-	is_uint(m.next_gc, 4 * MiB, "and the goal is the 4 MiB minimum");
+	uint64_t goal = 4 * MiB;
+	if (vg && m.heap_alloc * 2 > goal)
+		goal = m.heap_alloc * 2 + m.heap_alloc / 2 + MiB;
+	if (vg)
+		cmp_uint(m.next_gc, <=, goal, "and the goal follows what stayed");
+	else
+		is_uint(m.next_gc, 4 * MiB, "and the goal is the 4 MiB minimum");
 	struct garbage_args g = { 40 * MiB, 13, 0, 0 };
-	if (tap_under_valgrind())
+	if (vg)
 		g.bytes = 16 * MiB;
 	uint32_t gc0 = gcu_numgc();
 	gcu_call(garbage, &g);
-	cmp_uint(gcu_numgc() - gc0, >=, g.bytes / (4 * MiB) / 2,
-		 "collections every ~4 MiB");
-	cmp_uint(g.peak, <, 4 * MiB + MiB,
-		 "peak heap_alloc under 4 MiB + 1 MiB (%llu)",
+	cmp_uint(gcu_numgc() - gc0, >=, g.bytes / (goal > 4 * MiB ? goal : 4 * MiB) / 2,
+		 "collections every ~4 MiB (or the goal)");
+	cmp_uint(g.peak, <, (vg ? goal : 4 * MiB) + MiB,
+		 "peak heap_alloc under the goal + 1 MiB (%llu)",
 		 (unsigned long long)g.peak);
 }
 

@@ -169,17 +169,26 @@ static void test_limit_with_gc_off(void)
 	int64_t limit = (int64_t)(base + 24 * MiB);
 	goheap_set_gc_percent(-1);
 	goheap_set_memory_limit(limit);
-	uint32_t gc0 = gcu_numgc();
+	goheap_memstats m0, m1;
+	goheap_read_memstats(&m0);
+	uint64_t t0 = gcu_now_ns();
 	struct churn c = { (tap_under_valgrind() ? 100 : 400) * MiB, 0 };
 	gcu_call(churn, &c);
-	uint32_t ngc = gcu_numgc() - gc0;
+	uint64_t elapsed = gcu_now_ns() - t0;
+	goheap_read_memstats(&m1);
+	uint32_t ngc = m1.numgc - m0.numgc;
+	double share = (double)(m1.pause_total_ns - m0.pause_total_ns) / (double)elapsed;
 	diag("limit %lld MiB, retained at start %llu MiB, peak %.1f MiB, %u "
-	     "collections",
+	     "collections, %.0f %% of the time paused",
 	     (long long)(limit >> 20), (unsigned long long)(base >> 20),
-	     (double)c.peak_retained / (double)MiB, ngc);
+	     (double)c.peak_retained / (double)MiB, ngc, share * 100);
 	cmp_uint(ngc, >, 0, "collections happen with GOGC off under a limit");
-	cmp_uint(c.peak_retained, <=, (uint64_t)limit + (uint64_t)limit / 10,
-		 "retained memory stays under the limit + 10 %%");
+	/* The limit is soft: it may be exceeded only when the CPU limiter
+	 * held collections back, which happens when they take much of the
+	 * time (under Valgrind, say). */
+	ok(c.peak_retained <= (uint64_t)limit + (uint64_t)limit / 10 || share >= 0.4,
+	   "retained memory stays under the limit + 10 %%, unless collections "
+	   "took 40 %% of the time or more");
 	is_uint(live_check(), n, "the live set is intact");
 	goheap_set_memory_limit(INT64_MAX);
 	goheap_set_gc_percent(100);
@@ -197,8 +206,12 @@ static void test_limit_below_live(void)
 	goheap_read_memstats(&m0);
 	goheap_set_memory_limit((int64_t)(2 * MiB));
 	uint64_t t0 = gcu_now_ns();
-	struct churn c = { (tap_under_valgrind() ? 40 : 300) * MiB, 0 };
-	gcu_call(churn, &c);
+	/* Churn until the limit has made a collection happen: the CPU
+	 * limiter may hold the first ones back for the time earlier
+	 * collections took. */
+	struct churn c = { (tap_under_valgrind() ? 20 : 100) * MiB, 0 };
+	for (int i = 0; i < 3 || (gcu_numgc() == m0.numgc && i < 30); i++)
+		gcu_call(churn, &c);
 	uint64_t elapsed = gcu_now_ns() - t0;
 	goheap_read_memstats(&m1);
 	goheap_set_memory_limit(INT64_MAX);
