@@ -373,6 +373,10 @@ typedef struct gh_cachelist {
 typedef struct gh_mcache gh_mcache;
 struct gh_mcache {
 	uint32_t epoch; /* the collection epoch the lists belong to (gc.h) */
+	/* Bytes the owner may still allocate before the next heap profile
+	 * sample; at or below zero every allocation takes the slow path
+	 * (mprof.h).  A fresh cache's zero sends the first one there. */
+	int64_t sample_left;
 	gh_cachelist list[GH_NUM_SPANCLASSES];
 	/* Tiny allocator: the current 16-byte block and the offset of its
 	 * first unused byte. */
@@ -418,6 +422,10 @@ typedef enum gh_option_id {
 	GH_OPT_GCTRACE,        /* GOHEAP_DEBUG=gctrace=N */
 	GH_OPT_STATS,          /* 0: no stats file, no monitor thread */
 	GH_OPT_FORCEGC_PERIOD, /* ms; 0 never */
+	GH_OPT_PROFILE_RATE,   /* bytes per heap profile sample; 0 off */
+	GH_OPT_EFENCE,         /* GOHEAP_DEBUG=efence=1 (debugmode.c) */
+	GH_OPT_ALLOCFREETRACE, /* GOHEAP_DEBUG=allocfreetrace=1 */
+	GH_OPT_POISON,         /* GOHEAP_DEBUG=poison=1 */
 	GH_NUM_OPTIONS,
 } gh_option_id;
 
