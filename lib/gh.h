@@ -192,7 +192,7 @@ struct gh_span {
 	uint8_t needzero;   /* the pages may hold non-zero bytes */
 	uint8_t inlist;     /* GH_LIST_*: which mcentral list holds the span */
 	uint8_t pad_;
-	uint32_t nspecials; /* finalizers attached to blocks of this span */
+	uint32_t nspecials; /* finalizers and profile samples on its blocks */
 	gh_link *freelist;
 	/* Typed spans: the block's goheap_type, one pointer (large) or an
 	 * array of nelems pointers (small). */
@@ -204,6 +204,11 @@ struct gh_span {
 	/* Free spans. */
 	size_t npreleased;    /* pages returned to the OS */
 	uint64_t unusedsince; /* when the span became free, ns (monotonic) */
+
+	/* Of nspecials, those that are heap profile samples (mprof.c):
+	 * raised after nspecials and lowered before it, so that nspecials -
+	 * nprofiled never reads below the span's finalizer count. */
+	uint32_t nprofiled;
 
 	/* The collector's mark bits, one per block. */
 	uint64_t markbits[GH_MAX_OBJS_PER_SPAN / 64];

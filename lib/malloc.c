@@ -328,8 +328,9 @@ static inline __attribute__((always_inline)) void *malloc_kind(size_t size, uint
 		gh_link *o = l->head;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		if (GH_LIKELY(o != NULL && !gh_mcache_stale(c) && left > 0)) {
+			/* No memory checker here: see hand_out. */
 			c->sample_left = left;
-			l->head = gh_link_read(o).next;
+			l->head = o->next;
 			l->n--;
 			gh_local_add(&c->nmalloc[cls], 1);
 			return hand_out(o, n, kind, false);
@@ -446,8 +447,11 @@ static __attribute__((noinline, cold)) void free_slow(void *p)
 	uint32_t sc = s->spanclass;
 	if (GH_SPANCLASS_KIND(sc) == GH_KIND_TINY)
 		return;
-	if (__atomic_load_n(&s->nspecials, __ATOMIC_RELAXED)) {
-		gh_final_drop(s, gh_span_index(s, (uintptr_t)p));
+	uint32_t nspecials = __atomic_load_n(&s->nspecials, __ATOMIC_SEQ_CST);
+	if (nspecials) {
+		/* Profile samples only: no finalizer to look for. */
+		if (nspecials != __atomic_load_n(&s->nprofiled, __ATOMIC_SEQ_CST))
+			gh_final_drop(s, gh_span_index(s, (uintptr_t)p));
 		gh_mprof_free(s, (uintptr_t)p);
 	}
 	if (GH_SPANCLASS_CLASS(sc) == 0) {

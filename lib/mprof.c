@@ -89,6 +89,16 @@ static uint8_t *arena_next; /* bump allocation of buckets */
 static size_t arena_left;
 static prof_rec *table;
 static size_t table_cap, table_used, table_live;
+/* How many sampled blocks hash to each slot: a free that finds its slot at
+ * zero was not sampled and need not take the lock.  A span with a sampled
+ * block sends every free of its blocks to the slow path, so this is the
+ * common case there. */
+static uint8_t sampled_filter[1 << 16];
+
+static size_t filter_slot(uintptr_t p)
+{
+	return (size_t)(((p >> 4) * 0x9e3779b97f4a7c15u) >> 48);
+}
 /* libgoheap's own code, whose frames a recorded stack leaves out. */
 static uintptr_t self_lo, self_hi;
 /* Per thread: the countdown while a debug mode holds the cache's at zero,
@@ -260,10 +270,15 @@ static void record(void *p, size_t size)
 		key &= ~(uintptr_t)(GH_TINY_SIZE - 1);
 	pthread_mutex_lock(&prof_lock);
 	gh_bucket *b = bucket_get(stk, n, size);
+	uint8_t *f = &sampled_filter[filter_slot(key)];
 	if (b && table_insert(key, b) == 0) {
+		/* A saturated slot never drops back: its frees all look. */
+		if (*f != UINT8_MAX)
+			__atomic_store_n(f, (uint8_t)(*f + 1), __ATOMIC_RELAXED);
 		b->allocs++;
 		b->alloc_bytes += size;
-		__atomic_fetch_add(&s->nspecials, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&s->nspecials, 1, __ATOMIC_SEQ_CST);
+		__atomic_fetch_add(&s->nprofiled, 1, __ATOMIC_SEQ_CST);
 	}
 	pthread_mutex_unlock(&prof_lock);
 }
@@ -291,6 +306,11 @@ void gh_mprof_free(gh_span *s, uintptr_t p)
 {
 	if (GH_SPANCLASS_KIND(s->spanclass) == GH_KIND_TINY)
 		p &= ~(uintptr_t)(GH_TINY_SIZE - 1);
+	/* The count only rises while the block is live: a zero read without
+	 * the lock means p was not sampled. */
+	uint8_t *f = &sampled_filter[filter_slot(p)];
+	if (__atomic_load_n(f, __ATOMIC_RELAXED) == 0)
+		return;
 	pthread_mutex_lock(&prof_lock);
 	if (table_cap) {
 		for (size_t i = addr_hash(p) & (table_cap - 1); table[i].obj != SLOT_EMPTY;
@@ -303,7 +323,10 @@ void gh_mprof_free(gh_span *s, uintptr_t p)
 			table[i].obj = SLOT_DELETED;
 			table[i].b = NULL;
 			table_live--;
-			__atomic_fetch_sub(&s->nspecials, 1, __ATOMIC_RELAXED);
+			if (*f != UINT8_MAX)
+				__atomic_store_n(f, (uint8_t)(*f - 1), __ATOMIC_RELAXED);
+			__atomic_fetch_sub(&s->nprofiled, 1, __ATOMIC_SEQ_CST);
+			__atomic_fetch_sub(&s->nspecials, 1, __ATOMIC_SEQ_CST);
 		}
 	}
 	pthread_mutex_unlock(&prof_lock);
