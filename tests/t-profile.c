@@ -391,6 +391,24 @@ static const struct tap_test tests[] = {
 
 int main(int argc, char **argv)
 {
+	/* For t-profile-stat.sh: read the profile named by T_PROFILE_READ
+	 * and print the sum of each sample type. */
+	const char *readpath = getenv("T_PROFILE_READ");
+	if (readpath) {
+		static prof pr;
+		if (read_profile(readpath, &pr) != 0 || pr.ntypes != 4) {
+			fprintf(stderr, "t-profile: %s: not a heap profile\n", readpath);
+			return 1;
+		}
+		int64_t sum[4] = {0, 0, 0, 0};
+		for (int i = 0; i < pr.nsamples; i++)
+			for (int k = 0; k < 4; k++)
+				sum[k] += pr.samples[i].v[k];
+		for (int k = 0; k < 4; k++)
+			printf("%s %lld\n", pr.types[k] < pr.nstr ? pr.strs[pr.types[k]] : "?",
+			       (long long)sum[k]);
+		return 0;
+	}
 	int fd = mkstemp(path);
 	if (fd < 0)
 		bail_out("mkstemp: %s", strerror(errno));
