@@ -5,12 +5,16 @@
  *
  * The allocation fast path pays for all of this with one subtraction and
  * one branch: the calling thread's byte countdown to the next sample
- * (gh_mcache.sample_left).  It only goes below zero when a sample is due,
- * and it is held at zero while any debug mode or Valgrind is on, so that
- * every allocation then takes the slow path, where the hooks live.  The
- * free fast path tests gh_debug_flags, one word that is zero unless a debug
- * mode or Valgrind is on; sampled blocks count as specials of their span
- * (nspecials), which sends their free to the slow path too.
+ * (gh_mcache.sample_left).  The allocation that would take it to zero or
+ * below goes to the slow path, which samples; and it is held at zero while
+ * any debug mode or Valgrind is on, so that every allocation then takes
+ * the slow path, where the hooks live (the fast path has no memory-checker
+ * hook of its own any more).  The free fast path tests gh_debug_flags, one
+ * word that is zero unless a debug mode or Valgrind is on.  Sampled blocks
+ * count as specials of their span (nspecials, and nprofiled of those),
+ * which sends the frees of all the span's blocks to the slow path; there a
+ * block that was not sampled skips the finalizer table (nspecials ==
+ * nprofiled) and the profile's lock (a counting filter in mprof.c).
  */
 #ifndef GH_MPROF_H
 #define GH_MPROF_H
