@@ -87,12 +87,20 @@ void *gh_efence_alloc(size_t size, uint32_t kind, const goheap_type *type)
 		return NULL;
 	uintptr_t guard = s->start + ((npages - 1) << GH_PAGE_SHIFT);
 	uintptr_t p = guard - n;
+	/* A collection may stop this thread at any point here and find the
+	 * span in use through its address in a register: at every step the
+	 * range it would scan, [start, start + elemsize), must stay in the
+	 * span's accessible pages.  So shrink it from the top, move its start
+	 * up, and only then protect the guard page. */
+	__atomic_store_n(&s->elemsize, n, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&s->limit, guard, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&s->start, p, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	gh_sys_fault((void *)guard, GH_PAGE_SIZE);
 	if (s->needzero)
 		memset((void *)p, 0, n);
-	s->start = p;
-	s->limit = guard;
-	s->elemsize = n;
 	gh_track_malloc((void *)p, n, true);
 	if (type)
 		gh_span_set_type(s, p, type);
@@ -105,12 +113,16 @@ void gh_efence_retire(gh_span *s)
 {
 	size_t bytes = s->npages << GH_PAGE_SHIFT;
 	uintptr_t base = s->limit - ((s->npages - 1) << GH_PAGE_SHIFT);
+	/* Out of every lookup first: a collection that stops this thread
+	 * (which may hold the block's address) must not scan the pages once
+	 * they are protected. */
+	s->types = NULL;
+	__atomic_store_n(&s->state, GH_SPAN_DEAD, __ATOMIC_RELEASE);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	gh_sys_unused((void *)base, bytes);
 	gh_sys_fault((void *)base, bytes);
 	gh_stat_add(&gh_heap.stats.large_nfree, 1);
 	gh_stat_add(&gh_heap.stats.large_free_bytes, (int64_t)bytes);
-	s->types = NULL;
-	__atomic_store_n(&s->state, GH_SPAN_DEAD, __ATOMIC_RELEASE);
 }
 
 /* ---- allocfreetrace ---- */
