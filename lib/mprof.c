@@ -42,8 +42,8 @@
  *
  * prof_lock guards the buckets and the table.  It is a leaf: it is taken
  * under an mcentral lock (sweeping) and nothing is taken under it; the
- * backtrace is taken before it, and the profile is written after dropping
- * it, from a copy of the counts.
+ * backtrace is taken before it (under unwind_lock, for fork's sake), and
+ * the profile is written after dropping it, from a copy of the counts.
  */
 #include "config.h"
 
@@ -88,6 +88,11 @@ typedef struct prof_rec {
 enum { SLOT_EMPTY = 0, SLOT_DELETED = 1 };
 
 static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Held around the unwinder, so that fork never copies it mid-way: neither
+ * libunwind nor libgcc's unwinder has fork handlers for its own locks, and
+ * a child that inherits one held hangs at its first sample.  Taken with no
+ * other lock held, and before prof_lock. */
+static pthread_mutex_t unwind_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t prof_rate;       /* bytes; 0 off (atomic) */
 static int64_t prof_rate_used;  /* the last rate that was not 0 */
 static gh_bucket *bucket_hash[BUCKET_HASH];
@@ -272,7 +277,9 @@ static uint32_t take_stack(uintptr_t *stk)
 static void record(void *p, size_t size)
 {
 	uintptr_t stk[MAX_STACK];
+	pthread_mutex_lock(&unwind_lock);
 	uint32_t n = take_stack(stk);
+	pthread_mutex_unlock(&unwind_lock);
 	gh_span *s = gh_span_of((uintptr_t)p);
 	if (!s)
 		return;
@@ -370,12 +377,14 @@ long goheap_set_profile_rate(long bytes)
 
 static void lock_prepare(void)
 {
+	pthread_mutex_lock(&unwind_lock);
 	pthread_mutex_lock(&prof_lock);
 }
 
 static void lock_release(void)
 {
 	pthread_mutex_unlock(&prof_lock);
+	pthread_mutex_unlock(&unwind_lock);
 }
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
