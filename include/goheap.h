@@ -228,6 +228,28 @@ GOHEAP_API void goheap_read_memstats(goheap_memstats *stats);
  */
 GOHEAP_API int goheap_write_heapdump(int fd);
 
+/*
+ * Heap profile (goheap_set_profile_rate(3)).  On average one allocation in
+ * every `rate` bytes allocated is sampled (GOHEAP_PROFILE_RATE, default
+ * 524288 as Go's MemProfileRate; 0 off): its call stack is recorded, and
+ * its free, by goheap_free or by the collector, is counted against it.
+ *
+ * goheap_set_profile_rate sets the rate in bytes and returns the previous
+ * one; a negative argument only returns the current rate.  The calling
+ * thread uses the new rate at once, other threads from their next sample.
+ * Thread safe.
+ *
+ * goheap_write_heap_profile writes the profile to fd in pprof's format
+ * (uncompressed profile.proto), with the sample types alloc_objects,
+ * alloc_space, inuse_objects and inuse_space, scaled up for sampling as Go
+ * does, and the executable mappings of the process, so that
+ * "go tool pprof -top PROGRAM FILE" names the program's functions.  0, or
+ * -1 with errno: EBADF (fd < 0), ENOMEM, or the error of write(2).  Thread
+ * safe; does not stop the world.
+ */
+GOHEAP_API long goheap_set_profile_rate(long bytes);
+GOHEAP_API int goheap_write_heap_profile(int fd);
+
 #ifdef __cplusplus
 }
 #endif

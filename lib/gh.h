@@ -192,7 +192,7 @@ struct gh_span {
 	uint8_t needzero;   /* the pages may hold non-zero bytes */
 	uint8_t inlist;     /* GH_LIST_*: which mcentral list holds the span */
 	uint8_t pad_;
-	uint32_t nspecials; /* finalizers attached to blocks of this span */
+	uint32_t nspecials; /* finalizers and profile samples on its blocks */
 	gh_link *freelist;
 	/* Typed spans: the block's goheap_type, one pointer (large) or an
 	 * array of nelems pointers (small). */
@@ -204,6 +204,11 @@ struct gh_span {
 	/* Free spans. */
 	size_t npreleased;    /* pages returned to the OS */
 	uint64_t unusedsince; /* when the span became free, ns (monotonic) */
+
+	/* Of nspecials, those that are heap profile samples (mprof.c):
+	 * raised after nspecials and lowered before it, so that nspecials -
+	 * nprofiled never reads below the span's finalizer count. */
+	uint32_t nprofiled;
 
 	/* The collector's mark bits, one per block. */
 	uint64_t markbits[GH_MAX_OBJS_PER_SPAN / 64];
@@ -390,6 +395,10 @@ typedef struct gh_cachelist {
 typedef struct gh_mcache gh_mcache;
 struct gh_mcache {
 	uint32_t epoch; /* the collection epoch the lists belong to (gc.h) */
+	/* Bytes the owner may still allocate before the next heap profile
+	 * sample; at or below zero every allocation takes the slow path
+	 * (mprof.h).  A fresh cache's zero sends the first one there. */
+	int64_t sample_left;
 	gh_cachelist list[GH_NUM_SPANCLASSES];
 	/* Tiny allocator: the current 16-byte block and the offset of its
 	 * first unused byte. */
@@ -437,6 +446,10 @@ typedef enum gh_option_id {
 	GH_OPT_FORCEGC_PERIOD, /* ms; 0 never */
 	GH_OPT_GCPROCS,        /* markers; 0: online CPUs */
 	GH_OPT_MEMLIMIT,       /* bytes; -1 none */
+	GH_OPT_PROFILE_RATE,   /* bytes per heap profile sample; 0 off */
+	GH_OPT_EFENCE,         /* GOHEAP_DEBUG=efence=1 (debugmode.c) */
+	GH_OPT_ALLOCFREETRACE, /* GOHEAP_DEBUG=allocfreetrace=1 */
+	GH_OPT_POISON,         /* GOHEAP_DEBUG=poison=1 */
 	GH_NUM_OPTIONS,
 } gh_option_id;
 

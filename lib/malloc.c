@@ -55,6 +55,7 @@
 #include "gh.h"
 #include "mem.h"
 #include "monitor.h"
+#include "mprof.h"
 #include "track.h"
 
 uintptr_t gh_tag_secret;
@@ -97,6 +98,7 @@ static void init_once_fn(void)
 {
 	gh_track_init();
 	gh_options_init();
+	gh_debug_init();
 	/* The secret must differ from 0 so that zeroed memory never looks
 	 * free. */
 	do
@@ -108,6 +110,9 @@ static void init_once_fn(void)
 	gh_roots_init();
 	if (gh_stw_init() != 0)
 		gh_throw("cannot install the stop-the-world signal handler");
+	/* Before gh_gc_atfork: its fork handlers must prepare first, as
+	 * the profile's lock is a leaf. */
+	gh_mprof_init();
 	gh_gc_atfork();
 	gh_monitor_start();
 }
@@ -185,10 +190,14 @@ zero_block(void *p, size_t n)
 		v[i] = z;
 }
 
-/* Hand out o, a block of n bytes, as a block of the given kind. */
-static inline __attribute__((always_inline)) void *hand_out(gh_link *o, size_t n, uint32_t kind)
+/* Hand out o, a block of n bytes, as a block of the given kind.  The fast
+ * path leaves out the memory checker's hook (track): with Valgrind on,
+ * every allocation takes the slow path (mprof.h). */
+static inline __attribute__((always_inline)) void *hand_out(gh_link *o, size_t n, uint32_t kind,
+							  bool track)
 {
-	gh_track_malloc(o, n, kind != GH_KIND_NOSCAN);
+	if (track)
+		gh_track_malloc(o, n, kind != GH_KIND_NOSCAN);
 	if (kind == GH_KIND_NOSCAN)
 		o->tag = 0; /* no longer free; the rest is the caller's */
 	else
@@ -268,37 +277,63 @@ static __attribute__((noinline)) void *malloc_slow(size_t size, uint32_t kind,
 	gh_mcache *c = gh_mcache_get();
 	if (!c)
 		return NULL;
-	if (size > GH_MAX_SMALL)
-		return large_alloc(size, kind, type);
-	if (kind == GH_KIND_NOSCAN && size > 0 && size < GH_TINY_SIZE)
-		return tiny_alloc(c, size);
-	uint32_t cls = gh_size_class(size);
-	gh_link *o = cache_take(c, GH_SPANCLASS(cls, kind));
-	if (!o)
+	void *p;
+	size_t n;
+	if (GH_UNLIKELY(gh_debug_flags & GH_DEBUG_EFENCE)) {
+		p = gh_efence_alloc(size, kind, type);
+		n = size ? (size + 15) & ~(size_t)15 : 16;
+	} else if (size > GH_MAX_SMALL) {
+		p = large_alloc(size, kind, type);
+		n = (size + GH_PAGE_SIZE - 1) & ~(size_t)(GH_PAGE_SIZE - 1);
+	} else if (kind == GH_KIND_NOSCAN && size > 0 && size < GH_TINY_SIZE) {
+		p = tiny_alloc(c, size);
+		n = size;
+	} else {
+		uint32_t cls = gh_size_class(size);
+		gh_link *o = cache_take(c, GH_SPANCLASS(cls, kind));
+		if (!o)
+			return NULL;
+		n = gh_class_size[cls];
+		p = hand_out(o, n, kind, true);
+		if (type)
+			gh_span_set_type(gh_span_of((uintptr_t)p), (uintptr_t)p, type);
+	}
+	if (!p)
 		return NULL;
-	void *p = hand_out(o, gh_class_size[cls], kind);
-	if (type)
-		gh_span_set_type(gh_span_of((uintptr_t)p), (uintptr_t)p, type);
+	/* The profile's countdown (mprof.c), and the debug modes. */
+	int64_t left = c->sample_left - (int64_t)n;
+	if (GH_LIKELY(left > 0 && !gh_debug_on())) {
+		c->sample_left = left;
+		return p;
+	}
+	gh_mprof_alloc(c, p, n);
+	if (gh_debug_on())
+		gh_debug_alloc(p, n, kind);
 	return p;
 }
 
 /* The fast path of the untyped entry points: a cached block of the right
- * class from a cache that is not stale, else the slow path.  About a dozen
- * instructions and two tests besides the clearing. */
+ * class from a cache that is not stale, when no heap profile sample is due
+ * (which also stands for "no debug mode is on", mprof.h); else the slow
+ * path.  About a dozen instructions and three tests besides the clearing. */
 static inline __attribute__((always_inline)) void *malloc_kind(size_t size, uint32_t kind)
 {
 	gh_mcache *c = gh_tls_cache;
 	if (GH_LIKELY(c != NULL && size <= GH_MAX_SMALL) &&
 	    (kind != GH_KIND_NOSCAN || size >= GH_TINY_SIZE)) {
 		uint32_t cls = gh_size_class(size);
+		size_t n = gh_class_size[cls];
+		int64_t left = c->sample_left - (int64_t)n;
 		gh_cachelist *l = &c->list[GH_SPANCLASS(cls, kind)];
 		gh_link *o = l->head;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		if (GH_LIKELY(o != NULL && !gh_mcache_stale(c))) {
-			l->head = gh_link_read(o).next;
+		if (GH_LIKELY(o != NULL && !gh_mcache_stale(c) && left > 0)) {
+			/* No memory checker here: see hand_out. */
+			c->sample_left = left;
+			l->head = o->next;
 			l->n--;
 			gh_local_add(&c->nmalloc[cls], 1);
-			return hand_out(o, gh_class_size[cls], kind);
+			return hand_out(o, n, kind, false);
 		}
 	}
 	return malloc_slow(size, kind, NULL);
@@ -412,17 +447,32 @@ static __attribute__((noinline, cold)) void free_slow(void *p)
 	uint32_t sc = s->spanclass;
 	if (GH_SPANCLASS_KIND(sc) == GH_KIND_TINY)
 		return;
-	if (__atomic_load_n(&s->nspecials, __ATOMIC_RELAXED))
-		gh_final_drop(s, gh_span_index(s, (uintptr_t)p));
+	uint32_t nspecials = __atomic_load_n(&s->nspecials, __ATOMIC_SEQ_CST);
+	if (nspecials) {
+		/* Profile samples only: no finalizer to look for. */
+		if (nspecials != __atomic_load_n(&s->nprofiled, __ATOMIC_SEQ_CST))
+			gh_final_drop(s, gh_span_index(s, (uintptr_t)p));
+		gh_mprof_free(s, (uintptr_t)p);
+	}
 	if (GH_SPANCLASS_CLASS(sc) == 0) {
 		if (!claim_large(s, (uintptr_t)p))
 			bad_pointer("goheap_free", p, "block is free (double free?)");
+		if (gh_debug_on())
+			gh_debug_free(p, s->elemsize, 0, false);
 		gh_track_free(p);
+		if (GH_UNLIKELY(gh_debug_flags & GH_DEBUG_EFENCE)) {
+			gh_gc_note_alloc(-(int64_t)s->elemsize);
+			gh_efence_retire(s);
+			__asm__ volatile("" ::"r"(p) : "memory");
+			return;
+		}
 		gh_gc_note_alloc(-(int64_t)s->elemsize);
 		gh_span_release(s);
 		__asm__ volatile("" ::"r"(p) : "memory");
 		return;
 	}
+	if (gh_debug_on())
+		gh_debug_free(p, s->elemsize, sizeof(gh_link), false);
 	gh_track_free(p);
 
 	gh_link *o = p;
@@ -451,7 +501,7 @@ void goheap_free(void *p)
 	uintptr_t a = (uintptr_t)p;
 	gh_mcache *c = gh_tls_cache;
 	gh_span *s = gh_span_at(a);
-	if (GH_LIKELY(s != NULL && c != NULL) && GH_LIKELY(!gh_track_on_now())) {
+	if (GH_LIKELY(s != NULL && c != NULL) && GH_LIKELY(!gh_debug_on())) {
 		uint32_t sc = s->spanclass;
 		uint32_t idx = gh_span_index(s, a);
 		if (GH_LIKELY(s->state == GH_SPAN_INUSE && a >= s->start && a < s->limit &&

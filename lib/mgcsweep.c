@@ -29,6 +29,7 @@
 #include "gc.h"
 #include "gh.h"
 #include "mem.h"
+#include "mprof.h"
 #include "track.h"
 
 static pthread_mutex_t sweeper_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -67,11 +68,19 @@ void gh_span_release(gh_span *s)
 static bool sweep_large(gh_span *s, uint32_t sg)
 {
 	if (!gh_span_marked(s, 0) && !(s->nspecials && gh_final_sweep_block(s, 0))) {
+		if (s->nspecials)
+			gh_mprof_free(s, s->start);
+		if (gh_debug_on())
+			gh_debug_free((void *)s->start, s->elemsize, 0, true);
 		gh_track_free((void *)s->start);
 		/* Not "swept" but FRESH, which no sweeper touches: a whole
 		 * cycle may pass before the heap takes the span, and it must
 		 * not be found to sweep (and freed) again meanwhile. */
 		__atomic_store_n(&s->sweepgen, GH_SWEEPGEN_FRESH, __ATOMIC_RELEASE);
+		if (GH_UNLIKELY(gh_debug_flags & GH_DEBUG_EFENCE)) {
+			gh_efence_retire(s);
+			return true;
+		}
 		gh_span_release(s);
 		return true;
 	}
@@ -99,6 +108,10 @@ bool gh_span_sweep_locked(gh_span *s)
 				continue;
 			if (s->nspecials && gh_final_sweep_block(s, idx))
 				continue;
+			if (s->nspecials)
+				gh_mprof_free(s, (uintptr_t)o);
+			if (gh_debug_on())
+				gh_debug_free(o, s->elemsize, sizeof(gh_link), true);
 			if (GH_SPANCLASS_KIND(s->spanclass) == GH_KIND_TINY)
 				gh_track_noaccess(o, GH_TINY_SIZE);
 			else

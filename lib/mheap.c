@@ -386,6 +386,7 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 	s->sweepgen = GH_SWEEPGEN_FRESH; /* until gh_span_publish */
 	s->inlist = GH_LIST_NONE;
 	s->nspecials = 0;
+	s->nprofiled = 0;
 	s->types = NULL;
 	memset(s->markbits, 0, sizeof s->markbits);
 	if (cls == 0) {
@@ -416,6 +417,7 @@ void gh_mheap_free(gh_span *s)
 	pthread_mutex_lock(&gh_heap.lock);
 	GH_ASSERT(s->state == GH_SPAN_INUSE);
 	s->nspecials = 0;
+	s->nprofiled = 0;
 	size_t bytes = s->npages << GH_PAGE_SHIFT;
 	if (GH_SPANCLASS_CLASS(s->spanclass) == 0) {
 		gh_stat_add(&gh_heap.stats.large_nfree, 1);

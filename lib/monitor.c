@@ -89,14 +89,15 @@ static void collect(void)
 	goheap_unregister_thread();
 }
 
-static int64_t heapdump_to(const char *path, int64_t *value)
+/* Write a heap dump or a heap profile to path, a new file. */
+static int64_t write_to(const char *path, int (*writer)(int fd), int64_t *value)
 {
 	if (path[0] != '/')
 		return -EINVAL;
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	int r = goheap_write_heapdump(fd);
+	int r = writer(fd);
 	int err = errno;
 	goheap_unregister_thread();
 	struct stat st;
@@ -124,7 +125,9 @@ static int64_t run_request(uint32_t op, int64_t arg, const char *path, int64_t *
 		*value = ms.numgc;
 		return 0;
 	case GH_OP_HEAPDUMP:
-		return heapdump_to(path, value);
+		return write_to(path, goheap_write_heapdump, value);
+	case GH_OP_HEAP_PROFILE:
+		return write_to(path, goheap_write_heap_profile, value);
 	case GH_OP_SET_GC_PERCENT:
 		if (arg > INT32_MAX)
 			return -EINVAL;

@@ -51,6 +51,17 @@ static const gh_option_desc gh_option_table[GH_NUM_OPTIONS] = {
 	[GH_OPT_MEMLIMIT] = {"GOHEAP_MEMLIMIT", -1, 0, INT64_MAX, "off",
 			     "soft memory limit in bytes (suffix B, KiB, MiB, GiB or "
 			     "TiB), or off", .bytes = true},
+	[GH_OPT_PROFILE_RATE] = {"GOHEAP_PROFILE_RATE", 512 * 1024, 0, INT64_C(1) << 40, NULL,
+				 "average bytes allocated per heap profile sample; "
+				 "0 turns heap profiling off"},
+	[GH_OPT_EFENCE] = {"GOHEAP_DEBUG:efence", 0, 0, 1, NULL,
+			   "1 puts every block on pages of its own and makes freed "
+			   "blocks inaccessible (slow, never gives memory back)"},
+	[GH_OPT_ALLOCFREETRACE] = {"GOHEAP_DEBUG:allocfreetrace", 0, 0, 1, NULL,
+				   "1 prints a line per allocation and free on stderr, "
+				   "or in the file named by GOHEAP_TRACE_FILE"},
+	[GH_OPT_POISON] = {"GOHEAP_DEBUG:poison", 0, 0, 1, NULL,
+			   "1 fills freed blocks with 0xdeadbeefdeadbeef"},
 };
 
 /* The multiplier a byte-count suffix stands for, or 0 if s is none. */

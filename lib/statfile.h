@@ -115,6 +115,7 @@ enum gh_statfile_op {
 	GH_OP_HEAPDUMP = 2,       /* dump to path (created, must not exist); value: bytes */
 	GH_OP_SET_GC_PERCENT = 3, /* arg: percent, < 0 off; value: the old one, -1 off */
 	GH_OP_FREE_OS_MEMORY = 4, /* value: heap_released after */
+	GH_OP_HEAP_PROFILE = 5,   /* pprof heap profile to path (as HEAPDUMP); value: bytes */
 };
 
 typedef struct gh_statfile_request {
@@ -126,7 +127,7 @@ typedef struct gh_statfile_request {
 	int64_t result;    /* 0, or -errno */
 	int64_t value;     /* the op's answer, if result is 0 */
 	uint64_t taken_ns; /* wall clock when owner took the slot */
-	char path[4096];   /* GH_OP_HEAPDUMP: absolute path, NUL-terminated */
+	char path[4096];   /* GH_OP_HEAPDUMP, _HEAP_PROFILE: absolute path, NUL-terminated */
 } gh_statfile_request;
 
 /* Wait on and wake a word of the shared mapping, across processes (the

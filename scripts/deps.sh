@@ -3,7 +3,7 @@
 # Debian 12; run as root (or with sudo available).
 set -euo pipefail
 pkgs=(build-essential autoconf automake libtool pkg-config valgrind mandoc groff-base
-	python3 util-linux "$@")
+	python3 util-linux golang-go libunwind8 "$@")
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -88,6 +88,8 @@ static void usage(FILE *f)
 	      "       goheap-stat [-d DIR] [-t SECONDS] gc PID       collect now\n"
 	      "       goheap-stat [-d DIR] [-t SECONDS] dump PID FILE\n"
 	      "                                                      write a heap dump\n"
+	      "       goheap-stat [-d DIR] [-t SECONDS] profile PID FILE\n"
+	      "                                                      write a pprof heap profile\n"
 	      "       goheap-stat [-d DIR] set-gc-percent PID N|off  set GOGC\n"
 	      "       goheap-stat [-d DIR] free-os-memory PID        return memory to the OS\n"
 	      "       goheap-stat [-o json] histo FILE               summarise a heap dump\n",
@@ -556,7 +558,8 @@ static int request(pid_t pid, uint32_t op, int64_t arg, const char *path, int64_
 	return 0;
 }
 
-static int cmd_dump(pid_t pid, const char *file)
+/* dump and profile: ask the process to write FILE (made absolute). */
+static int cmd_write(pid_t pid, const char *file, uint32_t op)
 {
 	char path[4096];
 	if (file[0] == '/') {
@@ -569,7 +572,7 @@ static int cmd_dump(pid_t pid, const char *file)
 			die(EX_USAGE_, "%s: name too long", file);
 	}
 	int64_t bytes;
-	request(pid, GH_OP_HEAPDUMP, 0, path, &bytes);
+	request(pid, op, 0, path, &bytes);
 	printf("wrote %" PRId64 " bytes to %s\n", bytes, path);
 	return 0;
 }
@@ -869,7 +872,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "dump") == 0 && argc == 3)
-		return cmd_dump(parse_pid(argv[1]), argv[2]);
+		return cmd_write(parse_pid(argv[1]), argv[2], GH_OP_HEAPDUMP);
+	if (strcmp(cmd, "profile") == 0 && argc == 3)
+		return cmd_write(parse_pid(argv[1]), argv[2], GH_OP_HEAP_PROFILE);
 	if (strcmp(cmd, "set-gc-percent") == 0 && argc == 3) {
 		int64_t n = -1, old;
 		if (strcmp(argv[2], "off") != 0) {
