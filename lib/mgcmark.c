@@ -100,7 +100,7 @@ counted:
 	marked_bytes += s->elemsize;
 }
 
-void gh_mark_range(uintptr_t lo, uintptr_t hi)
+GH_NO_SANITIZE_SCAN void gh_mark_range(uintptr_t lo, uintptr_t hi)
 {
 	lo = (lo + 7) & ~(uintptr_t)7;
 	if (GH_UNLIKELY(gh_track_on_now())) {
