@@ -418,6 +418,8 @@ typedef enum gh_option_id {
 	GH_OPT_GCTRACE,        /* GOHEAP_DEBUG=gctrace=N */
 	GH_OPT_STATS,          /* 0: no stats file, no monitor thread */
 	GH_OPT_FORCEGC_PERIOD, /* ms; 0 never */
+	GH_OPT_FAILSYS,        /* GOHEAP_DEBUG=failsys=N: fail OS request N */
+	GH_OPT_CHECK,          /* GOHEAP_DEBUG=check=1: heap checks (mcheck.c) */
 	GH_NUM_OPTIONS,
 } gh_option_id;
 

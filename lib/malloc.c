@@ -121,7 +121,10 @@ void gh_init(void)
 __attribute__((constructor)) static void gh_constructor(void)
 {
 	gh_init();
-	if (gh_thread_autoregister() != 0)
+	/* Out of memory already: the thread registers at its first
+	 * allocation or collection instead (mcache.c); refusing to load
+	 * would fail the whole program. */
+	if (gh_thread_autoregister() != 0 && errno != ENOMEM)
 		gh_throw("cannot register the main thread: no stack bounds");
 }
 
@@ -521,7 +524,8 @@ void *goheap_realloc(void *p, size_t size)
 	}
 	if (!q)
 		return NULL;
-	memcpy(q, p, size < old ? size : old);
+	/* memmove: a tiny block's new home may be in the same 16 bytes. */
+	memmove(q, p, size < old ? size : old);
 	goheap_free(p);
 	return q;
 }

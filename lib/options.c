@@ -44,6 +44,12 @@ static const gh_option_desc gh_option_table[GH_NUM_OPTIONS] = {
 	[GH_OPT_FORCEGC_PERIOD] = {"GOHEAP_FORCEGC_PERIOD", 120000, 0, INT32_MAX, NULL,
 				   "milliseconds without a collection after which "
 				   "the monitor thread forces one; 0 never"},
+	[GH_OPT_FAILSYS] = {"GOHEAP_DEBUG:failsys", 0, 0, INT32_MAX, NULL,
+			    "N > 0 makes the Nth request for OS memory fail with "
+			    "ENOMEM (fault injection; mem.h)"},
+	[GH_OPT_CHECK] = {"GOHEAP_DEBUG:check", 0, 0, 1, NULL,
+			  "1 verifies the heap's invariants at every collection "
+			  "and aborts naming a broken one (mcheck.c)"},
 };
 
 static int64_t gh_option_value[GH_NUM_OPTIONS];
