@@ -143,6 +143,7 @@ void gh_gc_collect(bool forced)
 	uint64_t t0 = gh_nanotime();
 	uint64_t before = heap_live();
 	gh_sweep_finish();
+	gh_check_heap();
 
 	cycle c = {0};
 	gh_roots_lock();
