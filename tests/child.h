@@ -3,8 +3,8 @@
  * environment (t-mcheck, t-failsys, t-signal).
  *
  * Options such as GOHEAP_DEBUG are read once, when the library loads, so a
- * test that needs other settings runs itself again: fork, then exec
- * /proc/self/exe with "--child MODE [ARG]" and the variable set.  The
+ * test that needs other settings runs itself again: fork, then exec its
+ * own program with "--child MODE [ARG]" and the variable set.  The
  * child's stdout and stderr are collected together; the parent gets the
  * wait status.  main() hands "--child" invocations to the program's own
  * child function before the TAP harness sees them.
@@ -75,8 +75,16 @@ static inline int child_exec(const char *path, char *const argv[], const char *n
 static inline int child_run(const char *name, const char *value, const char *mode,
 			    const char *arg, char *out, size_t outsz)
 {
+	/* The path readlink gives, not /proc/self/exe itself: under
+	 * Valgrind the latter is Valgrind's own program, the former (which
+	 * Valgrind rewrites) this one. */
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0)
+		return -1;
+	self[n] = 0;
 	char *argv[] = {(char *)"child", (char *)"--child", (char *)mode, (char *)arg, NULL};
-	return child_exec("/proc/self/exe", argv, name, value, out, outsz);
+	return child_exec(self, argv, name, value, out, outsz);
 }
 
 #endif
