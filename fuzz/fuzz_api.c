@@ -120,10 +120,18 @@ static void check_all(void)
 	}
 }
 
+/* Whether the library packed the block into a shared 16-byte tiny block
+ * (small atomic requests; goheap_usable_size says 0 for those).  An atomic
+ * block that realloc shrank in place is not one, whatever its size. */
+static int is_tiny(const owned *o)
+{
+	return o->p && goheap_usable_size(o->p) == 0;
+}
+
 static void drop(owned *o, int by_hand)
 {
-	/* Tiny blocks (atomic, under 16 bytes) are never freed by hand. */
-	if (by_hand && !(o->kind == K_ATOMIC && o->size < 16))
+	/* Tiny blocks are never freed by hand. */
+	if (by_hand && !is_tiny(o))
 		goheap_free(o->p);
 	memset(o, 0, sizeof *o);
 }
@@ -217,7 +225,7 @@ static void op(input *in)
 		size_t n = get_size(in);
 		if (o->kind == K_TYPED)
 			n = (n + 15) & ~(size_t)15;
-		if (o->p && n == 0 && o->kind == K_ATOMIC && o->size < 16)
+		if (n == 0 && is_tiny(o))
 			break; /* would free a tiny block by hand */
 		unsigned char *p = goheap_realloc(o->p, n);
 		if (!p) {
@@ -260,7 +268,7 @@ static void op(input *in)
 		break;
 	case 7: /* link q's block into o's and forget q */
 		if (o != q && o->p && q->p && o->kind != K_ATOMIC && o->size >= 16 &&
-		    !q->has_child && !o->has_child && !(q->kind == K_ATOMIC && q->size < 16)) {
+		    !q->has_child && !o->has_child && !is_tiny(q)) {
 			memcpy(o->p, &q->p, sizeof q->p);
 			o->has_child = 1;
 			o->child_size = q->size;
@@ -272,7 +280,7 @@ static void op(input *in)
 		if (!o->p)
 			break;
 		size_t off = get(in) % 3 == 0 && o->size > 1 ? 1 : 0;
-		int tiny = o->kind == K_ATOMIC && o->size < 16;
+		int tiny = is_tiny(o);
 		int r = goheap_set_finalizer(o->p + off, code & 32 ? NULL : on_finalize, NULL);
 		if (off || tiny) {
 			/* Removing from a pointer that cannot have one may
@@ -333,7 +341,7 @@ static void op(input *in)
 				FAIL();
 			break;
 		}
-		int tiny = o->kind == K_ATOMIC && o->size < 16;
+		int tiny = is_tiny(o);
 		size_t us = goheap_usable_size(o->p);
 		if (!tiny && us < o->size)
 			FAIL();
