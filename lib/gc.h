@@ -154,6 +154,10 @@ GH_INTERNAL void gh_span_ensure_swept(gh_span *s);
 GH_INTERNAL void gh_sweep_some(uint32_t spans);
 /* Sweep every span left from the last cycle. */
 GH_INTERNAL void gh_sweep_finish(void);
+/* With GOHEAP_DEBUG=check=1: verify the heap's invariants, abort naming a
+ * broken one (mcheck.c).  Call with the sweep finished, gh_gc.lock held and
+ * no mcentral or heap lock; takes them all. */
+GH_INTERNAL void gh_check_heap(void);
 /* Start (or wake) the background sweeper. */
 GH_INTERNAL void gh_sweep_background(void);
 GH_INTERNAL void gh_sweep_after_fork(void);

@@ -450,6 +450,8 @@ typedef enum gh_option_id {
 	GH_OPT_EFENCE,         /* GOHEAP_DEBUG=efence=1 (debugmode.c) */
 	GH_OPT_ALLOCFREETRACE, /* GOHEAP_DEBUG=allocfreetrace=1 */
 	GH_OPT_POISON,         /* GOHEAP_DEBUG=poison=1 */
+	GH_OPT_FAILSYS,        /* GOHEAP_DEBUG=failsys=N: fail OS request N */
+	GH_OPT_CHECK,          /* GOHEAP_DEBUG=check=1: heap checks (mcheck.c) */
 	GH_NUM_OPTIONS,
 } gh_option_id;
 

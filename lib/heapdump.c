@@ -120,7 +120,7 @@ static void put_string(dumper *d, const char *s)
 	if (n > 4096)
 		n = 4096;
 	put(d, n);
-	if (d->nbody + n <= BODYBUF) {
+	if (n && d->nbody + n <= BODYBUF) {
 		memcpy(d->body + d->nbody, s, n);
 		d->nbody += n;
 	}
@@ -177,7 +177,7 @@ static void ptr_add(dumper *d, uint64_t off, uintptr_t to)
 }
 
 /* Every aligned word of [lo, hi), conservatively, as marking scans. */
-static void scan_words(dumper *d, uintptr_t lo, uintptr_t hi)
+GH_NO_SANITIZE_SCAN static void scan_words(dumper *d, uintptr_t lo, uintptr_t hi)
 {
 	uintptr_t start = lo;
 	lo = (lo + 7) & ~(uintptr_t)7;

@@ -126,7 +126,10 @@ void gh_init(void)
 __attribute__((constructor)) static void gh_constructor(void)
 {
 	gh_init();
-	if (gh_thread_autoregister() != 0)
+	/* Out of memory already: the thread registers at its first
+	 * allocation or collection instead (mcache.c); refusing to load
+	 * would fail the whole program. */
+	if (gh_thread_autoregister() != 0 && errno != ENOMEM)
 		gh_throw("cannot register the main thread: no stack bounds");
 }
 
@@ -390,7 +393,7 @@ static gh_span *block_at(const void *p, const char **why)
 		*why = "interior pointer, not the start of a block";
 		return NULL;
 	}
-	if (GH_UNLIKELY(idx >= s->ncarved ||
+	if (GH_UNLIKELY(idx >= __atomic_load_n(&s->ncarved, __ATOMIC_RELAXED) ||
 			gh_track_peek(&((const gh_link *)p)->tag) == gh_free_tag(p))) {
 		*why = "block is free (double free?)";
 		return NULL;
@@ -506,7 +509,8 @@ void goheap_free(void *p)
 		uint32_t idx = gh_span_index(s, a);
 		if (GH_LIKELY(s->state == GH_SPAN_INUSE && a >= s->start && a < s->limit &&
 			      GH_SPANCLASS_CLASS(sc) != 0 && GH_SPANCLASS_KIND(sc) != GH_KIND_TINY &&
-			      s->start + (size_t)idx * s->elemsize == a && idx < s->ncarved &&
+			      s->start + (size_t)idx * s->elemsize == a &&
+			      idx < __atomic_load_n(&s->ncarved, __ATOMIC_RELAXED) &&
 			      s->nspecials == 0 &&
 			      s->sweepgen == __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_RELAXED))) {
 			gh_link *o = p;
@@ -571,7 +575,8 @@ void *goheap_realloc(void *p, size_t size)
 	}
 	if (!q)
 		return NULL;
-	memcpy(q, p, size < old ? size : old);
+	/* memmove: a tiny block's new home may be in the same 16 bytes. */
+	memmove(q, p, size < old ? size : old);
 	goheap_free(p);
 	return q;
 }
@@ -609,7 +614,7 @@ void *goheap_base(const void *p)
 	if (GH_SPANCLASS_CLASS(s->spanclass) != 0) {
 		uint32_t idx = gh_span_index(s, a);
 		base = s->start + (size_t)idx * s->elemsize;
-		if (idx >= s->ncarved ||
+		if (idx >= __atomic_load_n(&s->ncarved, __ATOMIC_RELAXED) ||
 		    gh_track_peek(&((const gh_link *)base)->tag) == gh_free_tag((void *)base))
 			return NULL;
 	}

@@ -51,6 +51,13 @@ gh_mcache *gh_mcache_get(void)
 		return c;
 	gh_init();
 	pthread_once(&key_once, make_key);
+	/* Registered before the thread has a cache: a thread that failed to
+	 * register (no memory) must not allocate, or its stack would hold
+	 * blocks the collector never sees. */
+	if (gh_thread_autoregister() != 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
 
 	pthread_mutex_lock(&registry_lock);
 	c = gh_fixalloc_alloc(&cachealloc);

@@ -147,7 +147,8 @@ uint32_t gh_mcentral_grab(gh_mcentral *c, uint32_t want, gh_link **head)
 			gh_link_write(o, list);
 			list = o;
 		}
-		s->ncarved = (uint16_t)(first + carve);
+		/* Read without the lock by goheap_free and goheap_base. */
+		__atomic_store_n(&s->ncarved, (uint16_t)(first + carve), __ATOMIC_RELAXED);
 		s->nfree = (uint16_t)(s->nfree - carve);
 		got += carve;
 		gh_mcentral_relist(c, s);

@@ -23,8 +23,12 @@
 #ifndef GH_MEM_H
 #define GH_MEM_H
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "gh.h"
 
 /* none -> ready: fresh zeroed memory for metadata, page aligned.  NULL on
  * failure (errno from the OS). */
@@ -60,5 +64,34 @@ uint64_t gh_sys_rss(void);
 
 /* The OS page size in bytes. */
 size_t gh_sys_pagesize(void);
+
+/* ---- Fault injection ----
+ *
+ * GOHEAP_DEBUG=failsys=N makes the Nth request for OS memory since start-up
+ * fail with ENOMEM, as if the OS had refused it: gh_sys_alloc,
+ * gh_sys_reserve and gh_sys_map each count as one request.  The rest of
+ * the library must turn such a failure into NULL or -1 with ENOMEM at the
+ * API and leave the heap as it was (tests/t-failsys.c sweeps N).
+ *
+ * Requests made while the world is stopped are counted but never failed:
+ * the collector has no caller to report them to (the mark work list,
+ * gh_sys_alloc in mgcmark.c, still aborts when the OS refuses it). */
+GH_INTERNAL extern uint64_t gh_sys_nrequests;
+/* Whether the world is stopped for a collection or a heap dump (stw_*.c). */
+GH_INTERNAL bool gh_stw_stopped(void);
+
+/* Count one request; true (errno ENOMEM) if it is the one to fail.  One
+ * load and a predicted branch when fault injection is off. */
+static inline bool gh_sys_inject_failure(void)
+{
+	int64_t n = gh_option(GH_OPT_FAILSYS);
+	if (GH_LIKELY(n <= 0))
+		return false;
+	uint64_t k = __atomic_add_fetch(&gh_sys_nrequests, 1, __ATOMIC_RELAXED);
+	if (k != (uint64_t)n || gh_stw_stopped())
+		return false;
+	errno = ENOMEM;
+	return true;
+}
 
 #endif

@@ -17,10 +17,14 @@
 #include "gh.h"
 #include "mem.h"
 
+uint64_t gh_sys_nrequests;
+
 const int gh_sys_unused_zeroes = 0;
 
 void *gh_sys_alloc(size_t n, uint64_t *stat)
 {
+	if (gh_sys_inject_failure())
+		return NULL;
 	void *v = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANON,
 		       -1, 0);
 	if (v == MAP_FAILED)
@@ -39,6 +43,8 @@ void gh_sys_free(void *v, size_t n, uint64_t *stat)
 
 void *gh_sys_reserve(void *hint, size_t n, size_t align)
 {
+	if (gh_sys_inject_failure())
+		return NULL;
 	if (hint && ((uintptr_t)hint & (align - 1)) == 0) {
 		/* No MAP_FIXED_NOREPLACE here: a hint that the kernel does
 		 * not honour comes back elsewhere and is given back. */
@@ -66,6 +72,8 @@ void *gh_sys_reserve(void *hint, size_t n, size_t align)
 
 int gh_sys_map(void *v, size_t n, uint64_t *stat)
 {
+	if (gh_sys_inject_failure())
+		return -1;
 	if (mprotect(v, n, PROT_READ | PROT_WRITE) != 0)
 		return -1;
 	if (stat)

@@ -16,10 +16,14 @@
 #include "gh.h"
 #include "mem.h"
 
+uint64_t gh_sys_nrequests;
+
 const int gh_sys_unused_zeroes = 1;
 
 void *gh_sys_alloc(size_t n, uint64_t *stat)
 {
+	if (gh_sys_inject_failure())
+		return NULL;
 	void *v = mmap(NULL, n, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (v == MAP_FAILED)
@@ -38,6 +42,8 @@ void gh_sys_free(void *v, size_t n, uint64_t *stat)
 
 void *gh_sys_reserve(void *hint, size_t n, size_t align)
 {
+	if (gh_sys_inject_failure())
+		return NULL;
 	/* First try the hint as it is: arenas that follow each other let
 	 * spans coalesce across them.  Otherwise over-reserve and trim to the
 	 * alignment. */
@@ -70,6 +76,8 @@ void *gh_sys_reserve(void *hint, size_t n, size_t align)
 
 int gh_sys_map(void *v, size_t n, uint64_t *stat)
 {
+	if (gh_sys_inject_failure())
+		return -1;
 	/* A fresh mapping over the reservation rather than mprotect: the
 	 * same for the kernel, much cheaper under Valgrind for large ranges. */
 	void *p = mmap(v, n, PROT_READ | PROT_WRITE,

@@ -33,7 +33,11 @@ void *gh_fixalloc_alloc(gh_fixalloc *f)
 	if (f->list) {
 		p = f->list;
 		f->list = *(void **)p;
-		memset(p, 0, f->size);
+		/* Word by word, atomically: span descriptors are read
+		 * without locks (their state, by the sweeper's walk) even
+		 * while free. */
+		for (size_t i = 0; i < f->size / 8; i++)
+			__atomic_store_n((uint64_t *)p + i, 0, __ATOMIC_RELAXED);
 	} else {
 		if (f->nchunk < f->size) {
 			uint8_t *c = gh_sys_alloc(GH_FIXALLOC_CHUNK, f->sys);

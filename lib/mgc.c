@@ -248,6 +248,7 @@ void gh_gc_collect(bool forced)
 	uint64_t before = heap_live();
 	gh_sweep_finish();
 	uint32_t nmarkers = gh_mark_prepare();
+	gh_check_heap();
 
 	clear_stack_below();
 	cycle c = {0};

@@ -229,7 +229,7 @@ static inline void mark_word(marker *m, uintptr_t w)
 		push(m, base, s); /* counted when scanned, unless free */
 }
 
-static void scan_range(marker *m, uintptr_t lo, uintptr_t hi)
+GH_NO_SANITIZE_SCAN static void scan_range(marker *m, uintptr_t lo, uintptr_t hi)
 {
 	lo = (lo + 7) & ~(uintptr_t)7;
 	if (GH_UNLIKELY(gh_track_on_now())) {

@@ -151,7 +151,8 @@ void gh_span_ensure_swept(gh_span *s)
 	if (GH_SPANCLASS_CLASS(sc) != 0) {
 		gh_mcentral *c = &gh_heap.central[sc];
 		pthread_mutex_lock(&c->lock);
-		if (s->state == GH_SPAN_INUSE && s->spanclass == sc)
+		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == GH_SPAN_INUSE &&
+		    __atomic_load_n(&s->spanclass, __ATOMIC_RELAXED) == sc)
 			gh_span_sweep_locked(s);
 		pthread_mutex_unlock(&c->lock);
 		return;
@@ -211,9 +212,10 @@ void gh_sweep_some(uint32_t spans)
 	uint32_t n = 0;
 	pthread_mutex_lock(&cursor_lock);
 	if (cursor_gen != sg) {
-		cursor_gen = sg;
+		/* Both read without the lock above. */
+		__atomic_store_n(&cursor_gen, sg, __ATOMIC_RELAXED);
 		cursor_chunk = NULL;
-		cursor_done = false;
+		__atomic_store_n(&cursor_done, false, __ATOMIC_RELAXED);
 	}
 	/* Look at up to 64 slots for spans still to sweep. */
 	for (int looked = 0; looked < 64 && n < spans && n < 16; looked++) {

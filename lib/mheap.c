@@ -134,7 +134,7 @@ static void absorb_locked(gh_span *s, gh_span *t)
 	s->npages += t->npages;
 	s->npreleased += t->npreleased;
 	s->needzero |= t->needzero;
-	t->state = GH_SPAN_DEAD;
+	__atomic_store_n(&t->state, GH_SPAN_DEAD, __ATOMIC_RELEASE);
 	gh_fixalloc_free(&gh_heap.spanalloc, t);
 }
 
@@ -143,7 +143,7 @@ static void absorb_locked(gh_span *s, gh_span *t)
 static void free_span_locked(gh_span *s, uint64_t now)
 {
 	__atomic_store_n(&s->state, GH_SPAN_FREE, __ATOMIC_RELEASE);
-	s->spanclass = 0;
+	__atomic_store_n(&s->spanclass, 0, __ATOMIC_RELAXED);
 	s->unusedsince = now;
 	s->limit = s->start + (s->npages << GH_PAGE_SHIFT);
 
@@ -363,7 +363,7 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 		t->npages = s->npages - npages;
 		t->needzero = s->needzero;
 		t->npreleased = tail_released;
-		t->state = GH_SPAN_FREE;
+		__atomic_store_n(&t->state, GH_SPAN_FREE, __ATOMIC_RELEASE);
 		t->unusedsince = s->unusedsince;
 		t->limit = t->start + (t->npages << GH_PAGE_SHIFT);
 		pagemap_set_ends(t);
@@ -381,9 +381,9 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 
 	size_t bytes = npages << GH_PAGE_SHIFT;
 	uint32_t cls = GH_SPANCLASS_CLASS(spanclass);
-	s->spanclass = (uint16_t)spanclass;
+	__atomic_store_n(&s->spanclass, (uint16_t)spanclass, __ATOMIC_RELAXED);
 	s->freelist = NULL;
-	s->sweepgen = GH_SWEEPGEN_FRESH; /* until gh_span_publish */
+	__atomic_store_n(&s->sweepgen, GH_SWEEPGEN_FRESH, __ATOMIC_RELAXED); /* until gh_span_publish */
 	s->inlist = GH_LIST_NONE;
 	s->nspecials = 0;
 	s->nprofiled = 0;

@@ -4,8 +4,9 @@
  * the collector (mem_linux.c is the allocator's).
  *
  * The collecting thread, holding the thread registry lock, bumps the stop
- * epoch and sends the suspend signal (GOHEAP_SIGNAL, SIGPWR by default) to
- * every other registered thread.  Each handler spills the thread's
+ * epoch and sends the suspend signal (GOHEAP_SIGNAL, SIGPWR by default; if
+ * the program already handles that one when the library loads, the highest
+ * real-time signal nobody handles) to every other registered thread.  Each handler spills the thread's
  * registers onto its stack (the kernel has already saved the interrupted
  * context there, as the handler runs on the thread's own stack), publishes
  * its stack pointer, acknowledges with a futex wake, and sleeps on the
@@ -41,6 +42,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -50,6 +52,7 @@
 
 #include "gc.h"
 #include "gh.h"
+#include "mem.h"
 
 static int stop_signal;
 static uint32_t stop_epoch;   /* odd while the world is stopped */
@@ -298,18 +301,55 @@ __attribute__((noinline)) void gh_with_registers_spilled(void (*fn)(uintptr_t sp
 	__asm__ volatile("" ::: "memory");
 }
 
+/* Whether the program has a handler of its own for sig (or ignores it on
+ * purpose with SA_SIGINFO semantics). */
+static bool signal_in_use(int sig)
+{
+	struct sigaction old;
+	if (sigaction(sig, NULL, &old) != 0)
+		return true; /* not a signal we may use */
+	if (old.sa_flags & SA_SIGINFO)
+		return old.sa_sigaction != NULL && old.sa_sigaction != suspend_handler;
+	return old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN;
+}
+
+/* A real-time signal no handler claims, from SIGRTMAX down (programs that
+ * use real-time signals mostly count up from SIGRTMIN), or 0. */
+static int free_rt_signal(void)
+{
+	for (int sig = SIGRTMAX; sig >= SIGRTMIN; sig--)
+		if (!signal_in_use(sig))
+			return sig;
+	return 0;
+}
+
+static bool handler_replaced_warned;
+
 int gh_stw_init(void)
 {
-	stop_signal = (int)gh_option(GH_OPT_SIGNAL);
-	struct sigaction old;
-	if (sigaction(stop_signal, NULL, &old) == 0 &&
-	    ((old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != NULL
-					 : (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN))) {
-		fprintf(stderr,
-			"goheap: signal %d (GOHEAP_SIGNAL) already has a handler; "
-			"set GOHEAP_SIGNAL to a signal the program does not use\n",
-			stop_signal);
-		return -1;
+	/* The signal: GOHEAP_SIGNAL, SIGPWR by default.  If the program
+	 * already handles it, take the highest free real-time signal
+	 * instead -- silently for the default, with one line if the user
+	 * chose it -- rather than steal the program's handler or refuse to
+	 * load: a library must not be why its host fails to start. */
+	int want = (int)gh_option(GH_OPT_SIGNAL);
+	const char *env = getenv("GOHEAP_SIGNAL");
+	stop_signal = want;
+	if (signal_in_use(want)) {
+		stop_signal = free_rt_signal();
+		if (env && *env)
+			gh_warn("GOHEAP_SIGNAL=%d: the program already handles signal %d; "
+				"%s", want, want,
+				stop_signal ? "using a free real-time signal instead"
+					    : "no signal is free either");
+	}
+	if (stop_signal == 0) {
+		/* Collections still run while one thread is registered; with
+		 * more, gh_stw_stop says why it cannot stop them. */
+		if (!env || !*env)
+			gh_warn("signal %d is taken and no real-time signal is free; "
+				"collections with several threads are skipped", want);
+		return 0;
 	}
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -320,9 +360,40 @@ int gh_stw_init(void)
 	return sigaction(stop_signal, &sa, NULL);
 }
 
+/* Before a stop with other threads to signal: is our handler still
+ * there?  A program that installs its own handler for the signal after
+ * the library loaded would get the stop signals (and the collector would
+ * wait for acknowledgements that never come).  One line, once, and the
+ * collection is skipped. */
+static bool handler_lost(void)
+{
+	struct sigaction cur;
+	if (stop_signal && sigaction(stop_signal, NULL, &cur) == 0 &&
+	    (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == suspend_handler)
+		return false;
+	if (!__atomic_exchange_n(&handler_replaced_warned, true, __ATOMIC_RELAXED)) {
+		if (stop_signal)
+			gh_warn("the program replaced the handler of signal %d, which stops "
+				"threads for the collector (GOHEAP_SIGNAL); collections "
+				"with several threads are skipped", stop_signal);
+		else
+			gh_warn("no signal to stop threads with (see GOHEAP_SIGNAL); "
+				"collections with several threads are skipped");
+	}
+	return true;
+}
+
+bool gh_stw_stopped(void)
+{
+	return __atomic_load_n(&stop_epoch, __ATOMIC_RELAXED) & 1;
+}
+
 int gh_stw_stop(void)
 {
 	gh_thread *self = gh_self_thread;
+	gh_thread *first = gh_threads_first();
+	if ((first != self || (first && first->next)) && handler_lost())
+		return -1;
 	uint32_t epoch = __atomic_add_fetch(&stop_epoch, 1, __ATOMIC_ACQ_REL);
 	__atomic_store_n(&ack_count, 0, __ATOMIC_RELEASE);
 	uint32_t want = 0;

@@ -112,6 +112,29 @@ static inline void gh_track_quiet_end(void) {}
 
 #endif
 
+/* ---- Sanitizers ----
+ *
+ * The conservative scanner reads memory the sanitizers would flag, and it
+ * is right to: every word of a thread's stack, redzones between locals
+ * included (AddressSanitizer poisons them), every word of static data,
+ * redzones around globals included, and the stacks of other threads,
+ * stopped in a signal handler, which ThreadSanitizer cannot see to be
+ * stopped.  The functions that make those reads carry these attributes;
+ * nothing else is exempt.  GH_NO_SANITIZE_SCAN is both, for the word
+ * loops of the marker and the heap dump.
+ */
+#if defined(__has_attribute)
+#if __has_attribute(no_sanitize)
+#define GH_NO_SANITIZE_ADDRESS __attribute__((no_sanitize("address")))
+#define GH_NO_SANITIZE_THREAD __attribute__((no_sanitize("thread")))
+#endif
+#endif
+#ifndef GH_NO_SANITIZE_ADDRESS
+#define GH_NO_SANITIZE_ADDRESS
+#define GH_NO_SANITIZE_THREAD
+#endif
+#define GH_NO_SANITIZE_SCAN GH_NO_SANITIZE_ADDRESS GH_NO_SANITIZE_THREAD
+
 /* The free link of a free block, read and written with memcheck's leave. */
 static inline gh_link gh_link_read(const gh_link *o)
 {

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Quick start, part 2: build libgoheap and run the whole test suite: the TAP
-# tests, then the same tests under Valgrind.  Ends with "N passed, N failed"
-# summed from the Automake test harness's own counts.
+# tests; the same tests under Valgrind; once more with the heap checker on
+# (GOHEAP_DEBUG=check=1); once built with ASan+UBSan (in build-asan); and
+# the fuzz targets briefly.  Ends with "N passed, N failed" summed from the
+# Automake test harness's own counts.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 bash "$top/scripts/build.sh" || { echo "0 passed, 1 failed"; exit 1; }
@@ -30,12 +32,30 @@ run() {
 rm -f test-suite.log
 run "make check" check
 run "make check-valgrind" check-valgrind
+# The heap checker at every collection of every test.
+export GOHEAP_DEBUG=check=1
+run "make check with GOHEAP_DEBUG=check=1" check
+unset GOHEAP_DEBUG
+
+# The suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
+echo "== ASan+UBSan build (build-asan)"
+mkdir -p "$top/build-asan"
+cd "$top/build-asan"
+if { [ -f Makefile ] && [ Makefile -nt ../configure ]; } ||
+	../configure -q --enable-werror --enable-asan --enable-ubsan; then
+	rm -f test-suite.log
+	run "make check (ASan+UBSan)" check
+else
+	echo "FAIL: configure --enable-asan --enable-ubsan"
+	failed=$((failed + 1))
+fi
+cd "$top/build"
 
 # The readers of stats files and heap dumps under libFuzzer, briefly: one
 # test per target that builds and runs without a crash.
 echo "== fuzz (FUZZ_TIME=${FUZZ_TIME:=20}s per target)"
 bash "$top/scripts/deps.sh" clang libclang-rt-14-dev
-for t in statfile heapdump; do
+for t in statfile heapdump api; do
 	if FUZZ_TIME=$FUZZ_TIME FUZZ_ONLY=$t sh "$top/fuzz/run.sh" >"fuzz-$t.log" 2>&1; then
 		passed=$((passed + 1))
 		echo "PASS: fuzz_$t ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "fuzz-$t.log" | grep -o '[0-9]*$') inputs)"

@@ -1,0 +1,300 @@
+/*
+ * mcheck.c - the heap's invariants, verified (GOHEAP_DEBUG=check=1).
+ *
+ * gh_check_heap runs at the start of every collection, once the previous
+ * cycle's sweep has finished (mgc.c), with every mcentral lock and the heap
+ * lock held (in lock order), so that no structure it reads is half-changed:
+ * every other thread that touches spans waits.  It is not run with the
+ * world stopped: a thread stopped by signal may be in the middle of a list
+ * update.  What it verifies, each under the name it aborts with:
+ *
+ *   free list       every span on the page heap's free lists is free, on
+ *                   the list for its length, linked both ways, entered in
+ *                   the page map at both ends, not touching another free
+ *                   span (neighbours always merge);
+ *   span map        every page of an in-use span maps back to the span;
+ *   span            an in-use span's geometry agrees with its class (block
+ *                   size, count, bounds, carved and free counts);
+ *   sweep           every in-use span is swept (or fresh) once the sweep
+ *                   has finished;
+ *   mark bits       a swept span carries no mark bit, and no span a mark
+ *                   bit past its carved blocks;
+ *   block free list every block on a span's free list lies inside the span
+ *                   at a block boundary, among its carved blocks, and
+ *                   carries its free tag; nfree equals the blocks on the
+ *                   list plus the uncarved ones;
+ *   central list    each mcentral lists exactly its in-use spans, those
+ *                   with free blocks on nonempty and the others on empty,
+ *                   with inlist saying which;
+ *   statistics      heap_inuse, heap_sys and heap_released equal the sums
+ *                   over in-use and free spans; the large object counts and
+ *                   bytes equal the large spans in use; mspan_inuse equals
+ *                   the span descriptors in use.
+ *
+ * Thread caches are not checked: their owners change them without a lock.
+ * A broken invariant aborts with one line, "goheap: heap check:
+ * <invariant>: <details>".
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "gc.h"
+#include "gh.h"
+#include "track.h"
+
+typedef struct tally {
+	uint64_t inuse_bytes, free_bytes, released_bytes;
+	uint64_t nlarge, large_bytes;
+	uint64_t ninuse, nfree, nsmall;
+	uint64_t nslots;
+} tally;
+
+#define FAIL(inv, ...) gh_throw("heap check: " inv ": " __VA_ARGS__)
+
+static size_t span_bytes(const gh_span *s)
+{
+	return s->npages << GH_PAGE_SHIFT;
+}
+
+static void check_free_lists(tally *t)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i <= GH_HEAP_LISTS; i++) {
+		gh_span *head = i < GH_HEAP_LISTS ? &gh_heap.free[i] : &gh_heap.freelarge;
+		gh_span *prev = head;
+		for (gh_span *s = head->next; s != head; prev = s, s = s->next) {
+			if (++n > t->nslots)
+				FAIL("free list", "list %zu loops or holds unknown spans", i);
+			if (s->prev != prev)
+				FAIL("free list", "span %p on list %zu: prev %p, want %p", (void *)s,
+				     i, (void *)s->prev, (void *)prev);
+			if (s->state != GH_SPAN_FREE)
+				FAIL("free list", "span %p on list %zu is in state %u, not free",
+				     (void *)s, i, s->state);
+			if (s->npages == 0 ||
+			    (i < GH_HEAP_LISTS ? s->npages != i : s->npages < GH_HEAP_LISTS))
+				FAIL("free list", "span %p of %zu pages on list %zu", (void *)s,
+				     s->npages, i);
+			uintptr_t end = s->start + span_bytes(s);
+			if (s->limit != end)
+				FAIL("free list", "span %p at %#lx: limit %#lx, want %#lx", (void *)s,
+				     (unsigned long)s->start, (unsigned long)s->limit,
+				     (unsigned long)end);
+			if (gh_span_at(s->start) != s || gh_span_at(end - GH_PAGE_SIZE) != s)
+				FAIL("span map", "free span %p at %#lx: ends map to %p and %p",
+				     (void *)s, (unsigned long)s->start,
+				     (void *)gh_span_at(s->start),
+				     (void *)gh_span_at(end - GH_PAGE_SIZE));
+			if (s->npreleased > s->npages)
+				FAIL("free list", "span %p: %zu of %zu pages released", (void *)s,
+				     s->npreleased, s->npages);
+			gh_span *b = s->start > GH_PAGE_SIZE ? gh_span_at(s->start - GH_PAGE_SIZE) : NULL;
+			gh_span *a = gh_span_at(end);
+			if ((b && b != s && b->state == GH_SPAN_FREE &&
+			     b->start + span_bytes(b) == s->start) ||
+			    (a && a != s && a->state == GH_SPAN_FREE && a->start == end))
+				FAIL("free list", "free span %p at %#lx has a free neighbour not "
+				     "merged", (void *)s, (unsigned long)s->start);
+		}
+	}
+}
+
+static void check_block_list(const gh_span *s)
+{
+	uint32_t n = 0;
+	for (gh_link *o = s->freelist; o; o = gh_link_read(o).next) {
+		uintptr_t p = (uintptr_t)o;
+		if (++n > s->nelems)
+			FAIL("block free list", "span %p at %#lx: list longer than its %u blocks",
+			     (const void *)s, (unsigned long)s->start, s->nelems);
+		if (p < s->start || p >= s->limit || (p - s->start) % s->elemsize != 0)
+			FAIL("block free list", "span %p at %#lx: block %p is not one of its "
+			     "blocks", (const void *)s, (unsigned long)s->start, (void *)o);
+		if ((p - s->start) / s->elemsize >= s->ncarved)
+			FAIL("block free list", "span %p at %#lx: block %p was never carved",
+			     (const void *)s, (unsigned long)s->start, (void *)o);
+		if (gh_track_peek(&o->tag) != gh_free_tag(o))
+			FAIL("block free list", "span %p at %#lx: block %p has no free tag "
+			     "(written after it was freed?)", (const void *)s,
+			     (unsigned long)s->start, (void *)o);
+	}
+	if (s->nfree != n + (uint32_t)(s->nelems - s->ncarved))
+		FAIL("block free list", "span %p at %#lx: nfree %u, but %u listed + %u "
+		     "uncarved", (const void *)s, (unsigned long)s->start, s->nfree, n,
+		     s->nelems - s->ncarved);
+}
+
+static void check_inuse(gh_span *s, uint32_t sg, tally *t)
+{
+	size_t bytes = span_bytes(s);
+	if (s->npages == 0)
+		FAIL("span", "in-use span %p has no pages", (void *)s);
+	for (size_t i = 0; i < s->npages; i++)
+		if (gh_span_at(s->start + (i << GH_PAGE_SHIFT)) != s)
+			FAIL("span map", "page %#lx of span %p at %#lx maps to %p",
+			     (unsigned long)(s->start + (i << GH_PAGE_SHIFT)), (void *)s,
+			     (unsigned long)s->start,
+			     (void *)gh_span_at(s->start + (i << GH_PAGE_SHIFT)));
+	if (s->sweepgen != sg && s->sweepgen != GH_SWEEPGEN_FRESH)
+		FAIL("sweep", "span %p at %#lx: sweepgen %u after the sweep of %u finished",
+		     (void *)s, (unsigned long)s->start, s->sweepgen, sg);
+	uint32_t cls = GH_SPANCLASS_CLASS(s->spanclass);
+	uint32_t carved = cls == 0 ? 1 : s->ncarved;
+	for (uint32_t w = 0; w < GH_MAX_OBJS_PER_SPAN / 64; w++) {
+		uint64_t m = s->markbits[w];
+		if (!m)
+			continue;
+		if (s->sweepgen == sg)
+			FAIL("mark bits", "swept span %p at %#lx still has mark bits (word %u: "
+			     "%#llx)", (void *)s, (unsigned long)s->start, w,
+			     (unsigned long long)m);
+		uint32_t top = w * 64 + 63 - (uint32_t)__builtin_clzll(m);
+		if (top >= carved)
+			FAIL("mark bits", "span %p at %#lx: block %u marked, only %u carved",
+			     (void *)s, (unsigned long)s->start, top, carved);
+	}
+	t->ninuse++;
+	t->inuse_bytes += bytes;
+	if (cls == 0) {
+		if (s->elemsize != bytes || s->nelems != 1 || s->limit != s->start + bytes)
+			FAIL("span", "large span %p at %#lx: elemsize %zu, nelems %u, limit %#lx "
+			     "for %zu bytes", (void *)s, (unsigned long)s->start, s->elemsize,
+			     s->nelems, (unsigned long)s->limit, bytes);
+		t->nlarge++;
+		t->large_bytes += bytes;
+		return;
+	}
+	t->nsmall++;
+	if (cls >= GH_NUM_CLASSES || s->elemsize != gh_class_size[cls] ||
+	    s->npages != gh_class_npages[cls] || s->nelems != bytes / s->elemsize ||
+	    s->limit != s->start + (size_t)s->nelems * s->elemsize)
+		FAIL("span", "span %p at %#lx of class %u: elemsize %zu, %zu pages, nelems %u, "
+		     "limit %#lx", (void *)s, (unsigned long)s->start, cls, s->elemsize,
+		     s->npages, s->nelems, (unsigned long)s->limit);
+	if (s->ncarved > s->nelems || s->nfree > s->nelems)
+		FAIL("span", "span %p at %#lx: %u carved, %u free of %u", (void *)s,
+		     (unsigned long)s->start, s->ncarved, s->nfree, s->nelems);
+	check_block_list(s);
+	uint8_t want = s->nfree ? GH_LIST_NONEMPTY : GH_LIST_EMPTY;
+	if (s->inlist != want)
+		FAIL("central list", "span %p at %#lx with %u free blocks: inlist %u, want %u",
+		     (void *)s, (unsigned long)s->start, s->nfree, s->inlist, want);
+}
+
+static void check_spans(uint32_t sg, tally *t)
+{
+	void *chunk = NULL;
+	size_t off = 0;
+	for (gh_span *s; (s = gh_fixalloc_next(&gh_heap.spanalloc, &chunk, &off));) {
+		switch (s->state) {
+		case GH_SPAN_DEAD:
+			break;
+		case GH_SPAN_FREE:
+			t->nfree++;
+			t->free_bytes += span_bytes(s);
+			t->released_bytes += s->npreleased << GH_PAGE_SHIFT;
+			break;
+		case GH_SPAN_INUSE:
+			check_inuse(s, sg, t);
+			break;
+		default:
+			FAIL("span", "descriptor %p in unknown state %u", (void *)s, s->state);
+		}
+	}
+}
+
+static uint64_t count_free_listed(void)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i <= GH_HEAP_LISTS; i++) {
+		gh_span *head = i < GH_HEAP_LISTS ? &gh_heap.free[i] : &gh_heap.freelarge;
+		for (gh_span *s = head->next; s != head; s = s->next)
+			n++;
+	}
+	return n;
+}
+
+static void check_centrals(tally *t)
+{
+	uint64_t listed = 0;
+	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++) {
+		gh_mcentral *c = &gh_heap.central[sc];
+		for (int l = 0; l < 2; l++) {
+			gh_span *head = l == 0 ? &c->nonempty : &c->empty;
+			uint8_t want = l == 0 ? GH_LIST_NONEMPTY : GH_LIST_EMPTY;
+			gh_span *prev = head;
+			for (gh_span *s = head->next; s != head; prev = s, s = s->next) {
+				if (++listed > t->nsmall)
+					FAIL("central list", "span class %u lists more spans than are "
+					     "in use, or loops", sc);
+				if (s->prev != prev || s->state != GH_SPAN_INUSE ||
+				    s->spanclass != sc || s->inlist != want)
+					FAIL("central list", "span %p on the %s list of span class "
+					     "%u: prev %p (want %p), state %u, span class %u, "
+					     "inlist %u", (void *)s, l == 0 ? "nonempty" : "empty",
+					     sc, (void *)s->prev, (void *)prev, s->state,
+					     s->spanclass, s->inlist);
+			}
+		}
+	}
+	if (listed != t->nsmall)
+		FAIL("central list", "%llu small spans in use, %llu listed",
+		     (unsigned long long)t->nsmall, (unsigned long long)listed);
+}
+
+static void check_stats(const tally *t)
+{
+	const gh_heapstats *h = &gh_heap.stats;
+	uint64_t v;
+	if ((v = gh_stat_get(&h->heap_inuse)) != t->inuse_bytes)
+		FAIL("statistics", "heap_inuse %llu, in-use spans hold %llu",
+		     (unsigned long long)v, (unsigned long long)t->inuse_bytes);
+	if ((v = gh_stat_get(&h->heap_sys)) != t->inuse_bytes + t->free_bytes)
+		FAIL("statistics", "heap_sys %llu, spans hold %llu in use + %llu free",
+		     (unsigned long long)v, (unsigned long long)t->inuse_bytes,
+		     (unsigned long long)t->free_bytes);
+	if ((v = gh_stat_get(&h->heap_released)) != t->released_bytes)
+		FAIL("statistics", "heap_released %llu, free spans have %llu released",
+		     (unsigned long long)v, (unsigned long long)t->released_bytes);
+	uint64_t nl = gh_stat_get(&h->large_nmalloc) - gh_stat_get(&h->large_nfree);
+	uint64_t bl = gh_stat_get(&h->large_alloc_bytes) - gh_stat_get(&h->large_free_bytes);
+	if (nl != t->nlarge || bl != t->large_bytes)
+		FAIL("statistics", "large objects: %llu (%llu bytes) counted, %llu (%llu bytes) "
+		     "in use", (unsigned long long)nl, (unsigned long long)bl,
+		     (unsigned long long)t->nlarge, (unsigned long long)t->large_bytes);
+	uint64_t want = (t->ninuse + t->nfree) * gh_heap.spanalloc.size;
+	if ((v = gh_stat_get(&h->mspan_inuse)) != want)
+		FAIL("statistics", "mspan_inuse %llu, %llu descriptors in use make %llu",
+		     (unsigned long long)v, (unsigned long long)(t->ninuse + t->nfree),
+		     (unsigned long long)want);
+}
+
+void gh_check_heap(void)
+{
+	if (GH_LIKELY(!gh_option(GH_OPT_CHECK)))
+		return;
+	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++)
+		pthread_mutex_lock(&gh_heap.central[sc].lock);
+	pthread_mutex_lock(&gh_heap.lock);
+
+	tally t;
+	memset(&t, 0, sizeof t);
+	void *chunk = NULL;
+	size_t off = 0;
+	while (gh_fixalloc_next(&gh_heap.spanalloc, &chunk, &off))
+		t.nslots++;
+	uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
+	check_free_lists(&t);
+	check_spans(sg, &t);
+	uint64_t listed = count_free_listed();
+	if (listed != t.nfree)
+		FAIL("free list", "%llu free span descriptors, %llu on the free lists",
+		     (unsigned long long)t.nfree, (unsigned long long)listed);
+	check_centrals(&t);
+	check_stats(&t);
+
+	pthread_mutex_unlock(&gh_heap.lock);
+	for (uint32_t sc = GH_NUM_SPANCLASSES; sc-- > 0;)
+		pthread_mutex_unlock(&gh_heap.central[sc].lock);
+}
