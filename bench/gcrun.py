@@ -27,6 +27,8 @@ RUNS = int(os.environ.get("BENCH_RUNS", "1" if QUICK else "3"))
 ONLY = [s for s in os.environ.get("BENCH_ONLY", "").split(",") if s]
 DEPTH = int(os.environ.get("BENCH_DEPTH", "16" if QUICK else "21"))
 TIMEOUT = 1200
+PAUSE_RUNS = int(os.environ.get("BENCH_PAUSE_RUNS", str(RUNS)))
+PAUSE_TIMEOUT = float(os.environ.get("BENCH_PAUSE_TIMEOUT", "600"))
 
 status = 0
 records = []
@@ -37,7 +39,7 @@ def have(prog, variant):
     return os.access(os.path.join(BIN, f"{prog}-{variant}"), os.X_OK)
 
 
-def run_child(name, argv, env_extra, run):
+def run_child(name, argv, env_extra, run, timeout=TIMEOUT):
     """Run argv under rsswrap; return (wall s, peak RSS KiB, exit status, output)."""
     env = dict(os.environ)
     env.update(env_extra)
@@ -49,10 +51,11 @@ def run_child(name, argv, env_extra, run):
         p = subprocess.Popen([os.path.join(BIN, "rsswrap")] + argv, stdout=logf,
                              stderr=subprocess.STDOUT, env=env, start_new_session=True)
         try:
-            rc = p.wait(timeout=TIMEOUT)
+            rc = p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, 9)
-            rc = p.wait()
+            p.wait()
+            rc = "timeout"
     with open(logpath) as f:
         text = f.read()
     w = parse_kv(text, "RSSWRAP")
@@ -164,8 +167,8 @@ def main():
         except OSError:
             pass
     skipped = open(os.path.join(BIN, "skipped.txt")).read().splitlines()
-    info.append(f"mode: {'quick' if QUICK else 'full'}, {RUNS} run(s) per cell, medians; "
-                f"variants alternate run by run")
+    info.append(f"mode: {'quick' if QUICK else 'full'}, {RUNS} run(s) per cell "
+                f"({PAUSE_RUNS} for the pause benchmark), medians; variants alternate run by run")
     emit(["## libgoheap collector benchmarks (bench/run-gc.sh)", ""] +
          [f"- {x}" for x in info] + [f"- skipped: {x}" for x in skipped])
     t_start = time.monotonic()
@@ -227,12 +230,17 @@ def main():
               ("boehm", "pause", pargs, {}, ["boehm"])]
         # One list of cells, alternating the three configurations run by run.
         cells = {}
-        for r in range(RUNS):
+        timed_out = set()
+        for r in range(PAUSE_RUNS):
             k = r % len(wl)
             for w in wl[k:] + wl[:k]:
+                if w[0] in timed_out:
+                    continue
                 c = run_once_cell("pause", w, r + 1)
                 if c:
                     cells.setdefault(w[0], []).append(c)
+                    if c["rc"] == "timeout":
+                        timed_out.add(w[0])
         head = ["configuration", "time s", "/goheap2", "peak RSS MiB", "/goheap2", "max alloc ms",
                 "p99.9 us", "p99.99 us", "GCs", "GC pause s", "mean pause ms", "longest ms",
                 "RSS after MiB", "kept MiB", "target MiB"]
@@ -244,6 +252,11 @@ def main():
             recs = cells.get(label, [])
             if not recs:
                 rows.append([label] + ["n/a"] + [""] * (len(head) - 2))
+                continue
+            if all(r.get("failed") for r in recs):
+                why = (f"killed after {PAUSE_TIMEOUT:.0f} s" if recs[-1]["rc"] == "timeout"
+                       else f"failed (exit {recs[-1]['rc']})")
+                rows.append([label, why] + [""] * (len(head) - 2))
                 continue
             t, rss = med(recs, "wall_s"), med(recs, "maxrss_kib")
             mp = med([dict(r, mp=r["gc_pause_total_ms"] / r["gc_numgc"]) for r in recs
@@ -291,9 +304,10 @@ def run_once_cell(bench, w, run):
     if not have(prog, v):
         return None
     name = f"{bench}-{re.sub(r'[^A-Za-z0-9]+', '_', label)}"
-    sys.stderr.write(f"gcrun: [{run}/{RUNS}] {bench} {label} ... ")
+    sys.stderr.write(f"gcrun: [{run}/{PAUSE_RUNS}] {bench} {label} ... ")
     sys.stderr.flush()
-    wall, rss, rc, text = run_child(name, [os.path.join(BIN, f"{prog}-{v}")] + args, env, run)
+    wall, rss, rc, text = run_child(name, [os.path.join(BIN, f"{prog}-{v}")] + args, env, run,
+                                    timeout=PAUSE_TIMEOUT)
     rec = {"bench": bench, "workload": label, "variant": v, "run": run,
            "wall_s": round(wall, 4), "maxrss_kib": rss, "rc": rc}
     for tag in ("GC", "LATENCY", "PHASES", "AFTER"):

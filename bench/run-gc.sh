@@ -19,6 +19,9 @@
 #                  an rpath); default: this source tree's build/, made with
 #                  scripts/build.sh if it has no library yet
 #   BENCH_RUNS     runs of every cell; the tables give medians (default 3)
+#   BENCH_PAUSE_RUNS  runs of each pause configuration (default BENCH_RUNS)
+#   BENCH_PAUSE_TIMEOUT  seconds after which a pause run is killed (default
+#                  600); a configuration that timed out is not run again
 #   BENCH_QUICK=1  small sizes and 1 run: a smoke test of a minute or two
 #   BENCH_ONLY     comma-separated subset of gcbench,binarytrees,allocrate,pause
 #   BENCH_DEPTH    binary-trees depth (default 21; 16 in quick mode)
