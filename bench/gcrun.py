@@ -224,7 +224,8 @@ def main():
               "window (the reference). peer/goheap > 1: libgoheap is faster.", ""] + md_table(head, rows))
 
     if not ONLY or "pause" in ONLY:
-        pargs = ["-L", "64", "-x", "10"] if QUICK else ["-L", "1024", "-x", "20"]
+        pargs = ["-L", os.environ.get("BENCH_PAUSE_LIVE", "64" if QUICK else "1024"),
+                 "-x", os.environ.get("BENCH_PAUSE_FACTOR", "10" if QUICK else "20")]
         wl = [("goheap, GOHEAP_GCPROCS=1", "pause", pargs, {"GOHEAP_GCPROCS": "1"}, ["goheap"]),
               ("goheap, GOHEAP_GCPROCS=2", "pause", pargs, {"GOHEAP_GCPROCS": "2"}, ["goheap"]),
               ("boehm", "pause", pargs, {}, ["boehm"])]

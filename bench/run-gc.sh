@@ -22,6 +22,8 @@
 #   BENCH_PAUSE_RUNS  runs of each pause configuration (default BENCH_RUNS)
 #   BENCH_PAUSE_TIMEOUT  seconds after which a pause run is killed (default
 #                  600); a configuration that timed out is not run again
+#   BENCH_PAUSE_LIVE, BENCH_PAUSE_FACTOR  live MiB and churn factor of the
+#                  pause benchmark (default 1024 and 20; quick: 64 and 10)
 #   BENCH_QUICK=1  small sizes and 1 run: a smoke test of a minute or two
 #   BENCH_ONLY     comma-separated subset of gcbench,binarytrees,allocrate,pause
 #   BENCH_DEPTH    binary-trees depth (default 21; 16 in quick mode)
