@@ -94,7 +94,7 @@ fi
 incdir=$srcdir/include
 if [ -f "$build/Makefile" ]; then
 	s=$(sed -n 's/^abs_top_srcdir = //p' "$build/Makefile")
-	[ -n "$s" ] && [ -f "$s/include/goheap.h" ] && incdir=$s/include
+	[ -n "$s" ] && [ -f "$s/include/goheap.h" ] && incdir=$(cd "$s/include" && pwd)
 fi
 {
 	echo "libgoheap: $libdir/libgoheap.so (header $incdir)"
