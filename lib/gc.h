@@ -67,6 +67,9 @@ GH_INTERNAL void gh_threads_scan_pending(void (*scan)(uintptr_t lo, uintptr_t hi
 GH_INTERNAL int gh_os_stack_bounds(uintptr_t *lo, uintptr_t *hi);
 GH_INTERNAL pid_t gh_os_gettid(void);
 GH_INTERNAL int gh_stw_init(void);
+/* The signal that stops threads (GOHEAP_SIGNAL, or the real-time signal
+ * taken instead when the program handles it); 0 if there is none. */
+GH_INTERNAL int gh_stw_signal(void);
 /* Stop every registered thread but the caller (registry lock held).
  * Returns 0, or -1 if some thread did not acknowledge in time; then the
  * world is running again and a diagnostic has been printed. */

@@ -135,12 +135,17 @@ typedef struct gh_fixalloc {
 	size_t nchunk;   /* bytes left in it */
 	uint64_t *inuse; /* statistics: bytes handed out */
 	uint64_t *sys;   /* statistics: bytes obtained from the OS */
+	size_t nreleased; /* chunks with released pages */
 } gh_fixalloc;
 
 GH_INTERNAL void gh_fixalloc_init(gh_fixalloc *f, size_t size, uint64_t *inuse,
 				  uint64_t *sys);
 GH_INTERNAL void *gh_fixalloc_alloc(gh_fixalloc *f);
 GH_INTERNAL void gh_fixalloc_free(gh_fixalloc *f, void *p);
+/* Return to the OS the pages of f whose slots are all free (is_free says
+ * which are, for every slot carved, free or not); the slots come back
+ * into use as needed.  Returns the bytes released. */
+GH_INTERNAL size_t gh_fixalloc_release(gh_fixalloc *f, bool (*is_free)(const void *obj));
 /* Call fn on every object slot ever carved from f, live or free.  Safe
  * against concurrent allocation: slots only ever get added. */
 GH_INTERNAL void gh_fixalloc_foreach(gh_fixalloc *f, void (*fn)(void *obj));

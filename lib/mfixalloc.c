@@ -7,6 +7,15 @@
  * so that the collector can visit every span descriptor ever made
  * (gh_fixalloc_foreach); slots not yet carved read as zero.
  *
+ * Releasing: after a heap has shrunk, most span descriptors are free
+ * (gh_fixalloc_release).  A page of a chunk whose slots are all free goes
+ * back to the OS: it stays mapped and reads as zeros, which is how a free
+ * span descriptor reads to a lock-free lookup.  The free list is then made
+ * anew from the free slots whose first word (the list link) lies in a page
+ * kept; the slots that start in a released page are recovered, page by
+ * page, when the list runs dry (reclaim), before a new chunk is mapped.
+ * Each chunk's header keeps the mask of its released pages.
+ *
  * The caller serialises calls on one gh_fixalloc (its own lock).
  */
 #include "config.h"
@@ -16,7 +25,44 @@
 #include "gh.h"
 #include "mem.h"
 
+/* A chunk: its first word links the chunks, its second is the mask of its
+ * released pages. */
 enum { GH_FIXALLOC_CHUNK = 64 << 10, CHUNK_HEADER = 16 };
+
+static uint64_t *released_mask(uint8_t *chunk)
+{
+	return (uint64_t *)chunk + 1;
+}
+
+/* Slots end before this offset in chunk c: the whole chunk, but for the
+ * one being carved. */
+static size_t carved_end(const gh_fixalloc *f, const uint8_t *c)
+{
+	if (f->chunk && f->chunk >= c && f->chunk <= c + GH_FIXALLOC_CHUNK)
+		return (size_t)(f->chunk - c);
+	return GH_FIXALLOC_CHUNK;
+}
+
+/* Put back on the free list the slots that start in the released pages of
+ * one chunk; false if no chunk has any. */
+static bool reclaim(gh_fixalloc *f)
+{
+	size_t ps = gh_sys_pagesize();
+	for (uint8_t *c = f->chunks; c; c = *(void **)c) {
+		uint64_t mask = *released_mask(c);
+		if (!mask)
+			continue;
+		*released_mask(c) = 0;
+		size_t end = carved_end(f, c);
+		for (size_t off = CHUNK_HEADER; off + f->size <= end; off += f->size)
+			if (mask >> (off / ps) & 1) {
+				*(void **)(c + off) = f->list;
+				f->list = c + off;
+			}
+		return true;
+	}
+	return false;
+}
 
 void gh_fixalloc_init(gh_fixalloc *f, size_t size, uint64_t *inuse, uint64_t *sys)
 {
@@ -30,6 +76,8 @@ void gh_fixalloc_init(gh_fixalloc *f, size_t size, uint64_t *inuse, uint64_t *sy
 void *gh_fixalloc_alloc(gh_fixalloc *f)
 {
 	void *p;
+	if (!f->list && f->nreleased)
+		f->nreleased -= reclaim(f);
 	if (f->list) {
 		p = f->list;
 		f->list = *(void **)p;
@@ -61,6 +109,57 @@ void gh_fixalloc_free(gh_fixalloc *f, void *p)
 	gh_stat_add(f->inuse, -(int64_t)f->size);
 	*(void **)p = f->list;
 	f->list = p;
+}
+
+size_t gh_fixalloc_release(gh_fixalloc *f, bool (*is_free)(const void *obj))
+{
+	size_t ps = gh_sys_pagesize(), released = 0;
+	if (ps > GH_FIXALLOC_CHUNK / 2)
+		return 0;
+	/* 1. Release the pages (but a chunk's first, with its header) whose
+	 * slots are all free; not in the chunk being carved, whose slots past
+	 * the carving point are not free but not carved yet. */
+	for (uint8_t *c = f->chunks; c; c = *(void **)c) {
+		if (carved_end(f, c) != GH_FIXALLOC_CHUNK)
+			continue;
+		size_t end = GH_FIXALLOC_CHUNK / ps * ps;
+		uint64_t mask = *released_mask(c);
+		for (size_t pg = ps; pg + ps <= end; pg += ps) {
+			if (mask >> (pg / ps) & 1)
+				continue;
+			/* The slots that overlap [pg, pg + ps). */
+			size_t first = (pg - CHUNK_HEADER) / f->size;
+			size_t last = (pg + ps - 1 - CHUNK_HEADER) / f->size;
+			bool all_free = true;
+			for (size_t i = first; i <= last && all_free; i++) {
+				size_t off = CHUNK_HEADER + i * f->size;
+				all_free = off + f->size > GH_FIXALLOC_CHUNK || is_free(c + off);
+			}
+			if (!all_free)
+				continue;
+			gh_sys_unused(c + pg, ps);
+			mask |= (uint64_t)1 << (pg / ps);
+			released += ps;
+		}
+		if (mask && !*released_mask(c))
+			f->nreleased++;
+		*released_mask(c) = mask;
+	}
+	if (!released)
+		return 0;
+	/* 2. The free list anew, from the free slots whose link lies in a
+	 * page kept. */
+	f->list = NULL;
+	for (uint8_t *c = f->chunks; c; c = *(void **)c) {
+		size_t end = carved_end(f, c);
+		uint64_t mask = *released_mask(c);
+		for (size_t off = CHUNK_HEADER; off + f->size <= end; off += f->size)
+			if (!(mask >> (off / ps) & 1) && is_free(c + off)) {
+				*(void **)(c + off) = f->list;
+				f->list = c + off;
+			}
+	}
+	return released;
 }
 
 void gh_fixalloc_foreach(gh_fixalloc *f, void (*fn)(void *obj))

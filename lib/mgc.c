@@ -116,13 +116,18 @@ static void set_goals(uint64_t live)
 		uint64_t l95 = (uint64_t)limit - (uint64_t)limit / 20;
 		cap = l95 > nonheap ? l95 - nonheap : 0;
 	}
+	/* With collection off and no limit to drive it, next_gc shows what
+	 * GOGC=100 would ask for (the seed's figure after a forced
+	 * collection). */
+	if (goal == UINT64_MAX)
+		goal = goal_for(live, 100);
 	/* Some room to allocate in, whatever the limit says. */
 	if (goal < live + (1u << 20))
 		goal = live + (1u << 20);
 	__atomic_store_n(&gh_gc.next_gc, goal, __ATOMIC_RELAXED);
 	gh_gc.limited = limited;
 	/* The scavenger lets the heap keep 10 % above its goal. */
-	uint64_t keep = goal == UINT64_MAX ? UINT64_MAX : goal + goal / 10;
+	uint64_t keep = goal + goal / 10;
 	__atomic_store_n(&gh_gc.scav_goal, keep < cap ? keep : cap, __ATOMIC_RELAXED);
 	__atomic_store_n(&gh_heap.retain_cap, cap, __ATOMIC_RELAXED);
 }
@@ -370,7 +375,9 @@ int goheap_set_gc_percent(int percent)
 	int old = gh_gc.percent;
 	int p = percent < 0 ? -1 : percent;
 	__atomic_store_n(&gh_gc.percent, p, __ATOMIC_RELAXED);
-	set_goals(gh_gc.last_live);
+	/* Turning collection off leaves the goal as it was (goheap_gc(3)). */
+	if (p >= 0 || gh_gc.memlimit != INT64_MAX)
+		set_goals(gh_gc.last_live);
 	pthread_mutex_unlock(&gh_gc.stats_lock);
 	return old;
 }

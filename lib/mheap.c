@@ -44,6 +44,7 @@
 
 #include "gh.h"
 #include "mem.h"
+#include "mprof.h"
 #include "track.h"
 
 gh_mheap gh_heap;
@@ -445,10 +446,19 @@ uint64_t gh_mheap_retained(void)
 	       __atomic_load_n(&gh_heap.stats.heap_released, __ATOMIC_RELAXED);
 }
 
+static bool span_slot_dead(const void *slot)
+{
+	return __atomic_load_n(&((const gh_span *)slot)->state, __ATOMIC_RELAXED) == GH_SPAN_DEAD;
+}
+
 uint64_t gh_mheap_scavenge(uint64_t delay)
 {
 	pthread_mutex_lock(&gh_heap.lock);
 	uint64_t r = scavenge_locked(gh_nanotime(), delay);
+	/* Releasing everything: the pages of free span descriptors too, but
+	 * under efence, whose retired spans are dead and not free. */
+	if (delay == 0 && !(__atomic_load_n(&gh_debug_flags, __ATOMIC_RELAXED) & GH_DEBUG_EFENCE))
+		gh_fixalloc_release(&gh_heap.spanalloc, span_slot_dead);
 	pthread_mutex_unlock(&gh_heap.lock);
 	return r;
 }

@@ -325,6 +325,11 @@ static int free_rt_signal(void)
 
 static bool handler_replaced_warned;
 
+int gh_stw_signal(void)
+{
+	return stop_signal;
+}
+
 int gh_stw_init(void)
 {
 	/* The signal: GOHEAP_SIGNAL, SIGPWR by default.  If the program

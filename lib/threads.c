@@ -247,8 +247,8 @@ int gh_spawn_thread(void *(*fn)(void *), const char *name, bool stoppable)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	sigset_t all, old;
 	sigfillset(&all);
-	if (stoppable)
-		sigdelset(&all, (int)gh_option(GH_OPT_SIGNAL));
+	if (stoppable && gh_stw_signal() > 0)
+		sigdelset(&all, gh_stw_signal());
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_t t;
 	int r = pthread_create(&t, &attr, fn, NULL);

@@ -8,7 +8,8 @@
  * delayed release (the scavenger) returns spans idle for longer than
  * GOHEAP_SCAVENGE_DELAY milliseconds during later heap activity; that
  * is tested in a copy of this program started with the variable set,
- * since the library reads it once.
+ * since the library reads it once.  goheap_free_os_memory() also returns
+ * the pages of span descriptors left free, which come back into use.
  */
 #include <goheap.h>
 
@@ -184,6 +185,67 @@ static int scavenge_child(int fd)
 	return write(fd, buf, (size_t)len) == len ? 0 : 3;
 }
 
+/* Span descriptors: 40000 spans of one 8 KiB block each, freed, leave
+ * their descriptors free; goheap_free_os_memory returns the pages they
+ * fill, and the descriptors come back into use for the next 40000. */
+static uint64_t mspan_sys(void)
+{
+	goheap_memstats *s = malloc(sizeof *s);
+	if (s == NULL)
+		bail_out("out of memory");
+	goheap_read_memstats(s);
+	uint64_t r = s->mspan_sys;
+	free(s);
+	return r;
+}
+
+static void test_release_descriptors(void)
+{
+	enum { N = 40000 };
+	/* In the heap: the collector must see the blocks it points to. */
+	unsigned char **blk = goheap_malloc(N * sizeof *blk);
+	if (blk == NULL)
+		bail_out("out of memory");
+	goheap_free_os_memory();
+	uint64_t sys0 = mspan_sys();
+	for (int round = 0; round < 2; round++) {
+		int n = 0;
+		for (; n < N; n++) {
+			blk[n] = goheap_malloc_atomic(8192);
+			if (blk[n] == NULL)
+				break;
+			blk[n][0] = (unsigned char)n;
+			blk[n][8191] = (unsigned char)(n >> 8);
+		}
+		is_int(n, N, "round %d: %d blocks of 8 KiB allocated", round, N);
+		int bad = 0;
+		for (int i = 0; i < n; i++)
+			bad += blk[i][0] != (unsigned char)i ||
+			       blk[i][8191] != (unsigned char)(i >> 8);
+		is_int(bad, 0, "round %d: every block holds what was written", round);
+		uint64_t desc = mspan_sys() - sys0;
+		for (int i = 0; i < n; i++)
+			goheap_free(blk[i]);
+		uint64_t rss1 = rss(), rel1 = heap_released();
+		goheap_free_os_memory();
+		uint64_t rss2 = rss(), rel2 = heap_released();
+		diag("round %d: descriptors took %llu KiB more; RSS %llu -> %llu KiB, "
+		     "heap released %llu KiB more",
+		     round, (unsigned long long)desc >> 10, (unsigned long long)rss1 >> 10,
+		     (unsigned long long)rss2 >> 10,
+		     (unsigned long long)(rel2 - rel1) >> 10);
+		if (round == 0)
+			cmp_uint(desc, >=, (uint64_t)N * 64,
+				 "the spans needed descriptors");
+		else
+			cmp_uint(mspan_sys() - sys0, <=, desc + desc / 4 + 65536,
+				 "round 1 reused the released descriptors");
+		cmp_uint(rss1 > rss2 ? rss1 - rss2 : 0, >=, (rel2 - rel1) + desc / 2,
+			 "round %d: the heap and most descriptor pages went back", round);
+	}
+	goheap_free(blk);
+}
+
 static char self_path[4096];
 
 static void test_delayed_release(void)
@@ -240,6 +302,7 @@ static void test_delayed_release(void)
 static const struct tap_test tests[] = {
 	TAP_TEST(test_release_large),
 	TAP_TEST(test_release_small),
+	TAP_TEST(test_release_descriptors),
 	TAP_TEST(test_delayed_release),
 };
 
