@@ -148,6 +148,10 @@ typedef struct job {
 typedef struct marker {
 	workbuf *buf;    /* current buffer, never NULL while marking */
 	uint64_t marked; /* bytes of the blocks this marker marked */
+	/* drain's prefetch ring: here rather than on the stack, where the
+	 * addresses it held would outlive the marking as stale roots of a
+	 * later collection started deeper in the same thread. */
+	struct entry ring[RING];
 } __attribute__((aligned(64))) marker;
 
 static struct {
@@ -331,7 +335,7 @@ static void handoff(marker *m)
  * nodes waited on a cache miss per node. */
 static void drain(marker *m)
 {
-	struct entry ring[RING];
+	struct entry *ring = m->ring;
 	uint32_t head = 0, n = 0;
 	for (;;) {
 		workbuf *b = m->buf;
@@ -342,8 +346,12 @@ static void drain(marker *m)
 		}
 		if (n == 0) {
 			workbuf *f = get_full();
-			if (!f)
+			if (!f) {
+				/* No stale root for a program that links
+				 * the library statically. */
+				memset(ring, 0, sizeof m->ring);
 				return;
+			}
 			lf_push(&mk.empty, b);
 			m->buf = f;
 			continue;
