@@ -449,7 +449,7 @@ typedef enum gh_option_id {
 	GH_OPT_GCTRACE,        /* GOHEAP_DEBUG=gctrace=N */
 	GH_OPT_STATS,          /* 0: no stats file, no monitor thread */
 	GH_OPT_FORCEGC_PERIOD, /* ms; 0 never */
-	GH_OPT_GCPROCS,        /* markers (default 1); 0: online CPUs */
+	GH_OPT_GCPROCS,        /* markers; 0: online CPUs */
 	GH_OPT_MEMLIMIT,       /* bytes; -1 none */
 	GH_OPT_PROFILE_RATE,   /* bytes per heap profile sample; 0 off */
 	GH_OPT_EFENCE,         /* GOHEAP_DEBUG=efence=1 (debugmode.c) */

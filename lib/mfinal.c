@@ -253,8 +253,11 @@ static void *finalizer_main(void *arg)
 	for (;;) {
 		final_rec r;
 		pthread_mutex_lock(&final_lock);
-		while (!queue_pop(&r))
+		while (!queue_pop(&r)) {
+			/* Records are copied through them (queue_pop). */
+			gh_os_clear_vector_registers();
 			pthread_cond_wait(&final_cond, &final_lock);
+		}
 		pthread_mutex_unlock(&final_lock);
 		r.fn((void *)r.obj, r.arg);
 		/* Nothing of the block may linger in this frame. */

@@ -525,6 +525,8 @@ static void mark_all(uintptr_t sp, void *arg)
 			pthread_cond_wait(&helpers.done, &helpers.lock);
 		pthread_mutex_unlock(&helpers.lock);
 	}
+	/* The queue's entries went through them (hand-off, the ring). */
+	gh_os_clear_vector_registers();
 }
 
 uint64_t gh_mark(void)

@@ -45,12 +45,9 @@ static const gh_option_desc gh_option_table[GH_NUM_OPTIONS] = {
 	[GH_OPT_FORCEGC_PERIOD] = {"GOHEAP_FORCEGC_PERIOD", 120000, 0, INT32_MAX, NULL,
 				   "milliseconds without a collection after which "
 				   "the monitor thread forces one; 0 never"},
-	/* 1 by default in 0.2.0: with two markers on a loaded machine,
-	 * t-gc-final sees some dropped blocks kept alive (not yet explained;
-	 * see NEWS).  Never a live block freed. */
-	[GH_OPT_GCPROCS] = {"GOHEAP_GCPROCS", 1, 0, 32, NULL,
-			    "threads that mark in a collection (default 1); 0: one "
-			    "per online CPU, at most 32"},
+	[GH_OPT_GCPROCS] = {"GOHEAP_GCPROCS", 0, 0, 32, NULL,
+			    "threads that mark in a collection; 0: one per online "
+			    "CPU, at most 32"},
 	[GH_OPT_MEMLIMIT] = {"GOHEAP_MEMLIMIT", -1, 0, INT64_MAX, "off",
 			     "soft memory limit in bytes (suffix B, KiB, MiB, GiB or "
 			     "TiB), or off", .bytes = true},

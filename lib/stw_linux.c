@@ -290,6 +290,59 @@ static void suspend_handler(int sig, siginfo_t *info, void *context)
 	errno = saved_errno;
 }
 
+#if defined(__x86_64__)
+#define GH_XMM0_15 "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", \
+		   "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15"
+
+__attribute__((target("avx512f"))) static void clear_avx512(void)
+{
+	__asm__ volatile("vzeroall\n\t"
+			 "vpxord %%zmm16, %%zmm16, %%zmm16\n\tvpxord %%zmm17, %%zmm17, %%zmm17\n\t"
+			 "vpxord %%zmm18, %%zmm18, %%zmm18\n\tvpxord %%zmm19, %%zmm19, %%zmm19\n\t"
+			 "vpxord %%zmm20, %%zmm20, %%zmm20\n\tvpxord %%zmm21, %%zmm21, %%zmm21\n\t"
+			 "vpxord %%zmm22, %%zmm22, %%zmm22\n\tvpxord %%zmm23, %%zmm23, %%zmm23\n\t"
+			 "vpxord %%zmm24, %%zmm24, %%zmm24\n\tvpxord %%zmm25, %%zmm25, %%zmm25\n\t"
+			 "vpxord %%zmm26, %%zmm26, %%zmm26\n\tvpxord %%zmm27, %%zmm27, %%zmm27\n\t"
+			 "vpxord %%zmm28, %%zmm28, %%zmm28\n\tvpxord %%zmm29, %%zmm29, %%zmm29\n\t"
+			 "vpxord %%zmm30, %%zmm30, %%zmm30\n\tvpxord %%zmm31, %%zmm31, %%zmm31"
+			 ::: GH_XMM0_15, "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21",
+			 "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29",
+			 "xmm30", "xmm31");
+}
+
+__attribute__((target("avx"))) static void clear_avx(void)
+{
+	__asm__ volatile("vzeroall" ::: GH_XMM0_15);
+}
+
+static void clear_sse(void)
+{
+	__asm__ volatile("pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\t"
+			 "pxor %%xmm2, %%xmm2\n\tpxor %%xmm3, %%xmm3\n\t"
+			 "pxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\t"
+			 "pxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7\n\t"
+			 "pxor %%xmm8, %%xmm8\n\tpxor %%xmm9, %%xmm9\n\t"
+			 "pxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
+			 "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\t"
+			 "pxor %%xmm14, %%xmm14\n\tpxor %%xmm15, %%xmm15" ::: GH_XMM0_15);
+}
+#endif
+
+void gh_os_clear_vector_registers(void)
+{
+#if defined(__x86_64__)
+	/* Legacy SSE instructions leave the upper halves of the AVX
+	 * registers alone, and glibc's memcpy moves 32 or 64 bytes at a time
+	 * through YMM/ZMM registers, 16-31 included on AVX-512 machines. */
+	if (__builtin_cpu_supports("avx512f"))
+		clear_avx512();
+	else if (__builtin_cpu_supports("avx"))
+		clear_avx();
+	else
+		clear_sse();
+#endif
+}
+
 __attribute__((noinline)) void gh_with_registers_spilled(void (*fn)(uintptr_t sp, void *arg),
 							 void *arg)
 {
