@@ -143,11 +143,6 @@ static inline bool gh_span_marked(const gh_span *s, uint32_t idx)
 	return (__atomic_load_n(&s->markbits[idx >> 6], __ATOMIC_RELAXED) >> (idx & 63)) & 1;
 }
 
-static inline void gh_span_setmark(gh_span *s, uint32_t idx)
-{
-	__atomic_fetch_or(&s->markbits[idx >> 6], (uint64_t)1 << (idx & 63), __ATOMIC_RELAXED);
-}
-
 /* Set the mark of block idx; true if it was set already (by another
  * marker).  One locked bit-test-and-set. */
 static inline bool gh_span_testandmark(gh_span *s, uint32_t idx)

@@ -138,6 +138,17 @@ typedef struct gh_fixalloc {
 	size_t nreleased; /* chunks with released pages */
 } gh_fixalloc;
 
+/* Metadata that lives as long as the process (types, profile buckets):
+ * carved in order from 64 KiB chunks (or one of the size asked, if
+ * larger) of OS memory, counted in other_sys.  The caller serialises. */
+typedef struct gh_bumpalloc {
+	uint8_t *next;
+	size_t left;
+} gh_bumpalloc;
+
+/* n bytes, 16-aligned and zeroed, or NULL if the OS refuses memory. */
+GH_INTERNAL void *gh_bumpalloc_alloc(gh_bumpalloc *b, size_t n);
+
 GH_INTERNAL void gh_fixalloc_init(gh_fixalloc *f, size_t size, uint64_t *inuse,
 				  uint64_t *sys);
 GH_INTERNAL void *gh_fixalloc_alloc(gh_fixalloc *f);

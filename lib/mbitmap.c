@@ -21,8 +21,7 @@
 #include "mem.h"
 
 static pthread_mutex_t type_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint8_t *type_chunk;
-static size_t type_left;
+static gh_bumpalloc type_mem; /* type descriptors (under type_lock) */
 static gh_fixalloc typesalloc; /* side tables of small typed spans */
 static uint64_t types_inuse;
 static pthread_once_t types_once = PTHREAD_ONCE_INIT;
@@ -33,23 +32,6 @@ static void types_init(void)
 			 &gh_heap.stats.gc_sys);
 }
 
-/* Persistent memory for type descriptors: bump allocation. */
-static void *type_mem(size_t n)
-{
-	n = (n + 15) & ~(size_t)15;
-	if (n > type_left) {
-		size_t chunk = n > (64 << 10) ? n : (64 << 10);
-		uint8_t *c = gh_sys_alloc(chunk, &gh_heap.stats.other_sys);
-		if (!c)
-			return NULL;
-		type_chunk = c;
-		type_left = chunk;
-	}
-	void *p = type_chunk;
-	type_chunk += n;
-	type_left -= n;
-	return p;
-}
 
 goheap_type *goheap_type_new(size_t size, const size_t *ptr_offsets, size_t n_ptrs)
 {
@@ -65,7 +47,7 @@ goheap_type *goheap_type_new(size_t size, const size_t *ptr_offsets, size_t n_pt
 	size_t nwords = n_ptrs ? size / 8 : 0;
 	gh_init();
 	pthread_mutex_lock(&type_lock);
-	goheap_type *t = type_mem(sizeof *t + (nwords + 63) / 64 * 8);
+	goheap_type *t = gh_bumpalloc_alloc(&type_mem, sizeof *t + (nwords + 63) / 64 * 8);
 	pthread_mutex_unlock(&type_lock);
 	if (!t) {
 		errno = ENOMEM;

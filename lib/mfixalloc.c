@@ -162,6 +162,23 @@ size_t gh_fixalloc_release(gh_fixalloc *f, bool (*is_free)(const void *obj))
 	return released;
 }
 
+void *gh_bumpalloc_alloc(gh_bumpalloc *b, size_t n)
+{
+	n = (n + 15) & ~(size_t)15;
+	if (n > b->left) {
+		size_t chunk = n > GH_FIXALLOC_CHUNK ? n : GH_FIXALLOC_CHUNK;
+		uint8_t *c = gh_sys_alloc(chunk, &gh_heap.stats.other_sys);
+		if (!c)
+			return NULL;
+		b->next = c;
+		b->left = chunk;
+	}
+	void *p = b->next;
+	b->next += n;
+	b->left -= n;
+	return p;
+}
+
 void gh_fixalloc_foreach(gh_fixalloc *f, void (*fn)(void *obj))
 {
 	for (uint8_t *c = __atomic_load_n(&f->chunks, __ATOMIC_ACQUIRE); c; c = *(void **)c)

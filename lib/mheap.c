@@ -265,11 +265,6 @@ static uint64_t scavenge_locked(uint64_t now, uint64_t delay)
 	return released;
 }
 
-static uint64_t retained(void)
-{
-	return gh_heap.stats.heap_sys - gh_heap.stats.heap_released;
-}
-
 /* Release free spans, biggest lists first, until at most goal bytes of the
  * heap are retained or at least budget bytes were released.  Caller holds
  * the heap lock.  Returns the bytes released. */
@@ -279,7 +274,7 @@ static uint64_t scavenge_to_locked(uint64_t goal, uint64_t budget)
 	for (size_t i = GH_HEAP_LISTS + 1; i-- > 0 && released < budget;) {
 		gh_span *head = i < GH_HEAP_LISTS ? &gh_heap.free[i] : &gh_heap.freelarge;
 		for (gh_span *s = head->next; s != head && released < budget; s = s->next) {
-			if (retained() <= goal)
+			if (gh_mheap_retained() <= goal)
 				return released;
 			if (s->npreleased == s->npages)
 				continue;
@@ -300,7 +295,7 @@ static uint64_t scavenge_to_locked(uint64_t goal, uint64_t budget)
 static void maybe_scavenge_locked(uint64_t now)
 {
 	uint64_t cap = __atomic_load_n(&gh_heap.retain_cap, __ATOMIC_RELAXED);
-	if (GH_UNLIKELY(retained() > cap))
+	if (GH_UNLIKELY(gh_mheap_retained() > cap))
 		scavenge_to_locked(cap, GH_SCAVENGE_STEP);
 	static uint64_t last;
 	uint64_t delay = gh_heap.scavenge_delay;
@@ -435,7 +430,7 @@ void gh_mheap_free(gh_span *s)
 uint64_t gh_mheap_scavenge_to(uint64_t goal, uint64_t budget)
 {
 	pthread_mutex_lock(&gh_heap.lock);
-	uint64_t r = retained() > goal ? scavenge_to_locked(goal, budget) : 0;
+	uint64_t r = gh_mheap_retained() > goal ? scavenge_to_locked(goal, budget) : 0;
 	pthread_mutex_unlock(&gh_heap.lock);
 	return r;
 }

@@ -98,8 +98,7 @@ static int64_t prof_rate_used;  /* the last rate that was not 0 */
 static gh_bucket *bucket_hash[BUCKET_HASH];
 static gh_bucket *bucket_all;
 static uint64_t nbuckets;
-static uint8_t *arena_next; /* bump allocation of buckets */
-static size_t arena_left;
+static gh_bumpalloc bucket_mem; /* buckets (under prof_lock) */
 static prof_rec *table;
 static size_t table_cap, table_used, table_live;
 /* How many sampled blocks hash to each slot: a free that finds its slot at
@@ -153,22 +152,6 @@ static int64_t next_distance(int64_t rate)
 
 /* ---- Buckets and the table of sampled blocks (under prof_lock) ---- */
 
-static void *meta_alloc(size_t n)
-{
-	n = (n + 15) & ~(size_t)15;
-	if (arena_left < n) {
-		size_t chunk = 64 << 10;
-		uint8_t *c = gh_sys_alloc(chunk, &gh_heap.stats.other_sys);
-		if (!c)
-			return NULL;
-		arena_next = c;
-		arena_left = chunk;
-	}
-	void *p = arena_next;
-	arena_next += n;
-	arena_left -= n;
-	return p;
-}
 
 static uint64_t stack_hash(const uintptr_t *stk, uint32_t n, size_t size)
 {
@@ -189,7 +172,7 @@ static gh_bucket *bucket_get(const uintptr_t *stk, uint32_t n, size_t size)
 		if (b->hash == h && b->size == size && b->nstk == n &&
 		    memcmp(b->stk, stk, n * sizeof *stk) == 0)
 			return b;
-	gh_bucket *b = meta_alloc(sizeof *b + n * sizeof *stk);
+	gh_bucket *b = gh_bumpalloc_alloc(&bucket_mem, sizeof *b + n * sizeof *stk);
 	if (!b)
 		return NULL;
 	b->hash = h;

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,15 +40,23 @@ static uint64_t rss(void)
 	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-static uint64_t heap_released(void)
+/* One figure of goheap_read_memstats, e.g. memstat(offsetof(goheap_memstats,
+ * heap_released)); the structure is too big for a test's stack. */
+static uint64_t memstat(size_t field)
 {
 	goheap_memstats *s = malloc(sizeof *s);
 	if (s == NULL)
 		bail_out("out of memory");
 	goheap_read_memstats(s);
-	uint64_t r = s->heap_released;
+	uint64_t r;
+	memcpy(&r, (const char *)s + field, sizeof r);
 	free(s);
 	return r;
+}
+
+static uint64_t heap_released(void)
+{
+	return memstat(offsetof(goheap_memstats, heap_released));
 }
 
 /* Write one byte in every page, so that every page is resident. */
@@ -190,13 +199,7 @@ static int scavenge_child(int fd)
  * fill, and the descriptors come back into use for the next 40000. */
 static uint64_t mspan_sys(void)
 {
-	goheap_memstats *s = malloc(sizeof *s);
-	if (s == NULL)
-		bail_out("out of memory");
-	goheap_read_memstats(s);
-	uint64_t r = s->mspan_sys;
-	free(s);
-	return r;
+	return memstat(offsetof(goheap_memstats, mspan_sys));
 }
 
 static void test_release_descriptors(void)
