@@ -240,21 +240,68 @@ void gh_threads_after_fork(void)
 	}
 }
 
+/* gh_spawn_thread's hand-shake with the thread it starts. */
+typedef struct {
+	void *(*fn)(void *);
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool started;
+} spawn_start;
+
+static void *spawned_main(void *arg)
+{
+	spawn_start *st = arg;
+	void *(*fn)(void *) = st->fn;
+	pthread_mutex_lock(&st->lock);
+	st->started = true;
+	pthread_cond_signal(&st->cond);
+	pthread_mutex_unlock(&st->lock); /* st is gone after this */
+	return fn(NULL);
+}
+
+/* Start a detached library thread running fn, and return once it runs fn:
+ * a fork() that follows never copies it in the middle of starting, where
+ * the C library or a sanitizer's runtime may hold a lock of its allocator
+ * (ASan's thread start calls calloc) that the child would then find held
+ * forever. */
 int gh_spawn_thread(void *(*fn)(void *), const char *name, bool stoppable)
 {
+	spawn_start st = {fn, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	sigset_t all, old;
+	/* The new thread takes no signal of the host's, and only the stop
+	 * signal if it is stoppable. */
+	sigset_t all;
 	sigfillset(&all);
 	if (stoppable && gh_stw_signal() > 0)
 		sigdelset(&all, gh_stw_signal());
-	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_t t;
-	int r = pthread_create(&t, &attr, fn, NULL);
+#ifdef HAVE_PTHREAD_ATTR_SETSIGMASK_NP
+	/* The caller keeps its own mask: a collection can stop it while
+	 * pthread_create waits for the new thread (ASan's does, and the new
+	 * thread may wait for a lock of a thread already stopped). */
+	int r = pthread_attr_setsigmask_np(&attr, &all);
+	if (r == 0)
+		r = pthread_create(&t, &attr, spawned_main, &st);
+#else
+	sigset_t old;
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = pthread_create(&t, &attr, spawned_main, &st);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+#endif
 	if (r == 0)
 		pthread_setname_np(t, name);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
-	return r == 0 ? 0 : -1;
+	if (r != 0)
+		return -1;
+	/* With the signals of the caller back: a collection can stop it
+	 * meanwhile. */
+	pthread_mutex_lock(&st.lock);
+	while (!st.started)
+		pthread_cond_wait(&st.cond, &st.lock);
+	pthread_mutex_unlock(&st.lock);
+	pthread_mutex_destroy(&st.lock);
+	pthread_cond_destroy(&st.cond);
+	return 0;
 }
