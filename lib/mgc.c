@@ -46,6 +46,7 @@
 #include "gc.h"
 #include "gh.h"
 #include "mem.h"
+#include "mprof.h"
 #include "monitor.h"
 #include "track.h"
 
@@ -257,6 +258,7 @@ void gh_gc_collect(bool forced)
 
 	clear_stack_below();
 	cycle c = {0};
+	gh_mprof_lock_unwinder();
 	gh_roots_lock();
 	gh_threads_lock();
 	gh_final_lock();
@@ -264,6 +266,7 @@ void gh_gc_collect(bool forced)
 	gh_final_unlock();
 	gh_threads_unlock();
 	gh_roots_unlock();
+	gh_mprof_unlock_unwinder();
 
 	uint64_t t1 = gh_nanotime();
 	if (forced || near_limit()) {
@@ -347,6 +350,7 @@ int gh_with_world_stopped(void (*prepare)(void *), void (*fn)(void *), void *arg
 	if (prepare)
 		prepare(arg);
 	stopped_call c = {fn, arg, false};
+	gh_mprof_lock_unwinder();
 	gh_roots_lock();
 	gh_threads_lock();
 	gh_final_lock();
@@ -354,6 +358,7 @@ int gh_with_world_stopped(void (*prepare)(void *), void (*fn)(void *), void *arg
 	gh_final_unlock();
 	gh_threads_unlock();
 	gh_roots_unlock();
+	gh_mprof_unlock_unwinder();
 	pthread_mutex_unlock(&gh_gc.lock);
 	if (!c.ok) {
 		errno = EAGAIN;

@@ -42,8 +42,16 @@
  *
  * prof_lock guards the buckets and the table.  It is a leaf: it is taken
  * under an mcentral lock (sweeping) and nothing is taken under it; the
- * backtrace is taken before it (under unwind_lock, for fork's sake), and
- * the profile is written after dropping it, from a copy of the counts.
+ * backtrace is taken before it (under unwind_lock), and the profile is
+ * written after dropping it, from a copy of the counts.
+ *
+ * unwind_lock is held around the unwinder for two reasons.  fork must
+ * never copy the unwinder mid-way (see below).  And the collector takes it
+ * before it takes the loader's lock and stops the world: libunwind blocks
+ * every signal while it looks up a return address, and waits meanwhile for
+ * the loader's lock (dl_iterate_phdr); a thread waiting there could not
+ * take the stop signal, and the collector, holding that lock, would wait
+ * for it in vain.  Waiting for unwind_lock instead, it can.
  */
 #include "config.h"
 
@@ -91,7 +99,8 @@ static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Held around the unwinder, so that fork never copies it mid-way: neither
  * libunwind nor libgcc's unwinder has fork handlers for its own locks, and
  * a child that inherits one held hangs at its first sample.  Taken with no
- * other lock held, and before prof_lock. */
+ * other lock held, and before prof_lock; the collector takes it after
+ * gh_gc.lock (gh_mprof_lock_unwinder). */
 static pthread_mutex_t unwind_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t prof_rate;       /* bytes; 0 off (atomic) */
 static int64_t prof_rate_used;  /* the last rate that was not 0 */
@@ -354,6 +363,16 @@ long goheap_set_profile_rate(long bytes)
 	else if (c)
 		c->sample_left = next_distance(bytes);
 	return (long)old;
+}
+
+void gh_mprof_lock_unwinder(void)
+{
+	pthread_mutex_lock(&unwind_lock);
+}
+
+void gh_mprof_unlock_unwinder(void)
+{
+	pthread_mutex_unlock(&unwind_lock);
 }
 
 /* ---- Start-up ---- */

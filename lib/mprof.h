@@ -70,5 +70,9 @@ GH_INTERNAL void gh_mprof_alloc(gh_mcache *c, void *p, size_t size);
 /* Account the free of the block p of span s if it was sampled.  Only
  * called when s->nspecials is non-zero. */
 GH_INTERNAL void gh_mprof_free(gh_span *s, uintptr_t p);
+/* Keep every thread out of the unwinder, around a stop of the world (see
+ * mprof.c). */
+GH_INTERNAL void gh_mprof_lock_unwinder(void);
+GH_INTERNAL void gh_mprof_unlock_unwinder(void);
 
 #endif
