@@ -446,6 +446,24 @@ bool gh_stw_stopped(void)
 	return __atomic_load_n(&stop_epoch, __ATOMIC_RELAXED) & 1;
 }
 
+/* The name of thread tid of this process, for a diagnostic: "goheap-mark",
+ * the program's name for its own threads, or "exited". */
+static void thread_name(long tid, char *buf, size_t size)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/task/%ld/comm", tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, size - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0) {
+		snprintf(buf, size, "exited");
+		return;
+	}
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+}
+
 int gh_stw_stop(void)
 {
 	gh_thread *self = gh_self_thread;
@@ -485,10 +503,12 @@ int gh_stw_stop(void)
 
 	for (gh_thread *t = gh_threads_first(); t; t = t->next)
 		if (t != self && __atomic_load_n(&t->ack_epoch, __ATOMIC_ACQUIRE) != epoch) {
+			char name[32];
+			thread_name((long)t->tid, name, sizeof name);
 			fprintf(stderr,
-				"goheap: thread %ld did not stop for the collector within "
+				"goheap: thread %ld (%s) did not stop for the collector within "
 				"%lld ms (signal %d blocked?); collection skipped\n",
-				(long)t->tid, (long long)gh_option(GH_OPT_STOP_TIMEOUT),
+				(long)t->tid, name, (long long)gh_option(GH_OPT_STOP_TIMEOUT),
 				stop_signal);
 			break;
 		}
