@@ -127,7 +127,8 @@ GH_INTERNAL void gh_types_unlock(void);
 /* ---- Marking (mgcmark.c) ---------------------------------------------------------- */
 
 /* Start the helper markers the next marking will use, with the world
- * running (gh_gc.lock held); returns the number of markers. */
+ * running (gh_gc.lock held); returns the number of markers, 0 if the OS
+ * refuses even one mark buffer (the collection is then skipped). */
 GH_INTERNAL uint32_t gh_mark_prepare(void);
 /* Mark everything reachable from the roots, with the world stopped;
  * returns the bytes marked. */

@@ -468,6 +468,7 @@ typedef enum gh_option_id {
 	GH_OPT_POISON,         /* GOHEAP_DEBUG=poison=1 */
 	GH_OPT_FAILSYS,        /* GOHEAP_DEBUG=failsys=N: fail OS request N */
 	GH_OPT_CHECK,          /* GOHEAP_DEBUG=check=1: heap checks (mcheck.c) */
+	GH_OPT_MARKBUFS,       /* GOHEAP_DEBUG=markbufs=N: at most N mark buffers */
 	GH_NUM_OPTIONS,
 } gh_option_id;
 

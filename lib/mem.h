@@ -73,12 +73,14 @@ size_t gh_sys_pagesize(void);
  * the library must turn such a failure into NULL or -1 with ENOMEM at the
  * API and leave the heap as it was (tests/t-failsys.c sweeps N).
  *
- * Requests made while the world is stopped are counted but never failed:
- * the collector has no caller to report them to (the mark work list,
- * gh_sys_alloc in mgcmark.c, still aborts when the OS refuses it). */
+ * Requests made while the world is stopped are counted but never failed,
+ * but for marking's: the collector has no caller to report them to, and
+ * only marking survives a refusal (see Overflow in mgcmark.c). */
 GH_INTERNAL extern uint64_t gh_sys_nrequests;
 /* Whether the world is stopped for a collection or a heap dump (stw_*.c). */
 GH_INTERNAL bool gh_stw_stopped(void);
+/* Whether a marking is under way (mgcmark.c). */
+GH_INTERNAL extern bool gh_marking;
 
 /* Count one request; true (errno ENOMEM) if it is the one to fail.  One
  * load and a predicted branch when fault injection is off. */
@@ -88,7 +90,7 @@ static inline bool gh_sys_inject_failure(void)
 	if (GH_LIKELY(n <= 0))
 		return false;
 	uint64_t k = __atomic_add_fetch(&gh_sys_nrequests, 1, __ATOMIC_RELAXED);
-	if (k != (uint64_t)n || gh_stw_stopped())
+	if (k != (uint64_t)n || (gh_stw_stopped() && !__atomic_load_n(&gh_marking, __ATOMIC_RELAXED)))
 		return false;
 	errno = ENOMEM;
 	return true;

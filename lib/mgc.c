@@ -258,15 +258,17 @@ void gh_gc_collect(bool forced)
 
 	clear_stack_below();
 	cycle c = {0};
-	gh_mprof_lock_unwinder();
-	gh_roots_lock();
-	gh_threads_lock();
-	gh_final_lock();
-	dl_iterate_phdr(cycle_in_loader, &c);
-	gh_final_unlock();
-	gh_threads_unlock();
-	gh_roots_unlock();
-	gh_mprof_unlock_unwinder();
+	if (nmarkers) { /* 0: no memory even for one mark buffer; skipped */
+		gh_mprof_lock_unwinder();
+		gh_roots_lock();
+		gh_threads_lock();
+		gh_final_lock();
+		dl_iterate_phdr(cycle_in_loader, &c);
+		gh_final_unlock();
+		gh_threads_unlock();
+		gh_roots_unlock();
+		gh_mprof_unlock_unwinder();
+	}
 
 	uint64_t t1 = gh_nanotime();
 	if (forced || near_limit()) {

@@ -53,6 +53,17 @@
  * Free blocks are recognised (and not scanned) when taken from the queue,
  * not when marked: that is when the block is read anyway.
  *
+ * Overflow.  Buffers come from the OS as marking needs them, and the OS
+ * may refuse one.  Marking then goes on without it: the block that did not
+ * fit stays marked but unqueued, and the marking is flagged as overflowed.
+ * Once the markers are done, the collecting thread scans every marked
+ * block that may hold pointers again (scanning twice marks nothing twice),
+ * until a pass overflows no more, and counts the marked bytes from the
+ * mark bits.  Slow, but nothing reachable is freed and nothing aborts.
+ * Each marker needs one buffer to start with: gh_mark_prepare keeps one
+ * per marker on the empty list, and marks with fewer markers, or not at
+ * all, when it cannot.
+ *
  * Mark bits are set with an atomic OR whose result says whether this
  * marker set the bit, after a plain test that skips the locked instruction
  * for blocks already marked: each block is scanned and counted once.
@@ -157,6 +168,8 @@ typedef struct marker {
 static struct {
 	lfstack full, empty;
 	uint32_t nmarkers; /* markers in this marking */
+	uint32_t nbufs;    /* work buffers made so far (they are never freed) */
+	bool overflow;     /* a block could not be queued (no buffer) */
 	uint32_t nidle;    /* markers waiting for work (step 4) */
 	uint32_t nextjob;
 	uint32_t njobs, capjobs;
@@ -177,20 +190,38 @@ static struct {
 } helpers = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
 	     0, 0, 0, 0};
 
+bool gh_marking;
+
 /* The marker of the calling thread, for the callbacks that reach marking
  * through other files (root enumeration, finalizer records). */
 static __thread marker *self_marker;
 
+/* Whether GOHEAP_DEBUG=markbufs allows one more buffer. */
+static bool may_add_buffer(void)
+{
+	int64_t cap = gh_option(GH_OPT_MARKBUFS);
+	return cap <= 0 || __atomic_load_n(&mk.nbufs, __ATOMIC_RELAXED) < cap;
+}
+
+/* An empty buffer, or NULL if the OS refuses memory for one. */
 static workbuf *get_empty(void)
 {
 	workbuf *b = lf_pop(&mk.empty);
 	if (!b) {
+		if (!may_add_buffer())
+			return NULL;
 		b = gh_sys_alloc(sizeof *b, &gh_heap.stats.gc_sys);
 		if (!b)
-			gh_throw("out of memory for the mark work list");
+			return NULL;
+		__atomic_add_fetch(&mk.nbufs, 1, __ATOMIC_RELAXED);
 	}
 	b->n = 0;
 	return b;
+}
+
+static __attribute__((noinline)) void overflow(void)
+{
+	__atomic_store_n(&mk.overflow, true, __ATOMIC_RELAXED);
 }
 
 /* Queue the block at p of span s for scanning.  About five instructions
@@ -199,8 +230,13 @@ static inline void push(marker *m, uintptr_t p, gh_span *s)
 {
 	workbuf *b = m->buf;
 	if (GH_UNLIKELY(b->n == WORKBUF_ENTRIES)) {
+		workbuf *nb = get_empty();
+		if (!nb) {
+			overflow(); /* p stays marked; rescanned later */
+			return;
+		}
 		lf_push(&mk.full, b);
-		m->buf = b = get_empty();
+		m->buf = b = nb;
 	}
 	b->e[b->n].p = p;
 	b->e[b->n].s = s;
@@ -321,6 +357,8 @@ static workbuf *get_full(void)
 static void handoff(marker *m)
 {
 	workbuf *b = m->buf, *nb = get_empty();
+	if (!nb)
+		return;
 	size_t half = b->n / 2;
 	memcpy(nb->e, b->e + b->n - half, half * sizeof b->e[0]);
 	nb->n = half;
@@ -366,12 +404,12 @@ static void drain(marker *m)
 	}
 }
 
-/* Steps 2-4 for one marker. */
+/* Steps 2-4 for one marker.  Marker 0 comes with its buffer. */
 static void mark_worker(marker *m)
 {
 	self_marker = m;
-	m->marked = 0;
-	m->buf = get_empty();
+	if (!m->buf && !(m->buf = get_empty()))
+		return; /* the others claim the jobs */
 	uint32_t j;
 	while ((j = __atomic_fetch_add(&mk.nextjob, 1, __ATOMIC_RELAXED)) < mk.njobs) {
 		job *jb = &mk.jobs[j];
@@ -436,7 +474,16 @@ uint32_t gh_mark_prepare(void)
 	while (helpers.nready < helpers.nstarted)
 		pthread_cond_wait(&helpers.done, &helpers.lock);
 	pthread_mutex_unlock(&helpers.lock);
-	mk.nmarkers = helpers.nstarted + 1 < want ? helpers.nstarted + 1 : want;
+	uint32_t n = helpers.nstarted + 1 < want ? helpers.nstarted + 1 : want;
+	/* A buffer for each marker to start with (see Overflow). */
+	while (mk.nbufs < n && may_add_buffer()) {
+		workbuf *b = gh_sys_alloc(sizeof *b, &gh_heap.stats.gc_sys);
+		if (!b)
+			break;
+		mk.nbufs++;
+		lf_push(&mk.empty, b);
+	}
+	mk.nmarkers = n < mk.nbufs ? n : mk.nbufs;
 	return mk.nmarkers;
 }
 
@@ -487,13 +534,82 @@ static void add_stack(gh_thread *t, uintptr_t sp)
 		add_range(sp, t->stack_hi);
 }
 
+/* Overflow, for one span: scan its marked blocks that may hold pointers,
+ * as marker 0, alone. */
+static void rescan_span(void *obj)
+{
+	gh_span *s = obj;
+	uint32_t kind = GH_SPANCLASS_KIND(s->spanclass);
+	if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != GH_SPAN_INUSE ||
+	    (kind != GH_KIND_SCAN && kind != GH_KIND_TYPED))
+		return;
+	marker *m0 = &mk.m[0];
+	bool small = GH_SPANCLASS_CLASS(s->spanclass) != 0;
+	uint32_t n = small ? s->ncarved : 1;
+	for (uint32_t i = 0; i < n; i++) {
+		uintptr_t p = s->start + (size_t)i * s->elemsize;
+		if (!gh_span_marked(s, i) ||
+		    (small && gh_track_peek(&((const gh_link *)p)->tag) == gh_free_tag((void *)p)))
+			continue;
+		scan_block(m0, p, s);
+		drain(m0);
+	}
+}
+
+/* The bytes of the marked blocks, from the mark bits, counted as
+ * mark_word and scan_queued count them. */
+static uint64_t marked_total;
+
+static void count_span(void *obj)
+{
+	gh_span *s = obj;
+	if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != GH_SPAN_INUSE)
+		return;
+	uint32_t kind = GH_SPANCLASS_KIND(s->spanclass);
+	bool small = GH_SPANCLASS_CLASS(s->spanclass) != 0;
+	bool tagged = small && (kind == GH_KIND_SCAN || kind == GH_KIND_TYPED);
+	uint32_t n = small ? s->ncarved : 1;
+	for (uint32_t i = 0; i < n; i++) {
+		uintptr_t p = s->start + (size_t)i * s->elemsize;
+		if (gh_span_marked(s, i) &&
+		    !(tagged && gh_track_peek(&((const gh_link *)p)->tag) == gh_free_tag((void *)p)))
+			marked_total += s->elemsize;
+	}
+}
+
+/* After an overflow (see the top of the file): rescan until no pass
+ * overflows, then count the marked bytes into marker 0's. */
+static void recover(void)
+{
+	marker *m0 = &mk.m[0];
+	uint32_t nmarkers = mk.nmarkers;
+	mk.nmarkers = 1; /* drain: no one to wait for */
+	m0->buf = lf_pop(&mk.empty); /* every buffer is back there */
+	self_marker = m0;
+	while (mk.overflow) {
+		mk.overflow = false;
+		gh_fixalloc_foreach(&gh_heap.spanalloc, rescan_span);
+	}
+	lf_push(&mk.empty, m0->buf);
+	m0->buf = NULL;
+	self_marker = NULL;
+	mk.nmarkers = nmarkers;
+	marked_total = 0;
+	gh_fixalloc_foreach(&gh_heap.spanalloc, count_span);
+	for (uint32_t i = 0; i < nmarkers; i++)
+		mk.m[i].marked = 0;
+	m0->marked = marked_total;
+}
+
 /* Steps 1-5, called with the collecting thread's registers on its stack
  * below everything that add_stack lists of it. */
 static void mark_all(uintptr_t sp, void *arg)
 {
 	(void)arg;
 	marker *m0 = &mk.m[0];
-	m0->buf = get_empty();
+	for (uint32_t i = 0; i < mk.nmarkers; i++)
+		mk.m[i].marked = 0;
+	m0->buf = get_empty(); /* one of gh_mark_prepare's */
 	self_marker = m0;
 	mk.njobs = 0;
 	mk.nextjob = 0;
@@ -505,10 +621,8 @@ static void mark_all(uintptr_t sp, void *arg)
 	gh_threads_scan_pending(add_range);
 	if (add_job(0, 0) != 0)
 		gh_final_mark_roots();
-	/* Anything already queued (a job list that could not grow) goes
-	 * on the full list, for whichever marker comes first. */
-	lf_push(m0->buf->n ? &mk.full : &mk.empty, m0->buf);
-	m0->buf = NULL;
+	/* m0 keeps its buffer, and what a job list that could not grow
+	 * queued in it: hand-off shares it out. */
 
 	uint32_t nhelp = mk.nmarkers - 1;
 	if (nhelp) {
@@ -525,17 +639,19 @@ static void mark_all(uintptr_t sp, void *arg)
 			pthread_cond_wait(&helpers.done, &helpers.lock);
 		pthread_mutex_unlock(&helpers.lock);
 	}
+	if (mk.overflow)
+		recover();
 	/* The queue's entries went through them (hand-off, the ring). */
 	gh_os_clear_vector_registers();
 }
 
 uint64_t gh_mark(void)
 {
-	if (mk.nmarkers == 0)
-		mk.nmarkers = 1;
 	mk.heap_lo = __atomic_load_n(&gh_heap.arena_lo, __ATOMIC_RELAXED);
 	mk.heap_hi = __atomic_load_n(&gh_heap.arena_hi, __ATOMIC_RELAXED);
+	__atomic_store_n(&gh_marking, true, __ATOMIC_RELAXED);
 	gh_with_registers_spilled(mark_all, NULL);
+	__atomic_store_n(&gh_marking, false, __ATOMIC_RELAXED);
 	uint64_t marked = 0;
 	for (uint32_t i = 0; i < mk.nmarkers; i++)
 		marked += mk.m[i].marked;

@@ -68,6 +68,9 @@ static const gh_option_desc gh_option_table[GH_NUM_OPTIONS] = {
 	[GH_OPT_CHECK] = {"GOHEAP_DEBUG:check", 0, 0, 1, NULL,
 			  "1 verifies the heap's invariants at every collection "
 			  "and aborts naming a broken one (mcheck.c)"},
+	[GH_OPT_MARKBUFS] = {"GOHEAP_DEBUG:markbufs", 0, 0, INT32_MAX, NULL,
+			     "N > 0 caps marking's work list at N buffers, as if "
+			     "the OS refused more (mgcmark.c)"},
 };
 
 /* The multiplier a byte-count suffix stands for, or 0 if s is none. */
