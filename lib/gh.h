@@ -207,7 +207,7 @@ struct gh_span {
 	uint8_t state;      /* enum gh_span_state; changed under the heap lock */
 	uint8_t needzero;   /* the pages may hold non-zero bytes */
 	uint8_t inlist;     /* GH_LIST_*: which mcentral list holds the span */
-	uint8_t pad_;
+	uint8_t overflow;   /* marking could not queue a block of it (mgcmark.c) */
 	uint32_t nspecials; /* finalizers and profile samples on its blocks */
 	gh_link *freelist;
 	/* Typed spans: the block's goheap_type, one pointer (large) or an

@@ -55,11 +55,12 @@
  *
  * Overflow.  Buffers come from the OS as marking needs them, and the OS
  * may refuse one.  Marking then goes on without it: the block that did not
- * fit stays marked but unqueued, and the marking is flagged as overflowed.
- * Once the markers are done, the collecting thread scans every marked
- * block that may hold pointers again (scanning twice marks nothing twice),
- * until a pass overflows no more, and counts the marked bytes from the
- * mark bits.  Slow, but nothing reachable is freed and nothing aborts.
+ * fit stays marked but unqueued, and its span and the marking are flagged
+ * as overflowed.  Once the markers are done, the collecting thread scans
+ * every marked block of the flagged spans again (scanning twice marks
+ * nothing twice), draining after each, until a pass overflows no more,
+ * and counts the marked bytes from the mark bits.  Slower, but nothing
+ * reachable is freed and nothing aborts.
  * Each marker needs one buffer to start with: gh_mark_prepare keeps one
  * per marker on the empty list, and marks with fewer markers, or not at
  * all, when it cannot.
@@ -219,8 +220,9 @@ static workbuf *get_empty(void)
 	return b;
 }
 
-static __attribute__((noinline)) void overflow(void)
+static __attribute__((noinline)) void overflow(gh_span *s)
 {
+	__atomic_store_n(&s->overflow, 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&mk.overflow, true, __ATOMIC_RELAXED);
 }
 
@@ -232,7 +234,7 @@ static inline void push(marker *m, uintptr_t p, gh_span *s)
 	if (GH_UNLIKELY(b->n == WORKBUF_ENTRIES)) {
 		workbuf *nb = get_empty();
 		if (!nb) {
-			overflow(); /* p stays marked; rescanned later */
+			overflow(s); /* p stays marked; rescanned later */
 			return;
 		}
 		lf_push(&mk.full, b);
@@ -408,8 +410,11 @@ static void drain(marker *m)
 static void mark_worker(marker *m)
 {
 	self_marker = m;
-	if (!m->buf && !(m->buf = get_empty()))
-		return; /* the others claim the jobs */
+	if (!m->buf && !(m->buf = get_empty())) {
+		/* Idle from the start: the others claim the jobs. */
+		__atomic_add_fetch(&mk.nidle, 1, __ATOMIC_ACQ_REL);
+		return;
+	}
 	uint32_t j;
 	while ((j = __atomic_fetch_add(&mk.nextjob, 1, __ATOMIC_RELAXED)) < mk.njobs) {
 		job *jb = &mk.jobs[j];
@@ -534,14 +539,15 @@ static void add_stack(gh_thread *t, uintptr_t sp)
 		add_range(sp, t->stack_hi);
 }
 
-/* Overflow, for one span: scan its marked blocks that may hold pointers,
- * as marker 0, alone. */
+/* Overflow, for one span: if flagged, scan its marked blocks, as marker 0,
+ * alone. */
 static void rescan_span(void *obj)
 {
 	gh_span *s = obj;
-	uint32_t kind = GH_SPANCLASS_KIND(s->spanclass);
-	if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != GH_SPAN_INUSE ||
-	    (kind != GH_KIND_SCAN && kind != GH_KIND_TYPED))
+	if (!s->overflow)
+		return;
+	s->overflow = 0;
+	if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != GH_SPAN_INUSE)
 		return;
 	marker *m0 = &mk.m[0];
 	bool small = GH_SPANCLASS_CLASS(s->spanclass) != 0;

@@ -303,9 +303,12 @@ void gh_statfile_update(const goheap_memstats *m, const gh_monitor_figures *x)
 		return;
 	uint64_t *v = (uint64_t *)((char *)h + h->values_off);
 
-	/* Seqlock, writer side: odd, fence, values, even with release. */
-	__atomic_store_n(&h->seq, ++seq, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	/* Seqlock, writer side: odd, values, even with release.  The odd
+	 * value is an exchange with acquire as well as release, so that no
+	 * value write moves above it (a fence would do, but ThreadSanitizer
+	 * does not model fences). */
+	++seq;
+	__atomic_exchange_n(&h->seq, seq, __ATOMIC_ACQ_REL);
 	for (int i = 0; i <= F_pause_total_ns; i++)
 		v[value_index[i]] = *(const uint64_t *)((const char *)m + scalar_offset[i]);
 	v[value_index[F_numgc]] = m->numgc;
