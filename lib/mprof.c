@@ -251,11 +251,15 @@ static int table_insert(uintptr_t obj, gh_bucket *b)
 static uint32_t take_stack(uintptr_t *stk)
 {
 	/* Room for libgoheap's own frames (backtrace's caller, malloc_slow,
-	 * an entry point): unwinding costs about 0.1 us a frame, so ask for
-	 * no more than is kept. */
-	void *raw[MAX_STACK + 4];
-	int n = unwinder(raw, MAX_STACK + 4);
+	 * an entry point) and an interceptor's: unwinding costs about 0.1 us
+	 * a frame, so ask for no more than is kept. */
+	void *raw[MAX_STACK + 6];
+	int n = unwinder(raw, MAX_STACK + 6);
 	int i = 0;
+	/* The unwinder's own frames first, if any (ASan intercepts
+	 * backtrace), then libgoheap's. */
+	while (i < n && !((uintptr_t)raw[i] >= self_lo && (uintptr_t)raw[i] < self_hi))
+		i++;
 	while (i < n && (uintptr_t)raw[i] >= self_lo && (uintptr_t)raw[i] < self_hi)
 		i++;
 	if (i == n)
@@ -413,10 +417,17 @@ void gh_mprof_init(void)
 	prof_rate_used = rate > 0 ? rate : 512 * 1024;
 	dl_iterate_phdr(find_self, (void *)(uintptr_t)gh_mprof_init);
 	/* Not under Valgrind: libunwind probes addresses with system calls
-	 * that memcheck reports. */
+	 * that memcheck reports.  Nor in a sanitizer build: its per-thread
+	 * cache's destructor runs after the sanitizer has let go of the
+	 * exiting thread (ThreadSanitizer crashes there, LeakSanitizer's
+	 * exit check did). */
+#ifdef GH_SANITIZED
+	void *unw = NULL;
+#else
 	void *unw = gh_debug_flags & GH_DEBUG_VALGRIND
 			    ? NULL
 			    : dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+#endif
 	if (unw) {
 		int (*fn)(void **, int);
 		*(void **)&fn = dlsym(unw, "unw_backtrace");
