@@ -507,12 +507,16 @@ void goheap_free(void *p)
 	if (GH_LIKELY(s != NULL && c != NULL) && GH_LIKELY(!gh_debug_on())) {
 		uint32_t sc = s->spanclass;
 		uint32_t idx = gh_span_index(s, a);
-		if (GH_LIKELY(s->state == GH_SPAN_INUSE && a >= s->start && a < s->limit &&
+		/* Fields other threads change are read with relaxed atomics
+		 * (plain loads on the machines we know). */
+		if (GH_LIKELY(__atomic_load_n(&s->state, __ATOMIC_RELAXED) == GH_SPAN_INUSE &&
+			      a >= s->start && a < s->limit &&
 			      GH_SPANCLASS_CLASS(sc) != 0 && GH_SPANCLASS_KIND(sc) != GH_KIND_TINY &&
 			      s->start + (size_t)idx * s->elemsize == a &&
 			      idx < __atomic_load_n(&s->ncarved, __ATOMIC_RELAXED) &&
-			      s->nspecials == 0 &&
-			      s->sweepgen == __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_RELAXED))) {
+			      __atomic_load_n(&s->nspecials, __ATOMIC_RELAXED) == 0 &&
+			      __atomic_load_n(&s->sweepgen, __ATOMIC_RELAXED) ==
+				      __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_RELAXED))) {
 			gh_link *o = p;
 			if (GH_LIKELY(o->tag != gh_free_tag(o))) {
 				gh_cachelist *l = &c->list[sc];

@@ -126,7 +126,7 @@ static void set_goals(uint64_t live)
 	if (goal < live + (1u << 20))
 		goal = live + (1u << 20);
 	__atomic_store_n(&gh_gc.next_gc, goal, __ATOMIC_RELAXED);
-	gh_gc.limited = limited;
+	__atomic_store_n(&gh_gc.limited, limited, __ATOMIC_RELAXED);
 	/* The scavenger lets the heap keep 10 % above its goal. */
 	uint64_t keep = goal + goal / 10;
 	__atomic_store_n(&gh_gc.scav_goal, keep < cap ? keep : cap, __ATOMIC_RELAXED);
@@ -293,7 +293,8 @@ void gh_gc_collect(bool forced)
 		gh_gc.pause_total_ns += pause;
 		gh_gc.last_gc = gh_gc.pause_end[i];
 		gh_gc.last_live = c.marked;
-		gh_gc.numgc++;
+		/* Read without the lock by the monitor thread. */
+		__atomic_store_n(&gh_gc.numgc, gh_gc.numgc + 1, __ATOMIC_RELAXED);
 		set_goals(c.marked);
 	} else {
 		/* Try again once the heap has grown by half. */
