@@ -207,7 +207,8 @@ typedef struct gh_gcstate {
 	int percent;          /* GOGC; < 0 off */
 	int64_t memlimit;     /* soft memory limit, bytes; INT64_MAX none */
 	bool limited;         /* next_gc was lowered by the memory limit */
-	uint64_t scav_goal;   /* heap bytes the scavenger lets the heap retain */
+	uint64_t scav_peak;   /* largest recent goal, as of scav_peak_ns (mgc.c) */
+	uint64_t scav_peak_ns;
 	uint64_t debt_ns;     /* the CPU limiter's account (mgc.c) */
 	uint64_t end_ns;      /* when the last collection ended (monotonic) */
 	uint32_t epoch;       /* incremented at every mark termination */
@@ -239,6 +240,10 @@ GH_INTERNAL int gh_with_world_stopped(void (*prepare)(void *), void (*fn)(void *
 GH_INTERNAL void gh_gc_note_alloc(int64_t bytes);
 /* The collector's figures of goheap_memstats. */
 GH_INTERNAL void gh_gc_read_stats(goheap_memstats *m);
+/* The heap bytes the scavenger lets the heap retain at time now (ns,
+ * monotonic): 10 % above the largest recent goal, within the memory
+ * limit's share. */
+GH_INTERNAL uint64_t gh_gc_scavenge_goal(uint64_t now);
 /* Install the fork handlers. */
 GH_INTERNAL void gh_gc_atfork(void);
 GH_INTERNAL void gh_threads_after_fork(void);

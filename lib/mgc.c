@@ -61,7 +61,7 @@ gh_gcstate gh_gc = {
 	.next_gc = GH_MIN_GOAL,
 	.percent = 100,
 	.memlimit = INT64_MAX,
-	.scav_goal = UINT64_MAX,
+	.scav_peak = UINT64_MAX,
 };
 
 static uint64_t goal_for(uint64_t live, int percent)
@@ -97,8 +97,44 @@ static uint64_t nonheap_bytes(void)
 	       gh_stat_get(&h->other_sys);
 }
 
-/* Set next_gc, limited, scav_goal and the heap's retain_cap after a
- * collection that marked live bytes.  Caller holds gh_gc.stats_lock. */
+/* The scavenger keeps 10 % above the largest goal of the last few seconds,
+ * not the last goal alone (Go's rule): a live set that dips for a moment
+ * would otherwise have the heap return pages that it faults back in at
+ * once, and the resident size would follow every dip.  The largest goal
+ * decays by half every GH_SCAV_HALFLIFE_NS (linearly in between), so
+ * memory a program no longer needs goes back within seconds, as with
+ * jemalloc's decay. */
+#define GH_SCAV_HALFLIFE_NS 2000000000ull
+
+static uint64_t decayed(uint64_t peak, uint64_t dt)
+{
+	uint64_t halvings = dt / GH_SCAV_HALFLIFE_NS;
+	if (halvings >= 64)
+		return 0;
+	peak >>= halvings;
+	uint64_t rest = dt % GH_SCAV_HALFLIFE_NS; /* < 2^31: no overflow */
+	return peak - (peak >> 1) / GH_SCAV_HALFLIFE_NS * rest -
+	       (peak >> 1) % GH_SCAV_HALFLIFE_NS * rest / GH_SCAV_HALFLIFE_NS;
+}
+
+uint64_t gh_gc_scavenge_goal(uint64_t now)
+{
+	uint64_t peak = __atomic_load_n(&gh_gc.scav_peak, __ATOMIC_RELAXED);
+	uint64_t at = __atomic_load_n(&gh_gc.scav_peak_ns, __ATOMIC_RELAXED);
+	uint64_t goal = __atomic_load_n(&gh_gc.next_gc, __ATOMIC_RELAXED);
+	uint64_t cap = __atomic_load_n(&gh_heap.retain_cap, __ATOMIC_RELAXED);
+	if (peak == UINT64_MAX)
+		return cap; /* no collection yet */
+	peak = decayed(peak, now > at ? now - at : 0);
+	if (peak < goal)
+		peak = goal;
+	uint64_t keep = peak + peak / 10;
+	return keep < cap ? keep : cap;
+}
+
+/* Set next_gc, limited, the scavenger's peak goal and the heap's
+ * retain_cap after a collection that marked live bytes.  Caller holds
+ * gh_gc.stats_lock. */
 static void set_goals(uint64_t live)
 {
 	int percent = gh_gc.percent;
@@ -127,9 +163,10 @@ static void set_goals(uint64_t live)
 		goal = live + (1u << 20);
 	__atomic_store_n(&gh_gc.next_gc, goal, __ATOMIC_RELAXED);
 	__atomic_store_n(&gh_gc.limited, limited, __ATOMIC_RELAXED);
-	/* The scavenger lets the heap keep 10 % above its goal. */
-	uint64_t keep = goal + goal / 10;
-	__atomic_store_n(&gh_gc.scav_goal, keep < cap ? keep : cap, __ATOMIC_RELAXED);
+	uint64_t now = gh_nanotime(), peak = gh_gc.scav_peak;
+	peak = peak == UINT64_MAX ? 0 : decayed(peak, now - gh_gc.scav_peak_ns);
+	__atomic_store_n(&gh_gc.scav_peak, peak > goal ? peak : goal, __ATOMIC_RELAXED);
+	__atomic_store_n(&gh_gc.scav_peak_ns, now, __ATOMIC_RELAXED);
 	__atomic_store_n(&gh_heap.retain_cap, cap, __ATOMIC_RELAXED);
 }
 

@@ -11,8 +11,8 @@
  *      kicks the thread) and at least every GH_REFRESH_NS.
  *   3. Force a collection when none has ended for GOHEAP_FORCEGC_PERIOD
  *      (2 minutes, as the seed's forcegc) and GOGC is not off.
- *   4. Scavenge: while the heap retains more than the collector's goal
- *      plus 10 % (gh_gc.scav_goal), return free spans to the OS, a step of
+ *   4. Scavenge: while the heap retains more than the collector's recent
+ *      goal plus 10 % (gh_gc_scavenge_goal), return free spans to the OS, a step of
  *      GH_SCAVENGE_STEP every GH_PACE_NS at most: about 100 MiB/s, for a
  *      few percent of one CPU (Go 1.13's background scavenger, which aims
  *      at 1 %).  Also return free spans idle for GOHEAP_SCAVENGE_DELAY,
@@ -209,10 +209,10 @@ static void *monitor_main(void *arg)
 			fig.scavenged += gh_mheap_scavenge(scav_delay);
 			next_scav = now + tick;
 		}
-		bool over = gh_mheap_retained() > __atomic_load_n(&gh_gc.scav_goal, __ATOMIC_RELAXED);
+		uint64_t keep = gh_gc_scavenge_goal(now);
+		bool over = gh_mheap_retained() > keep;
 		if (over && now >= next_pace) {
-			fig.scavenged += gh_mheap_scavenge_to(
-				__atomic_load_n(&gh_gc.scav_goal, __ATOMIC_RELAXED), GH_SCAVENGE_STEP);
+			fig.scavenged += gh_mheap_scavenge_to(keep, GH_SCAVENGE_STEP);
 			next_pace = now + GH_PACE_NS;
 		}
 		if (!served && (kick != kick_seen || now >= next_refresh)) {
