@@ -97,11 +97,13 @@ static uint64_t nonheap_bytes(void)
 	       gh_stat_get(&h->other_sys);
 }
 
-/* The scavenger keeps 10 % above the largest goal of the last few seconds,
- * not the last goal alone (Go's rule): a live set that dips for a moment
- * would otherwise have the heap return pages that it faults back in at
- * once, and the resident size would follow every dip.  The largest goal
- * decays by half every GH_SCAV_HALFLIFE_NS (linearly in between), so
+/* The scavenger keeps 10 % above what the heap needed at its recent peaks:
+ * the larger of a collection's goal and the pages in use when it started
+ * (blocks of the goal's bytes take more pages than that: partly used
+ * spans, class rounding).  Not the last goal alone (Go's rule): the heap
+ * would return pages that it faults back in before the next collection,
+ * and the resident size would follow every dip of the live data.  The
+ * peak decays by half every GH_SCAV_HALFLIFE_NS (linearly in between), so
  * memory a program no longer needs goes back within seconds, as with
  * jemalloc's decay. */
 #define GH_SCAV_HALFLIFE_NS 2000000000ull
@@ -132,10 +134,11 @@ uint64_t gh_gc_scavenge_goal(uint64_t now)
 	return keep < cap ? keep : cap;
 }
 
-/* Set next_gc, limited, the scavenger's peak goal and the heap's
- * retain_cap after a collection that marked live bytes.  Caller holds
+/* Set next_gc, limited, the scavenger's peak and the heap's retain_cap
+ * after a collection that marked live bytes and started with inuse bytes
+ * of spans in use (0 when no collection ran).  Caller holds
  * gh_gc.stats_lock. */
-static void set_goals(uint64_t live)
+static void set_goals(uint64_t live, uint64_t inuse)
 {
 	int percent = gh_gc.percent;
 	uint64_t goal = percent < 0 ? UINT64_MAX : goal_for(live, percent);
@@ -165,7 +168,8 @@ static void set_goals(uint64_t live)
 	__atomic_store_n(&gh_gc.limited, limited, __ATOMIC_RELAXED);
 	uint64_t now = gh_nanotime(), peak = gh_gc.scav_peak;
 	peak = peak == UINT64_MAX ? 0 : decayed(peak, now - gh_gc.scav_peak_ns);
-	__atomic_store_n(&gh_gc.scav_peak, peak > goal ? peak : goal, __ATOMIC_RELAXED);
+	uint64_t need = goal > inuse ? goal : inuse;
+	__atomic_store_n(&gh_gc.scav_peak, peak > need ? peak : need, __ATOMIC_RELAXED);
 	__atomic_store_n(&gh_gc.scav_peak_ns, now, __ATOMIC_RELAXED);
 	__atomic_store_n(&gh_heap.retain_cap, cap, __ATOMIC_RELAXED);
 }
@@ -221,7 +225,7 @@ void gh_gc_init(void)
 	gh_gc.memlimit = limit < 0 ? INT64_MAX : limit;
 	gh_gc.gctrace = (int)gh_option(GH_OPT_GCTRACE);
 	gh_gc.start_ns = gh_nanotime();
-	set_goals(0);
+	set_goals(0, 0);
 	gh_heap.sweepgen = 4;
 }
 
@@ -289,6 +293,7 @@ void gh_gc_collect(bool forced)
 	}
 	uint64_t t0 = gh_nanotime();
 	uint64_t before = heap_live();
+	uint64_t inuse = gh_stat_get(&gh_heap.stats.heap_inuse);
 	gh_sweep_finish();
 	uint32_t nmarkers = gh_mark_prepare();
 	gh_check_heap();
@@ -332,7 +337,7 @@ void gh_gc_collect(bool forced)
 		gh_gc.last_live = c.marked;
 		/* Read without the lock by the monitor thread. */
 		__atomic_store_n(&gh_gc.numgc, gh_gc.numgc + 1, __ATOMIC_RELAXED);
-		set_goals(c.marked);
+		set_goals(c.marked, inuse);
 	} else {
 		/* Try again once the heap has grown by half. */
 		__atomic_store_n(&gh_gc.next_gc, before + before / 2 + GH_MIN_GOAL, __ATOMIC_RELAXED);
@@ -422,7 +427,7 @@ int goheap_set_gc_percent(int percent)
 	__atomic_store_n(&gh_gc.percent, p, __ATOMIC_RELAXED);
 	/* Turning collection off leaves the goal as it was (goheap_gc(3)). */
 	if (p >= 0 || gh_gc.memlimit != INT64_MAX)
-		set_goals(gh_gc.last_live);
+		set_goals(gh_gc.last_live, 0);
 	pthread_mutex_unlock(&gh_gc.stats_lock);
 	return old;
 }
@@ -434,7 +439,7 @@ int64_t goheap_set_memory_limit(int64_t bytes)
 	int64_t old = gh_gc.memlimit;
 	if (bytes >= 0) {
 		gh_gc.memlimit = bytes;
-		set_goals(gh_gc.last_live);
+		set_goals(gh_gc.last_live, 0);
 	}
 	pthread_mutex_unlock(&gh_gc.stats_lock);
 	return old;
