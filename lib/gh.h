@@ -40,6 +40,28 @@
 
 #define GH_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GH_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Take a lock that a collection holds while it stops the world (gh_gc.lock,
+ * the registries of threads, roots and finalizers, the unwinder's): a
+ * thread waiting for it must still take the stop signal.  It does in
+ * pthread_mutex_lock, but not under ThreadSanitizer, which holds a signal
+ * back until the thread leaves the call: there it waits in nanosleep,
+ * where TSan delivers signals. */
+#ifdef GH_TSAN
+#include <time.h>
+static inline void gh_lock_stoppable(pthread_mutex_t *m)
+{
+	while (pthread_mutex_trylock(m) != 0) {
+		struct timespec ts = {0, 20000};
+		nanosleep(&ts, NULL);
+	}
+}
+#else
+static inline void gh_lock_stoppable(pthread_mutex_t *m)
+{
+	pthread_mutex_lock(m);
+}
+#endif
 #define GH_INTERNAL __attribute__((visibility("hidden")))
 #define GH_NORETURN __attribute__((noreturn))
 #define GH_PRINTF(f, a) __attribute__((format(printf, f, a)))

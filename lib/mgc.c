@@ -286,7 +286,7 @@ void gh_gc_collect(bool forced)
 	/* The collecting thread's own stack is a root: it must be known. */
 	if (gh_thread_autoregister() != 0)
 		return;
-	pthread_mutex_lock(&gh_gc.lock);
+	gh_lock_stoppable(&gh_gc.lock);
 	if (!forced && !goal_reached()) {
 		pthread_mutex_unlock(&gh_gc.lock);
 		return; /* another thread collected meanwhile */
@@ -390,7 +390,7 @@ int gh_with_world_stopped(void (*prepare)(void *), void (*fn)(void *), void *arg
 {
 	if (gh_thread_autoregister() != 0)
 		return -1;
-	pthread_mutex_lock(&gh_gc.lock);
+	gh_lock_stoppable(&gh_gc.lock);
 	gh_sweep_finish();
 	if (prepare)
 		prepare(arg);

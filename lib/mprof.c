@@ -273,7 +273,7 @@ static uint32_t take_stack(uintptr_t *stk)
 static void record(void *p, size_t size)
 {
 	uintptr_t stk[MAX_STACK];
-	pthread_mutex_lock(&unwind_lock);
+	gh_lock_stoppable(&unwind_lock);
 	uint32_t n = take_stack(stk);
 	pthread_mutex_unlock(&unwind_lock);
 	gh_span *s = gh_span_of((uintptr_t)p);
@@ -371,7 +371,7 @@ long goheap_set_profile_rate(long bytes)
 
 void gh_mprof_lock_unwinder(void)
 {
-	pthread_mutex_lock(&unwind_lock);
+	gh_lock_stoppable(&unwind_lock);
 }
 
 void gh_mprof_unlock_unwinder(void)
@@ -383,7 +383,7 @@ void gh_mprof_unlock_unwinder(void)
 
 static void lock_prepare(void)
 {
-	pthread_mutex_lock(&unwind_lock);
+	gh_lock_stoppable(&unwind_lock);
 	pthread_mutex_lock(&prof_lock);
 }
 

@@ -50,7 +50,7 @@ static void thread_exit(void *arg)
 
 void gh_threads_lock(void)
 {
-	pthread_mutex_lock(&registry_lock);
+	gh_lock_stoppable(&registry_lock);
 }
 
 void gh_threads_unlock(void)
@@ -113,7 +113,7 @@ int gh_thread_autoregister(void)
 	gh_thread *t = gh_self_thread;
 	if (t && t->autoreg)
 		return 0;
-	pthread_mutex_lock(&registry_lock);
+	gh_lock_stoppable(&registry_lock);
 	if (!t)
 		t = add_self_locked();
 	if (t)
@@ -127,7 +127,7 @@ void gh_thread_forget(void)
 	gh_thread *t = gh_self_thread;
 	if (!t)
 		return;
-	pthread_mutex_lock(&registry_lock);
+	gh_lock_stoppable(&registry_lock);
 	remove_self_locked(t);
 	pthread_mutex_unlock(&registry_lock);
 }
@@ -135,7 +135,7 @@ void gh_thread_forget(void)
 int goheap_register_thread(void)
 {
 	gh_init();
-	pthread_mutex_lock(&registry_lock);
+	gh_lock_stoppable(&registry_lock);
 	gh_thread *t = gh_self_thread;
 	if (!t)
 		t = add_self_locked();
@@ -152,7 +152,7 @@ int goheap_unregister_thread(void)
 		errno = EINVAL;
 		return -1;
 	}
-	pthread_mutex_lock(&registry_lock);
+	gh_lock_stoppable(&registry_lock);
 	if (t->nreg > 0)
 		t->nreg--;
 	/* A thread that allocates stays registered until it exits: its cache
@@ -172,7 +172,7 @@ void gh_threads_scan_pending(void (*scan)(uintptr_t lo, uintptr_t hi))
 /* Take p off the pending list and free it. */
 static void pending_drop(pending_start *p)
 {
-	pthread_mutex_lock(&registry_lock);
+	gh_lock_stoppable(&registry_lock);
 	if (p->prev)
 		p->prev->next = p->next;
 	else
@@ -204,7 +204,7 @@ int goheap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	p->start = start;
 	p->arg = arg;
 	p->prev = NULL;
-	pthread_mutex_lock(&registry_lock);
+	gh_lock_stoppable(&registry_lock);
 	p->next = pending;
 	if (pending)
 		pending->prev = p;
