@@ -197,25 +197,25 @@ bool gh_marking;
  * through other files (root enumeration, finalizer records). */
 static __thread marker *self_marker;
 
-/* Whether GOHEAP_DEBUG=markbufs allows one more buffer. */
-static bool may_add_buffer(void)
+/* A buffer more, or NULL if the OS refuses one (or GOHEAP_DEBUG=markbufs
+ * says it would). */
+static workbuf *new_buffer(void)
 {
 	int64_t cap = gh_option(GH_OPT_MARKBUFS);
-	return cap <= 0 || __atomic_load_n(&mk.nbufs, __ATOMIC_RELAXED) < cap;
+	if (cap > 0 && __atomic_load_n(&mk.nbufs, __ATOMIC_RELAXED) >= cap)
+		return NULL;
+	workbuf *b = gh_sys_alloc(sizeof *b, &gh_heap.stats.gc_sys);
+	if (b)
+		__atomic_add_fetch(&mk.nbufs, 1, __ATOMIC_RELAXED);
+	return b;
 }
 
 /* An empty buffer, or NULL if the OS refuses memory for one. */
 static workbuf *get_empty(void)
 {
 	workbuf *b = lf_pop(&mk.empty);
-	if (!b) {
-		if (!may_add_buffer())
-			return NULL;
-		b = gh_sys_alloc(sizeof *b, &gh_heap.stats.gc_sys);
-		if (!b)
-			return NULL;
-		__atomic_add_fetch(&mk.nbufs, 1, __ATOMIC_RELAXED);
-	}
+	if (!b && !(b = new_buffer()))
+		return NULL;
 	b->n = 0;
 	return b;
 }
@@ -313,11 +313,18 @@ static void scan_block(marker *m, uintptr_t p, gh_span *s)
 		scan_range(m, p, p + s->elemsize);
 }
 
+/* Whether the block at p of s, of a kind that may hold pointers, is free
+ * (a small block with its free tag). */
+static inline bool block_free(const gh_span *s, uintptr_t p)
+{
+	return GH_SPANCLASS_CLASS(s->spanclass) != 0 &&
+	       gh_track_peek(&((const gh_link *)p)->tag) == gh_free_tag((void *)p);
+}
+
 /* A block taken from the queue: count and scan it, unless it is free. */
 static void scan_queued(marker *m, uintptr_t p, gh_span *s)
 {
-	if (GH_SPANCLASS_CLASS(s->spanclass) != 0 &&
-	    gh_track_peek(&((const gh_link *)p)->tag) == gh_free_tag((void *)p))
+	if (block_free(s, p))
 		return; /* free: marked, but neither live nor holding pointers */
 	m->marked += s->elemsize;
 	scan_block(m, p, s);
@@ -481,13 +488,9 @@ uint32_t gh_mark_prepare(void)
 	pthread_mutex_unlock(&helpers.lock);
 	uint32_t n = helpers.nstarted + 1 < want ? helpers.nstarted + 1 : want;
 	/* A buffer for each marker to start with (see Overflow). */
-	while (mk.nbufs < n && may_add_buffer()) {
-		workbuf *b = gh_sys_alloc(sizeof *b, &gh_heap.stats.gc_sys);
-		if (!b)
-			break;
-		mk.nbufs++;
+	workbuf *b;
+	while (mk.nbufs < n && (b = new_buffer()))
 		lf_push(&mk.empty, b);
-	}
 	mk.nmarkers = n < mk.nbufs ? n : mk.nbufs;
 	return mk.nmarkers;
 }
@@ -550,15 +553,13 @@ static void rescan_span(void *obj)
 	if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != GH_SPAN_INUSE)
 		return;
 	marker *m0 = &mk.m[0];
-	bool small = GH_SPANCLASS_CLASS(s->spanclass) != 0;
-	uint32_t n = small ? s->ncarved : 1;
+	uint32_t n = GH_SPANCLASS_CLASS(s->spanclass) != 0 ? s->ncarved : 1;
 	for (uint32_t i = 0; i < n; i++) {
 		uintptr_t p = s->start + (size_t)i * s->elemsize;
-		if (!gh_span_marked(s, i) ||
-		    (small && gh_track_peek(&((const gh_link *)p)->tag) == gh_free_tag((void *)p)))
-			continue;
-		scan_block(m0, p, s);
-		drain(m0);
+		if (gh_span_marked(s, i) && !block_free(s, p)) {
+			scan_block(m0, p, s);
+			drain(m0);
+		}
 	}
 }
 
@@ -572,13 +573,11 @@ static void count_span(void *obj)
 	if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != GH_SPAN_INUSE)
 		return;
 	uint32_t kind = GH_SPANCLASS_KIND(s->spanclass);
-	bool small = GH_SPANCLASS_CLASS(s->spanclass) != 0;
-	bool tagged = small && (kind == GH_KIND_SCAN || kind == GH_KIND_TYPED);
-	uint32_t n = small ? s->ncarved : 1;
+	bool scan = kind == GH_KIND_SCAN || kind == GH_KIND_TYPED;
+	uint32_t n = GH_SPANCLASS_CLASS(s->spanclass) != 0 ? s->ncarved : 1;
 	for (uint32_t i = 0; i < n; i++) {
 		uintptr_t p = s->start + (size_t)i * s->elemsize;
-		if (gh_span_marked(s, i) &&
-		    !(tagged && gh_track_peek(&((const gh_link *)p)->tag) == gh_free_tag((void *)p)))
+		if (gh_span_marked(s, i) && !(scan && block_free(s, p)))
 			marked_total += s->elemsize;
 	}
 }
