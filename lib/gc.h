@@ -25,12 +25,20 @@ struct gh_thread {
 	uint32_t ack_epoch; /* the last stop this thread acknowledged */
 	/* The system call the thread was blocked in when the stop signal was
 	 * sent, as the kernel showed it; the handler restarts it if the
-	 * signal made it fail with EINTR (stw_linux.c). */
+	 * signal made it fail with EINTR (stw_linux.c).  Written by the
+	 * collector for stop seen_epoch, then published by a release store
+	 * of seen_epoch; the handler copies it before acknowledging, as the
+	 * next stop rewrites it. */
 	struct gh_syscall_seen {
 		bool valid;
 		long nr;
 		uint64_t arg[6], sp, pc;
 	} seen;
+	uint32_t seen_epoch;
+	/* Under ThreadSanitizer: the call the collector nudges the thread
+	 * out of (stw_linux.c). */
+	uint64_t nudge_pc, nudge_sp;
+	long nudge_nr;
 	/* A timed call restarted by the handler: its arguments after the
 	 * restart, and its deadline, so that later stops keep the deadline. */
 	struct gh_syscall_restart {
@@ -138,6 +146,13 @@ GH_INTERNAL void gh_mark_after_fork(void);
 GH_INTERNAL void gh_mark_referents(gh_span *s, uintptr_t p);
 /* Scan [lo, hi) conservatively, during marking. */
 GH_INTERNAL void gh_mark_range(uintptr_t lo, uintptr_t hi);
+
+/* The span's finalizers and profile samples, which goheap_set_finalizer
+ * and the profiler change without its mcentral's lock. */
+static inline uint32_t gh_span_nspecials(const gh_span *s)
+{
+	return __atomic_load_n(&s->nspecials, __ATOMIC_RELAXED);
+}
 
 static inline bool gh_span_marked(const gh_span *s, uint32_t idx)
 {

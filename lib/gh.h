@@ -41,15 +41,15 @@
 #define GH_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GH_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-/* Take a lock that a collection holds while it stops the world (gh_gc.lock,
- * the registries of threads, roots and finalizers, the unwinder's): a
- * thread waiting for it must still take the stop signal.  It does in
- * pthread_mutex_lock, but not under ThreadSanitizer, which holds a signal
- * back until the thread leaves the call: there it waits in nanosleep,
- * where TSan delivers signals. */
+/* Every lock of the library is taken with gh_mutex_lock.  A thread
+ * waiting for a lock must still take the stop signal: the holder may be
+ * stopped, or be the collector.  It does in pthread_mutex_lock, but not
+ * under ThreadSanitizer, which holds a signal back until the thread leaves
+ * the call (and stops a thread as it leaves pthread_mutex_lock, holding
+ * the lock): there it waits in nanosleep, where TSan delivers signals. */
 #ifdef GH_TSAN
 #include <time.h>
-static inline void gh_lock_stoppable(pthread_mutex_t *m)
+static inline void gh_mutex_lock(pthread_mutex_t *m)
 {
 	while (pthread_mutex_trylock(m) != 0) {
 		struct timespec ts = {0, 20000};
@@ -57,7 +57,7 @@ static inline void gh_lock_stoppable(pthread_mutex_t *m)
 	}
 }
 #else
-static inline void gh_lock_stoppable(pthread_mutex_t *m)
+static inline void gh_mutex_lock(pthread_mutex_t *m)
 {
 	pthread_mutex_lock(m);
 }
@@ -460,6 +460,9 @@ GH_INTERNAL gh_link *gh_mcache_refill(gh_mcache *c, uint32_t spanclass);
 GH_INTERNAL void gh_mcache_trim(gh_mcache *c, uint32_t spanclass);
 /* Give every cached block back (thread exit, goheap_free_os_memory). */
 GH_INTERNAL void gh_mcache_flush(gh_mcache *c);
+/* The calling thread is exiting: give its cache back now.  It does so
+ * while still registered, so that no collection runs meanwhile. */
+GH_INTERNAL void gh_mcache_exit(void);
 /* Counters of all caches, live and gone, summed under the registry lock. */
 typedef struct gh_cachesums {
 	uint64_t nmalloc[GH_NUM_CLASSES], nfree[GH_NUM_CLASSES];

@@ -393,8 +393,11 @@ static gh_span *block_at(const void *p, const char **why)
 		*why = "interior pointer, not the start of a block";
 		return NULL;
 	}
+	/* The word where a free block keeps its tag holds, in a live tiny
+	 * block, bytes other threads may be writing: not read. */
 	if (GH_UNLIKELY(idx >= __atomic_load_n(&s->ncarved, __ATOMIC_RELAXED) ||
-			gh_track_peek(&((const gh_link *)p)->tag) == gh_free_tag(p))) {
+			(GH_SPANCLASS_KIND(s->spanclass) != GH_KIND_TINY &&
+			 gh_track_peek(&((const gh_link *)p)->tag) == gh_free_tag(p)))) {
 		*why = "block is free (double free?)";
 		return NULL;
 	}
@@ -433,23 +436,18 @@ static __attribute__((noinline, cold)) void free_slow(void *p)
 		return;
 	const char *why;
 	gh_span *s = gh_span_of((uintptr_t)p);
+	/* A tiny block is shared: its memory waits for the collector. */
+	if (s && GH_SPANCLASS_KIND(s->spanclass) == GH_KIND_TINY)
+		return;
 	/* A block of a span not swept yet may have been found garbage: sweep
 	 * first, so that it cannot be freed twice. */
 	if (s && __atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE) !=
 			 __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_RELAXED))
 		gh_span_ensure_swept(s);
 	s = block_at(p, &why);
-	if (!s) {
-		/* A tiny block is shared: its memory waits for the
-		 * collector. */
-		gh_span *t = gh_span_of((uintptr_t)p);
-		if (t && GH_SPANCLASS_KIND(t->spanclass) == GH_KIND_TINY)
-			return;
+	if (!s)
 		bad_pointer("goheap_free", p, why);
-	}
 	uint32_t sc = s->spanclass;
-	if (GH_SPANCLASS_KIND(sc) == GH_KIND_TINY)
-		return;
 	uint32_t nspecials = __atomic_load_n(&s->nspecials, __ATOMIC_SEQ_CST);
 	if (nspecials) {
 		/* Profile samples only: no finalizer to look for. */

@@ -46,7 +46,7 @@ goheap_type *goheap_type_new(size_t size, const size_t *ptr_offsets, size_t n_pt
 		}
 	size_t nwords = n_ptrs ? size / 8 : 0;
 	gh_init();
-	pthread_mutex_lock(&type_lock);
+	gh_mutex_lock(&type_lock);
 	goheap_type *t = gh_bumpalloc_alloc(&type_mem, sizeof *t + (nwords + 63) / 64 * 8);
 	pthread_mutex_unlock(&type_lock);
 	if (!t) {
@@ -66,7 +66,7 @@ goheap_type *goheap_type_new(size_t size, const size_t *ptr_offsets, size_t n_pt
 int gh_span_alloc_types(gh_span *s)
 {
 	pthread_once(&types_once, types_init);
-	pthread_mutex_lock(&type_lock);
+	gh_mutex_lock(&type_lock);
 	s->types = gh_fixalloc_alloc(&typesalloc);
 	pthread_mutex_unlock(&type_lock);
 	return s->types ? 0 : -1;
@@ -74,7 +74,7 @@ int gh_span_alloc_types(gh_span *s)
 
 void gh_span_free_types(gh_span *s)
 {
-	pthread_mutex_lock(&type_lock);
+	gh_mutex_lock(&type_lock);
 	gh_fixalloc_free(&typesalloc, s->types);
 	pthread_mutex_unlock(&type_lock);
 }
@@ -90,7 +90,7 @@ void gh_span_set_type(gh_span *s, uintptr_t p, const goheap_type *t)
 
 void gh_types_lock(void)
 {
-	pthread_mutex_lock(&type_lock);
+	gh_mutex_lock(&type_lock);
 }
 
 void gh_types_unlock(void)

@@ -59,7 +59,7 @@ gh_mcache *gh_mcache_get(void)
 		return NULL;
 	}
 
-	pthread_mutex_lock(&registry_lock);
+	gh_mutex_lock(&registry_lock);
 	c = gh_fixalloc_alloc(&cachealloc);
 	if (c) {
 		c->next = registry;
@@ -161,14 +161,23 @@ static void cache_destroy(void *arg)
 	gh_mcache *c = arg;
 	gh_mcache_flush(c);
 	gh_tls_cache = NULL;
-	pthread_mutex_lock(&registry_lock);
+	gh_mutex_lock(&registry_lock);
 	retire_locked(c);
 	pthread_mutex_unlock(&registry_lock);
 }
 
+void gh_mcache_exit(void)
+{
+	gh_mcache *c = gh_tls_cache;
+	if (!c)
+		return;
+	pthread_setspecific(cache_key, NULL);
+	cache_destroy(c);
+}
+
 void gh_mcache_registry_lock(void)
 {
-	pthread_mutex_lock(&registry_lock);
+	gh_mutex_lock(&registry_lock);
 }
 
 void gh_mcache_registry_unlock(void)
@@ -184,7 +193,7 @@ void gh_mcache_after_fork(void)
 		gh_mcache *next = c->next;
 		if (c != gh_tls_cache) {
 			gh_mcache_flush(c);
-			pthread_mutex_lock(&registry_lock);
+			gh_mutex_lock(&registry_lock);
 			retire_locked(c);
 			pthread_mutex_unlock(&registry_lock);
 		}
@@ -194,7 +203,7 @@ void gh_mcache_after_fork(void)
 
 void gh_mcache_sum(gh_cachesums *sums)
 {
-	pthread_mutex_lock(&registry_lock);
+	gh_mutex_lock(&registry_lock);
 	for (uint32_t i = 0; i < GH_NUM_CLASSES; i++) {
 		sums->nmalloc[i] = gh_stat_get(&gh_heap.stats.small_nmalloc[i]);
 		sums->nfree[i] = gh_stat_get(&gh_heap.stats.small_nfree[i]);

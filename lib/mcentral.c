@@ -98,7 +98,7 @@ static void sweep_empty_locked(gh_mcentral *c)
 	uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
 	while (c->nonempty.next == &c->nonempty) {
 		gh_span *s = c->empty.next;
-		if (s == &c->empty || s->sweepgen == sg)
+		if (s == &c->empty || __atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE) == sg)
 			return;
 		gh_span_sweep_locked(s);
 	}
@@ -112,7 +112,7 @@ uint32_t gh_mcentral_grab(gh_mcentral *c, uint32_t want, gh_link **head)
 	gh_link *list = NULL;
 	uint32_t got = 0;
 
-	pthread_mutex_lock(&c->lock);
+	gh_mutex_lock(&c->lock);
 	while (got < want) {
 		gh_span *s = c->nonempty.next;
 		if (s == &c->nonempty) {
@@ -124,7 +124,7 @@ uint32_t gh_mcentral_grab(gh_mcentral *c, uint32_t want, gh_link **head)
 			if (!s)
 				break;
 		}
-		if (s->sweepgen != __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE)) {
+		if (__atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE) != __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE)) {
 			gh_span_sweep_locked(s);
 			continue;
 		}
@@ -165,14 +165,14 @@ uint32_t gh_mcentral_grab(gh_mcentral *c, uint32_t want, gh_link **head)
  * Spans that become wholly free go back to the page heap. */
 void gh_mcentral_return(gh_mcentral *c, gh_link *head, uint32_t n)
 {
-	pthread_mutex_lock(&c->lock);
+	gh_mutex_lock(&c->lock);
 	uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
 	for (uint32_t i = 0; i < n; i++) {
 		gh_link *o = head;
 		head = gh_link_read(o).next;
 		gh_span *s = gh_span_of((uintptr_t)o);
 		GH_ASSERT(s && s->spanclass == c->spanclass);
-		if (s->sweepgen != sg)
+		if (__atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE) != sg)
 			gh_span_sweep_locked(s);
 		gh_link_write(o, s->freelist);
 		s->freelist = o;

@@ -136,16 +136,20 @@ static void check_inuse(gh_span *s, uint32_t sg, tally *t)
 			     (unsigned long)(s->start + (i << GH_PAGE_SHIFT)), (void *)s,
 			     (unsigned long)s->start,
 			     (void *)gh_span_at(s->start + (i << GH_PAGE_SHIFT)));
-	if (s->sweepgen != sg && s->sweepgen != GH_SWEEPGEN_FRESH)
+	/* A large block's allocator publishes its span without the locks
+	 * held here: read the sweepgen that orders it, and leave the mark
+	 * bits of a span still FRESH (being set up) alone. */
+	uint32_t sgs = __atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE);
+	if (sgs != sg && sgs != GH_SWEEPGEN_FRESH)
 		FAIL("sweep", "span %p at %#lx: sweepgen %u after the sweep of %u finished",
-		     (void *)s, (unsigned long)s->start, s->sweepgen, sg);
+		     (void *)s, (unsigned long)s->start, sgs, sg);
 	uint32_t cls = GH_SPANCLASS_CLASS(s->spanclass);
 	uint32_t carved = cls == 0 ? 1 : s->ncarved;
-	for (uint32_t w = 0; w < GH_MAX_OBJS_PER_SPAN / 64; w++) {
-		uint64_t m = s->markbits[w];
+	for (uint32_t w = 0; w < GH_MAX_OBJS_PER_SPAN / 64 && sgs != GH_SWEEPGEN_FRESH; w++) {
+		uint64_t m = __atomic_load_n(&s->markbits[w], __ATOMIC_RELAXED);
 		if (!m)
 			continue;
-		if (s->sweepgen == sg)
+		if (sgs == sg)
 			FAIL("mark bits", "swept span %p at %#lx still has mark bits (word %u: "
 			     "%#llx)", (void *)s, (unsigned long)s->start, w,
 			     (unsigned long long)m);
@@ -275,8 +279,8 @@ void gh_check_heap(void)
 	if (GH_LIKELY(!gh_option(GH_OPT_CHECK)))
 		return;
 	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++)
-		pthread_mutex_lock(&gh_heap.central[sc].lock);
-	pthread_mutex_lock(&gh_heap.lock);
+		gh_mutex_lock(&gh_heap.central[sc].lock);
+	gh_mutex_lock(&gh_heap.lock);
 
 	tally t;
 	memset(&t, 0, sizeof t);

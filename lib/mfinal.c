@@ -53,7 +53,7 @@ static bool thread_started;
 
 void gh_final_lock(void)
 {
-	gh_lock_stoppable(&final_lock);
+	gh_mutex_lock(&final_lock);
 }
 
 void gh_final_unlock(void)
@@ -201,7 +201,7 @@ bool gh_final_sweep_block(gh_span *s, uint32_t idx)
 {
 	uintptr_t obj = s->start + (size_t)idx * s->elemsize;
 	bool keep = false;
-	gh_lock_stoppable(&final_lock);
+	gh_mutex_lock(&final_lock);
 	final_rec *r = table_find(obj);
 	if (r && queue_push(*r) == 0) {
 		table_delete(r);
@@ -218,7 +218,7 @@ bool gh_final_sweep_block(gh_span *s, uint32_t idx)
 void gh_final_drop(gh_span *s, uint32_t idx)
 {
 	uintptr_t obj = s->start + (size_t)idx * s->elemsize;
-	gh_lock_stoppable(&final_lock);
+	gh_mutex_lock(&final_lock);
 	final_rec *r = table_find(obj);
 	if (r) {
 		table_delete(r);
@@ -236,7 +236,7 @@ int goheap_run_finalizers(void)
 	int n = 0;
 	final_rec r;
 	for (;;) {
-		gh_lock_stoppable(&final_lock);
+		gh_mutex_lock(&final_lock);
 		bool got = queue_pop(&r);
 		pthread_mutex_unlock(&final_lock);
 		if (!got)
@@ -252,7 +252,7 @@ static void *finalizer_main(void *arg)
 	goheap_register_thread();
 	for (;;) {
 		final_rec r;
-		gh_lock_stoppable(&final_lock);
+		gh_mutex_lock(&final_lock);
 		while (!queue_pop(&r)) {
 			/* Records are copied through them (queue_pop). */
 			gh_os_clear_vector_registers();
@@ -269,14 +269,14 @@ static void *finalizer_main(void *arg)
 
 static void start_thread(void)
 {
-	gh_lock_stoppable(&final_lock);
+	gh_mutex_lock(&final_lock);
 	bool start = !thread_started;
 	thread_started = true;
 	pthread_mutex_unlock(&final_lock);
 	if (!start)
 		return;
 	if (gh_spawn_thread(finalizer_main, "goheap-final", true) != 0) {
-		gh_lock_stoppable(&final_lock);
+		gh_mutex_lock(&final_lock);
 		thread_started = false; /* goheap_run_finalizers still works */
 		pthread_mutex_unlock(&final_lock);
 	}
@@ -298,7 +298,7 @@ int goheap_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg)
 		return -1;
 	}
 	int ret = 0;
-	gh_lock_stoppable(&final_lock);
+	gh_mutex_lock(&final_lock);
 	final_rec *r = table_find(p);
 	if (!fn) {
 		if (r) {

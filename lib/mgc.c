@@ -286,7 +286,7 @@ void gh_gc_collect(bool forced)
 	/* The collecting thread's own stack is a root: it must be known. */
 	if (gh_thread_autoregister() != 0)
 		return;
-	gh_lock_stoppable(&gh_gc.lock);
+	gh_mutex_lock(&gh_gc.lock);
 	if (!forced && !goal_reached()) {
 		pthread_mutex_unlock(&gh_gc.lock);
 		return; /* another thread collected meanwhile */
@@ -326,7 +326,7 @@ void gh_gc_collect(bool forced)
 	}
 	uint64_t t2 = gh_nanotime();
 
-	pthread_mutex_lock(&gh_gc.stats_lock);
+	gh_mutex_lock(&gh_gc.stats_lock);
 	if (c.ok) {
 		uint64_t pause = c.t_start - c.t_stop;
 		uint32_t i = gh_gc.numgc % 256;
@@ -390,7 +390,7 @@ int gh_with_world_stopped(void (*prepare)(void *), void (*fn)(void *), void *arg
 {
 	if (gh_thread_autoregister() != 0)
 		return -1;
-	gh_lock_stoppable(&gh_gc.lock);
+	gh_mutex_lock(&gh_gc.lock);
 	gh_sweep_finish();
 	if (prepare)
 		prepare(arg);
@@ -421,7 +421,7 @@ void goheap_gc(void)
 int goheap_set_gc_percent(int percent)
 {
 	gh_init();
-	pthread_mutex_lock(&gh_gc.stats_lock);
+	gh_mutex_lock(&gh_gc.stats_lock);
 	int old = gh_gc.percent;
 	int p = percent < 0 ? -1 : percent;
 	__atomic_store_n(&gh_gc.percent, p, __ATOMIC_RELAXED);
@@ -435,7 +435,7 @@ int goheap_set_gc_percent(int percent)
 int64_t goheap_set_memory_limit(int64_t bytes)
 {
 	gh_init();
-	pthread_mutex_lock(&gh_gc.stats_lock);
+	gh_mutex_lock(&gh_gc.stats_lock);
 	int64_t old = gh_gc.memlimit;
 	if (bytes >= 0) {
 		gh_gc.memlimit = bytes;
@@ -447,7 +447,7 @@ int64_t goheap_set_memory_limit(int64_t bytes)
 
 void gh_gc_read_stats(goheap_memstats *m)
 {
-	pthread_mutex_lock(&gh_gc.stats_lock);
+	gh_mutex_lock(&gh_gc.stats_lock);
 	m->next_gc = gh_gc.next_gc;
 	m->last_gc = gh_gc.last_gc;
 	m->pause_total_ns = gh_gc.pause_total_ns;
@@ -468,14 +468,14 @@ void gh_gc_read_stats(goheap_memstats *m)
 
 static void fork_prepare(void)
 {
-	pthread_mutex_lock(&gh_gc.lock);
+	gh_mutex_lock(&gh_gc.lock);
 	gh_roots_lock();
 	gh_threads_lock();
 	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++)
-		pthread_mutex_lock(&gh_heap.central[sc].lock);
-	pthread_mutex_lock(&gh_heap.lock);
+		gh_mutex_lock(&gh_heap.central[sc].lock);
+	gh_mutex_lock(&gh_heap.lock);
 	gh_final_lock();
-	pthread_mutex_lock(&gh_gc.stats_lock);
+	gh_mutex_lock(&gh_gc.stats_lock);
 	gh_mcache_registry_lock();
 	gh_types_lock();
 }

@@ -124,8 +124,8 @@ static inline uint64_t lf_pack(workbuf *b, uint64_t old)
 static void lf_push(lfstack *st, workbuf *b)
 {
 	uint64_t old = __atomic_load_n(st, __ATOMIC_RELAXED);
-	do
-		b->next = lf_ptr(old);
+	do /* atomic: a pop holding a stale b may read it meanwhile */
+		__atomic_store_n(&b->next, lf_ptr(old), __ATOMIC_RELAXED);
 	while (!__atomic_compare_exchange_n(st, &old, lf_pack(b, old), true, __ATOMIC_RELEASE,
 					    __ATOMIC_RELAXED));
 }
@@ -439,7 +439,7 @@ static void mark_worker(marker *m)
 static void *helper_main(void *arg)
 {
 	(void)arg;
-	pthread_mutex_lock(&helpers.lock);
+	gh_mutex_lock(&helpers.lock);
 	uint32_t id = ++helpers.nready; /* 1, 2, ... */
 	uint64_t seen = helpers.gen;
 	pthread_cond_broadcast(&helpers.done);
@@ -455,7 +455,7 @@ static void *helper_main(void *arg)
 			mark_worker(&mk.m[id]);
 			gh_track_quiet_end();
 		}
-		pthread_mutex_lock(&helpers.lock);
+		gh_mutex_lock(&helpers.lock);
 		if (mine && --helpers.running == 0)
 			pthread_cond_broadcast(&helpers.done);
 	}
@@ -475,7 +475,7 @@ static uint32_t gcprocs(void)
 uint32_t gh_mark_prepare(void)
 {
 	uint32_t want = gcprocs();
-	pthread_mutex_lock(&helpers.lock);
+	gh_mutex_lock(&helpers.lock);
 	while (helpers.nstarted + 1 < want) {
 		if (gh_spawn_thread(helper_main, "goheap-mark", false) != 0)
 			break; /* mark with fewer */
@@ -631,7 +631,7 @@ static void mark_all(uintptr_t sp, void *arg)
 
 	uint32_t nhelp = mk.nmarkers - 1;
 	if (nhelp) {
-		pthread_mutex_lock(&helpers.lock);
+		gh_mutex_lock(&helpers.lock);
 		helpers.running = nhelp;
 		helpers.gen++;
 		pthread_cond_broadcast(&helpers.wake);
@@ -639,7 +639,7 @@ static void mark_all(uintptr_t sp, void *arg)
 	}
 	mark_worker(m0);
 	if (nhelp) {
-		pthread_mutex_lock(&helpers.lock);
+		gh_mutex_lock(&helpers.lock);
 		while (helpers.running)
 			pthread_cond_wait(&helpers.done, &helpers.lock);
 		pthread_mutex_unlock(&helpers.lock);

@@ -67,8 +67,8 @@ void gh_span_release(gh_span *s)
 
 static bool sweep_large(gh_span *s, uint32_t sg)
 {
-	if (!gh_span_marked(s, 0) && !(s->nspecials && gh_final_sweep_block(s, 0))) {
-		if (s->nspecials)
+	if (!gh_span_marked(s, 0) && !(gh_span_nspecials(s) && gh_final_sweep_block(s, 0))) {
+		if (gh_span_nspecials(s))
 			gh_mprof_free(s, s->start);
 		if (gh_debug_on())
 			gh_debug_free((void *)s->start, s->elemsize, 0, true);
@@ -106,9 +106,9 @@ bool gh_span_sweep_locked(gh_span *s)
 			gh_link *o = (gh_link *)(s->start + (size_t)idx * s->elemsize);
 			if (gh_track_peek(&o->tag) == gh_free_tag(o))
 				continue;
-			if (s->nspecials && gh_final_sweep_block(s, idx))
+			if (gh_span_nspecials(s) && gh_final_sweep_block(s, idx))
 				continue;
-			if (s->nspecials)
+			if (gh_span_nspecials(s))
 				gh_mprof_free(s, (uintptr_t)o);
 			if (gh_debug_on())
 				gh_debug_free(o, s->elemsize, sizeof(gh_link), true);
@@ -150,7 +150,7 @@ void gh_span_ensure_swept(gh_span *s)
 	uint32_t sc = __atomic_load_n(&s->spanclass, __ATOMIC_RELAXED);
 	if (GH_SPANCLASS_CLASS(sc) != 0) {
 		gh_mcentral *c = &gh_heap.central[sc];
-		pthread_mutex_lock(&c->lock);
+		gh_mutex_lock(&c->lock);
 		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == GH_SPAN_INUSE &&
 		    __atomic_load_n(&s->spanclass, __ATOMIC_RELAXED) == sc)
 			gh_span_sweep_locked(s);
@@ -210,7 +210,7 @@ void gh_sweep_some(uint32_t spans)
 		return;
 	gh_span *todo[16];
 	uint32_t n = 0;
-	pthread_mutex_lock(&cursor_lock);
+	gh_mutex_lock(&cursor_lock);
 	if (cursor_gen != sg) {
 		/* Both read without the lock above. */
 		__atomic_store_n(&cursor_gen, sg, __ATOMIC_RELAXED);
@@ -242,21 +242,21 @@ void gh_sweep_finish(void)
 static void *sweeper_main(void *arg)
 {
 	(void)arg;
-	pthread_mutex_lock(&sweeper_lock);
+	gh_mutex_lock(&sweeper_lock);
 	for (;;) {
 		while (sweeper_want == 0)
 			pthread_cond_wait(&sweeper_cond, &sweeper_lock);
 		sweeper_want = 0;
 		pthread_mutex_unlock(&sweeper_lock);
 		gh_sweep_finish();
-		pthread_mutex_lock(&sweeper_lock);
+		gh_mutex_lock(&sweeper_lock);
 	}
 	return NULL;
 }
 
 void gh_sweep_background(void)
 {
-	pthread_mutex_lock(&sweeper_lock);
+	gh_mutex_lock(&sweeper_lock);
 	/* If no thread can be had, lazy sweeping still does it all. */
 	if (!sweeper_started)
 		sweeper_started = gh_spawn_thread(sweeper_main, "goheap-sweep", false) == 0;

@@ -322,7 +322,7 @@ void gh_mheap_init(void)
 
 gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 {
-	pthread_mutex_lock(&gh_heap.lock);
+	gh_mutex_lock(&gh_heap.lock);
 	gh_span *s = best_fit_locked(npages);
 	if (!s) {
 		if (grow_locked(npages) != 0) {
@@ -381,7 +381,7 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 	s->freelist = NULL;
 	__atomic_store_n(&s->sweepgen, GH_SWEEPGEN_FRESH, __ATOMIC_RELAXED); /* until gh_span_publish */
 	s->inlist = GH_LIST_NONE;
-	s->nspecials = 0;
+	__atomic_store_n(&s->nspecials, 0, __ATOMIC_RELAXED);
 	s->nprofiled = 0;
 	s->types = NULL;
 	memset(s->markbits, 0, sizeof s->markbits);
@@ -410,9 +410,9 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 
 void gh_mheap_free(gh_span *s)
 {
-	pthread_mutex_lock(&gh_heap.lock);
+	gh_mutex_lock(&gh_heap.lock);
 	GH_ASSERT(s->state == GH_SPAN_INUSE);
-	s->nspecials = 0;
+	__atomic_store_n(&s->nspecials, 0, __ATOMIC_RELAXED);
 	s->nprofiled = 0;
 	size_t bytes = s->npages << GH_PAGE_SHIFT;
 	if (GH_SPANCLASS_CLASS(s->spanclass) == 0) {
@@ -429,7 +429,7 @@ void gh_mheap_free(gh_span *s)
 
 uint64_t gh_mheap_scavenge_to(uint64_t goal, uint64_t budget)
 {
-	pthread_mutex_lock(&gh_heap.lock);
+	gh_mutex_lock(&gh_heap.lock);
 	uint64_t r = gh_mheap_retained() > goal ? scavenge_to_locked(goal, budget) : 0;
 	pthread_mutex_unlock(&gh_heap.lock);
 	return r;
@@ -448,7 +448,7 @@ static bool span_slot_dead(const void *slot)
 
 uint64_t gh_mheap_scavenge(uint64_t delay)
 {
-	pthread_mutex_lock(&gh_heap.lock);
+	gh_mutex_lock(&gh_heap.lock);
 	uint64_t r = scavenge_locked(gh_nanotime(), delay);
 	/* Releasing everything: the pages of free span descriptors too, but
 	 * under efence, whose retired spans are dead and not free. */

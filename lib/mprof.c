@@ -273,7 +273,7 @@ static uint32_t take_stack(uintptr_t *stk)
 static void record(void *p, size_t size)
 {
 	uintptr_t stk[MAX_STACK];
-	gh_lock_stoppable(&unwind_lock);
+	gh_mutex_lock(&unwind_lock);
 	uint32_t n = take_stack(stk);
 	pthread_mutex_unlock(&unwind_lock);
 	gh_span *s = gh_span_of((uintptr_t)p);
@@ -284,7 +284,7 @@ static void record(void *p, size_t size)
 	uintptr_t key = (uintptr_t)p;
 	if (GH_SPANCLASS_KIND(s->spanclass) == GH_KIND_TINY)
 		key &= ~(uintptr_t)(GH_TINY_SIZE - 1);
-	pthread_mutex_lock(&prof_lock);
+	gh_mutex_lock(&prof_lock);
 	gh_bucket *b = bucket_get(stk, n, size);
 	uint8_t *f = &sampled_filter[filter_slot(key)];
 	if (b && table_insert(key, b) == 0) {
@@ -327,7 +327,7 @@ void gh_mprof_free(gh_span *s, uintptr_t p)
 	uint8_t *f = &sampled_filter[filter_slot(p)];
 	if (__atomic_load_n(f, __ATOMIC_RELAXED) == 0)
 		return;
-	pthread_mutex_lock(&prof_lock);
+	gh_mutex_lock(&prof_lock);
 	if (table_cap) {
 		for (size_t i = addr_hash(p) & (table_cap - 1); table[i].obj != SLOT_EMPTY;
 		     i = (i + 1) & (table_cap - 1)) {
@@ -354,7 +354,7 @@ long goheap_set_profile_rate(long bytes)
 	int64_t old = __atomic_load_n(&prof_rate, __ATOMIC_RELAXED);
 	if (bytes < 0)
 		return (long)old;
-	pthread_mutex_lock(&prof_lock);
+	gh_mutex_lock(&prof_lock);
 	__atomic_store_n(&prof_rate, (int64_t)bytes, __ATOMIC_RELAXED);
 	if (bytes > 0)
 		prof_rate_used = bytes;
@@ -371,7 +371,7 @@ long goheap_set_profile_rate(long bytes)
 
 void gh_mprof_lock_unwinder(void)
 {
-	gh_lock_stoppable(&unwind_lock);
+	gh_mutex_lock(&unwind_lock);
 }
 
 void gh_mprof_unlock_unwinder(void)
@@ -383,8 +383,8 @@ void gh_mprof_unlock_unwinder(void)
 
 static void lock_prepare(void)
 {
-	gh_lock_stoppable(&unwind_lock);
-	pthread_mutex_lock(&prof_lock);
+	gh_mutex_lock(&unwind_lock);
+	gh_mutex_lock(&prof_lock);
 }
 
 static void lock_release(void)
@@ -715,7 +715,7 @@ int goheap_write_heap_profile(int fd)
 		return -1;
 	}
 	/* Copy the counts under the lock; write without it. */
-	pthread_mutex_lock(&prof_lock);
+	gh_mutex_lock(&prof_lock);
 	uint64_t nb = nbuckets;
 	int64_t rate = prof_rate_used;
 	size_t snapsize = (nb ? nb : 1) * sizeof(snap);

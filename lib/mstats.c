@@ -24,7 +24,7 @@ void goheap_read_memstats(goheap_memstats *m)
 	m->size = sizeof *m;
 	m->version = GOHEAP_MEMSTATS_VERSION;
 
-	pthread_mutex_lock(&gh_heap.lock);
+	gh_mutex_lock(&gh_heap.lock);
 	const gh_heapstats *h = &gh_heap.stats;
 	uint64_t large_nmalloc = h->large_nmalloc, large_nfree = h->large_nfree;
 	uint64_t large_alloc = h->large_alloc_bytes, large_free = h->large_free_bytes;

@@ -62,7 +62,7 @@ void gh_roots_init(void)
 
 void gh_roots_lock(void)
 {
-	gh_lock_stoppable(&roots_lock);
+	gh_mutex_lock(&roots_lock);
 }
 
 void gh_roots_unlock(void)
@@ -162,7 +162,7 @@ int goheap_add_roots(void *start, void *end)
 		return -1;
 	}
 	gh_init();
-	gh_lock_stoppable(&roots_lock);
+	gh_mutex_lock(&roots_lock);
 	if (nranges == capranges) {
 		size_t cap = capranges ? capranges * 2 : 64;
 		root_range *r = gh_sys_alloc(cap * sizeof *r, &gh_heap.stats.other_sys);
@@ -189,7 +189,7 @@ int goheap_remove_roots(void *start, void *end)
 {
 	uintptr_t lo = ((uintptr_t)start + 7) & ~(uintptr_t)7, hi = (uintptr_t)end;
 	int found = -1;
-	gh_lock_stoppable(&roots_lock);
+	gh_mutex_lock(&roots_lock);
 	for (size_t i = nranges; i-- > 0;)
 		if (ranges[i].lo == lo && ranges[i].hi == hi) {
 			ranges[i] = ranges[--nranges];

@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <link.h>
 #include <sys/syscall.h>
 #include <sys/ucontext.h>
 #include <time.h>
@@ -53,6 +54,7 @@
 #include "gc.h"
 #include "gh.h"
 #include "mem.h"
+#include "track.h"
 
 static int stop_signal;
 static uint32_t stop_epoch;   /* odd while the world is stopped */
@@ -86,15 +88,15 @@ int gh_os_stack_bounds(uintptr_t *lo, uintptr_t *hi)
 
 /* ---- Restarting interrupted system calls (x86-64) ---- */
 
-/* Parse /proc/self/task/TID/syscall into t->seen: "NR A1 .. A6 SP PC" for
+/* Parse /proc/self/task/TID/syscall into seen: "NR A1 .. A6 SP PC" for
  * a thread blocked in a call, anything else otherwise.  Uses only system
  * calls: other threads may hold stdio or malloc locks. */
-static void read_syscall(gh_thread *t)
+static void read_syscall(pid_t tid, struct gh_syscall_seen *seen)
 {
-	t->seen.valid = false;
+	seen->valid = false;
 #if defined(__x86_64__)
 	char path[64], buf[256];
-	int n = snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", (long)t->tid);
+	int n = snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", (long)tid);
 	if (n <= 0 || n >= (int)sizeof path)
 		return;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -130,13 +132,13 @@ static void read_syscall(gh_thread *t)
 		}
 		v[i] = x;
 	}
-	t->seen.nr = (long)v[0];
-	memcpy(t->seen.arg, &v[1], sizeof t->seen.arg);
-	t->seen.sp = v[7];
-	t->seen.pc = v[8];
-	t->seen.valid = true;
+	seen->nr = (long)v[0];
+	memcpy(seen->arg, &v[1], sizeof seen->arg);
+	seen->sp = v[7];
+	seen->pc = v[8];
+	seen->valid = true;
 #else
-	(void)t;
+	(void)tid;
 #endif
 }
 
@@ -152,12 +154,12 @@ static uint64_t mono_ns(void)
 
 /* The deadline of a timed call: kept if the call is the one this handler
  * restarted last time, else timeout_ns from when the stop reached it. */
-static uint64_t deadline_of(gh_thread *t, const uint64_t *arg, uint64_t stopped,
+static uint64_t deadline_of(gh_thread *t, long nr, const uint64_t *arg, uint64_t stopped,
 			    uint64_t timeout_ns)
 {
 	/* A call we restarted whose deadline has passed returned by itself:
 	 * the same arguments now are a new call. */
-	if (t->restart.nr == t->seen.nr && t->restart.deadline > stopped &&
+	if (t->restart.nr == nr && t->restart.deadline > stopped &&
 	    memcmp(t->restart.arg, arg, sizeof t->restart.arg) == 0)
 		return t->restart.deadline;
 	return stopped + timeout_ns;
@@ -169,10 +171,11 @@ static uint64_t ts_ns(const struct timespec *ts)
 }
 
 /* If the stop (which reached the thread at time stopped) interrupted the
- * call t was seen blocked in, rewind the saved context so that the call is
- * issued again when the handler returns, with the time it has left now
- * that the world runs again. */
-static void restart_syscall_if_interrupted(gh_thread *t, ucontext_t *uc, uint64_t stopped)
+ * call t was seen blocked in (seen), rewind the saved context so that the
+ * call is issued again when the handler returns, with the time it has left
+ * now that the world runs again. */
+static void restart_syscall_if_interrupted(gh_thread *t, const struct gh_syscall_seen *seen,
+					   ucontext_t *uc, uint64_t stopped)
 {
 	greg_t *g = uc->uc_mcontext.gregs;
 	const uint8_t *pc = (const uint8_t *)g[REG_RIP];
@@ -182,9 +185,9 @@ static void restart_syscall_if_interrupted(gh_thread *t, ucontext_t *uc, uint64_
 	for (int i = 0; i < 6; i++)
 		arg[i] = (uint64_t)g[arg_reg[i]];
 	long nr;
-	if (t->seen.valid && (uint64_t)g[REG_RIP] == t->seen.pc &&
-	    (uint64_t)g[REG_RSP] == t->seen.sp && memcmp(arg, t->seen.arg, sizeof arg) == 0) {
-		nr = t->seen.nr;
+	if (seen->valid && (uint64_t)g[REG_RIP] == seen->pc &&
+	    (uint64_t)g[REG_RSP] == seen->sp && memcmp(arg, seen->arg, sizeof arg) == 0) {
+		nr = seen->nr;
 	} else {
 		/* The thread entered the call after the collector looked.
 		 * glibc's wrappers load the number just before the syscall
@@ -199,7 +202,6 @@ static void restart_syscall_if_interrupted(gh_thread *t, ucontext_t *uc, uint64_
 		    nr != SYS_nanosleep && nr != SYS_clock_nanosleep && nr != SYS_select &&
 		    nr != SYS_pselect6 && nr != SYS_ppoll)
 			return;
-		t->seen.nr = nr;
 	}
 	uint64_t now, deadline;
 	switch (nr) {
@@ -232,7 +234,7 @@ static void restart_syscall_if_interrupted(gh_thread *t, ucontext_t *uc, uint64_
 		int ms = (int)arg[ms_i];
 		if (ms <= 0)
 			break;
-		deadline = deadline_of(t, arg, stopped, (uint64_t)ms * 1000000u);
+		deadline = deadline_of(t, nr, arg, stopped, (uint64_t)ms * 1000000u);
 		now = mono_ns();
 		uint64_t left = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
 		arg[ms_i] = left;
@@ -261,11 +263,13 @@ static void spill_and_wait(uintptr_t sp, void *arg)
 	gh_thread *t = arg;
 	uint32_t epoch = __atomic_load_n(&stop_epoch, __ATOMIC_ACQUIRE);
 	__atomic_store_n(&t->saved_sp, sp, __ATOMIC_RELAXED);
+	GH_TSAN_RELEASE(&t->ack_epoch);
 	__atomic_store_n(&t->ack_epoch, epoch, __ATOMIC_RELEASE);
 	__atomic_fetch_add(&ack_count, 1, __ATOMIC_RELEASE);
 	futex(&ack_count, FUTEX_WAKE_PRIVATE, 1, NULL);
 	while (__atomic_load_n(&stop_epoch, __ATOMIC_ACQUIRE) == epoch)
 		futex(&stop_epoch, FUTEX_WAIT_PRIVATE, epoch, NULL);
+	GH_TSAN_ACQUIRE(&stop_epoch);
 }
 
 static void suspend_handler(int sig, siginfo_t *info, void *context)
@@ -277,11 +281,16 @@ static void suspend_handler(int sig, siginfo_t *info, void *context)
 	uint32_t epoch = __atomic_load_n(&stop_epoch, __ATOMIC_ACQUIRE);
 	/* A late signal from an abandoned stop, or a thread that left the
 	 * registry: nothing to do. */
-	if (t && (epoch & 1) && t->ack_epoch != epoch) {
+	if (t && (epoch & 1) && __atomic_load_n(&t->ack_epoch, __ATOMIC_RELAXED) != epoch) {
 #if defined(__x86_64__)
 		uint64_t stopped = mono_ns();
+		struct gh_syscall_seen seen = {.valid = false};
+		if (__atomic_load_n(&t->seen_epoch, __ATOMIC_ACQUIRE) == epoch) {
+			GH_TSAN_ACQUIRE(&t->seen_epoch);
+			seen = t->seen;
+		}
 		gh_with_registers_spilled(spill_and_wait, t);
-		restart_syscall_if_interrupted(t, context, stopped);
+		restart_syscall_if_interrupted(t, &seen, context, stopped);
 #else
 		(void)context;
 		gh_with_registers_spilled(spill_and_wait, t);
@@ -289,6 +298,143 @@ static void suspend_handler(int sig, siginfo_t *info, void *context)
 	}
 	errno = saved_errno;
 }
+
+/* ---- Under ThreadSanitizer ----
+ *
+ * TSan installs its own handler for each signal the program asks for, and
+ * runs the program's handler later, where it chooses: when the thread next
+ * leaves an intercepted call or does an atomic operation, or at once in
+ * the calls it knows to block (poll, nanosleep, pthread_cond_wait, ...).
+ * A thread blocked in read, write, select or pthread_mutex_lock would not
+ * take the stop until the call returned.
+ *
+ * So with GCC's libtsan.so loaded (Clang links its runtime into the
+ * program, where its code cannot be told apart), a thread that has not
+ * acknowledged after a millisecond, and that /proc shows blocked in one of
+ * those calls made from the C library, gets a second signal, the nudge,
+ * whose handler is installed with the system call itself, out of TSan's
+ * sight.  The kernel runs it at once; nudge_gate, which TSan does not
+ * instrument, checks that the thread is still in that very call (and so
+ * not inside the runtime, which may hold its own locks: it calls munmap
+ * with its thread registry locked) and runs the stop handler.  There
+ * TSan's atomics are live (the calls are not ones it marks blocking), and
+ * the handler tells it the stop's happens-before edges besides. */
+#if defined(GH_TSAN) && defined(__x86_64__)
+#if defined(__clang__)
+#define GH_NOT_INSTRUMENTED __attribute__((disable_sanitizer_instrumentation))
+#else
+#define GH_NOT_INSTRUMENTED __attribute__((no_sanitize_thread))
+#endif
+static int nudge_signal; /* 0: none (no libtsan.so, or no free signal) */
+static uintptr_t tsan_lo, tsan_hi; /* libtsan's code */
+
+struct kernel_sigaction {
+	void (*action)(int, siginfo_t *, void *);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+#define GH_SA_RESTORER 0x04000000ul
+
+/* The return from a handler: the rt_sigreturn system call, which the
+ * kernel needs to be told of when the handler is installed directly. */
+__attribute__((visibility("hidden"))) void gh_sigreturn(void);
+__asm__(".pushsection .text\n\t.p2align 4\n\t.type gh_sigreturn, @function\n"
+	"gh_sigreturn:\n\tmovq $15, %rax\n\tsyscall\n\t.size gh_sigreturn, . - gh_sigreturn\n"
+	".popsection");
+
+static int find_tsan(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	if (!info->dlpi_name || !strstr(info->dlpi_name, "/libtsan.so"))
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+		if (!tsan_lo || lo < tsan_lo)
+			tsan_lo = lo;
+		if (hi > tsan_hi)
+			tsan_hi = hi;
+	}
+	return 1;
+}
+
+/* The calls TSan does not deliver signals in, which the kernel restarts
+ * or the stop handler reissues. */
+static bool nudgeable(long nr)
+{
+	switch (nr) {
+	case SYS_read: case SYS_write: case SYS_readv: case SYS_writev:
+	case SYS_pread64: case SYS_pwrite64: case SYS_select: case SYS_pselect6:
+	case SYS_futex: case SYS_recvfrom: case SYS_recvmsg: case SYS_sendto:
+	case SYS_sendmsg: case SYS_accept: case SYS_accept4: case SYS_connect:
+	case SYS_wait4: case SYS_waitid: case SYS_flock:
+		return true;
+	default:
+		return false;
+	}
+}
+
+GH_NOT_INSTRUMENTED static void nudge_gate(int sig, siginfo_t *info, void *context)
+{
+	gh_thread *t = gh_self_thread;
+	if (!t)
+		return;
+	const greg_t *g = ((ucontext_t *)context)->uc_mcontext.gregs;
+	uint64_t pc = (uint64_t)g[REG_RIP], sp = (uint64_t)g[REG_RSP];
+	uint64_t want_pc = __atomic_load_n(&t->nudge_pc, __ATOMIC_RELAXED);
+	long nr = __atomic_load_n(&t->nudge_nr, __ATOMIC_RELAXED);
+	/* The call the collector saw, failed with EINTR, or rewound by the
+	 * kernel to be issued again (SA_RESTART). */
+	if (sp != __atomic_load_n(&t->nudge_sp, __ATOMIC_RELAXED) ||
+	    !((pc == want_pc && g[REG_RAX] == -EINTR) || (pc + 2 == want_pc && g[REG_RAX] == nr)))
+		return;
+	suspend_handler(sig, info, context);
+}
+
+static bool nudge_installed(void)
+{
+	struct kernel_sigaction cur;
+	return syscall(SYS_rt_sigaction, nudge_signal, NULL, &cur, sizeof cur.mask) == 0 &&
+	       cur.action == nudge_gate;
+}
+
+static bool signal_in_use(int sig);
+
+static void nudge_init(void)
+{
+	dl_iterate_phdr(find_tsan, NULL);
+	if (!tsan_hi)
+		return;
+	int sig = SIGRTMAX;
+	while (sig >= SIGRTMIN && (sig == stop_signal || signal_in_use(sig)))
+		sig--;
+	struct kernel_sigaction sa = {
+		.action = nudge_gate,
+		.flags = SA_SIGINFO | SA_RESTART | GH_SA_RESTORER,
+		.restorer = gh_sigreturn,
+		.mask = 1ull << (sig - 1) | 1ull << (stop_signal - 1),
+	};
+	if (sig >= SIGRTMIN && syscall(SYS_rt_sigaction, sig, &sa, NULL, sizeof sa.mask) == 0)
+		nudge_signal = sig;
+}
+
+/* Nudge thread t if it is blocked in a call TSan holds its signal in. */
+static void nudge(gh_thread *t)
+{
+	struct gh_syscall_seen now;
+	read_syscall(t->tid, &now);
+	if (!now.valid || !nudgeable(now.nr) || (now.pc >= tsan_lo && now.pc < tsan_hi))
+		return;
+	__atomic_store_n(&t->nudge_pc, now.pc, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->nudge_sp, now.sp, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->nudge_nr, now.nr, __ATOMIC_RELAXED);
+	pthread_kill(t->pthread, nudge_signal);
+}
+#endif
 
 #if defined(__x86_64__)
 #define GH_XMM0_15 "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", \
@@ -392,6 +538,7 @@ int gh_stw_init(void)
 	 * load: a library must not be why its host fails to start. */
 	int want = (int)gh_option(GH_OPT_SIGNAL);
 	const char *env = getenv("GOHEAP_SIGNAL");
+
 	stop_signal = want;
 	if (signal_in_use(want)) {
 		stop_signal = free_rt_signal();
@@ -415,7 +562,12 @@ int gh_stw_init(void)
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	sigaddset(&sa.sa_mask, stop_signal);
-	return sigaction(stop_signal, &sa, NULL);
+	if (sigaction(stop_signal, &sa, NULL) != 0)
+		return -1;
+#if defined(GH_TSAN) && defined(__x86_64__)
+	nudge_init();
+#endif
+	return 0;
 }
 
 /* Before a stop with other threads to signal: is our handler still
@@ -476,19 +628,24 @@ int gh_stw_stop(void)
 	for (gh_thread *t = gh_threads_first(); t; t = t->next) {
 		if (t == self)
 			continue;
-		read_syscall(t);
+		read_syscall(t->tid, &t->seen);
+		GH_TSAN_RELEASE(&t->seen_epoch);
+		__atomic_store_n(&t->seen_epoch, epoch, __ATOMIC_RELEASE);
 		if (pthread_kill(t->pthread, stop_signal) == 0)
 			want++;
 		else
-			t->ack_epoch = epoch; /* gone: nothing to scan */
+			__atomic_store_n(&t->ack_epoch, epoch, __ATOMIC_RELAXED); /* gone: nothing to scan */
 	}
 
 	uint64_t timeout = (uint64_t)gh_option(GH_OPT_STOP_TIMEOUT) * 1000000u;
 	uint64_t start = gh_nanotime();
 	for (;;) {
 		uint32_t n = __atomic_load_n(&ack_count, __ATOMIC_ACQUIRE);
-		if (n >= want)
+		if (n >= want) {
+			for (gh_thread *t = gh_threads_first(); t; t = t->next)
+				GH_TSAN_ACQUIRE(&t->ack_epoch);
 			return 0;
+		}
 		uint64_t waited = gh_nanotime() - start;
 		if (waited >= timeout)
 			break;
@@ -498,6 +655,19 @@ int gh_stw_stop(void)
 			ts.tv_sec = 0;
 			ts.tv_nsec = 100000000;
 		}
+#if defined(GH_TSAN) && defined(__x86_64__)
+		if (nudge_signal && nudge_installed()) {
+			/* Every millisecond, nudge the threads TSan keeps
+			 * from taking the signal. */
+			if (ts.tv_nsec > 1000000)
+				ts.tv_nsec = 1000000;
+			if (waited >= 1000000)
+				for (gh_thread *t = gh_threads_first(); t; t = t->next)
+					if (t != self &&
+					    __atomic_load_n(&t->ack_epoch, __ATOMIC_ACQUIRE) != epoch)
+						nudge(t);
+		}
+#endif
 		futex(&ack_count, FUTEX_WAIT_PRIVATE, n, &ts);
 	}
 
@@ -518,6 +688,7 @@ int gh_stw_stop(void)
 
 void gh_stw_start(void)
 {
+	GH_TSAN_RELEASE(&stop_epoch);
 	__atomic_add_fetch(&stop_epoch, 1, __ATOMIC_ACQ_REL);
 	futex(&stop_epoch, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
 }

@@ -41,16 +41,20 @@ struct pending_start {
 static pending_start *pending;
 static pthread_key_t thread_key;
 
-/* Thread exit: leave the registry, whatever registered the thread. */
+/* Thread exit: give back the cache, then leave the registry, whatever
+ * registered the thread.  In that order: a thread out of the registry is
+ * not stopped by a collection, and must not change free blocks while it
+ * marks (the key destructors run in no order we choose). */
 static void thread_exit(void *arg)
 {
 	(void)arg;
+	gh_mcache_exit();
 	gh_thread_forget();
 }
 
 void gh_threads_lock(void)
 {
-	gh_lock_stoppable(&registry_lock);
+	gh_mutex_lock(&registry_lock);
 }
 
 void gh_threads_unlock(void)
@@ -113,7 +117,7 @@ int gh_thread_autoregister(void)
 	gh_thread *t = gh_self_thread;
 	if (t && t->autoreg)
 		return 0;
-	gh_lock_stoppable(&registry_lock);
+	gh_mutex_lock(&registry_lock);
 	if (!t)
 		t = add_self_locked();
 	if (t)
@@ -127,7 +131,7 @@ void gh_thread_forget(void)
 	gh_thread *t = gh_self_thread;
 	if (!t)
 		return;
-	gh_lock_stoppable(&registry_lock);
+	gh_mutex_lock(&registry_lock);
 	remove_self_locked(t);
 	pthread_mutex_unlock(&registry_lock);
 }
@@ -135,7 +139,7 @@ void gh_thread_forget(void)
 int goheap_register_thread(void)
 {
 	gh_init();
-	gh_lock_stoppable(&registry_lock);
+	gh_mutex_lock(&registry_lock);
 	gh_thread *t = gh_self_thread;
 	if (!t)
 		t = add_self_locked();
@@ -152,7 +156,7 @@ int goheap_unregister_thread(void)
 		errno = EINVAL;
 		return -1;
 	}
-	gh_lock_stoppable(&registry_lock);
+	gh_mutex_lock(&registry_lock);
 	if (t->nreg > 0)
 		t->nreg--;
 	/* A thread that allocates stays registered until it exits: its cache
@@ -172,7 +176,7 @@ void gh_threads_scan_pending(void (*scan)(uintptr_t lo, uintptr_t hi))
 /* Take p off the pending list and free it. */
 static void pending_drop(pending_start *p)
 {
-	gh_lock_stoppable(&registry_lock);
+	gh_mutex_lock(&registry_lock);
 	if (p->prev)
 		p->prev->next = p->next;
 	else
@@ -204,7 +208,7 @@ int goheap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	p->start = start;
 	p->arg = arg;
 	p->prev = NULL;
-	gh_lock_stoppable(&registry_lock);
+	gh_mutex_lock(&registry_lock);
 	p->next = pending;
 	if (pending)
 		pending->prev = p;
@@ -252,7 +256,7 @@ static void *spawned_main(void *arg)
 {
 	spawn_start *st = arg;
 	void *(*fn)(void *) = st->fn;
-	pthread_mutex_lock(&st->lock);
+	gh_mutex_lock(&st->lock);
 	st->started = true;
 	pthread_cond_signal(&st->cond);
 	pthread_mutex_unlock(&st->lock); /* st is gone after this */
@@ -297,7 +301,7 @@ int gh_spawn_thread(void *(*fn)(void *), const char *name, bool stoppable)
 		return -1;
 	/* With the signals of the caller back: a collection can stop it
 	 * meanwhile. */
-	pthread_mutex_lock(&st.lock);
+	gh_mutex_lock(&st.lock);
 	while (!st.started)
 		pthread_cond_wait(&st.cond, &st.lock);
 	pthread_mutex_unlock(&st.lock);

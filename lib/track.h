@@ -135,6 +135,19 @@ static inline void gh_track_quiet_end(void) {}
 #endif
 #define GH_NO_SANITIZE_SCAN GH_NO_SANITIZE_ADDRESS GH_NO_SANITIZE_THREAD
 
+/* Happens-before edges told to ThreadSanitizer directly, where it cannot
+ * see them in the atomics: those of the stop handler, which TSan runs with
+ * its atomics unobserved when the thread is in a call it knows to block
+ * (stw_linux.c).  release(a) before, acquire(a) after. */
+#ifdef GH_TSAN
+#include <sanitizer/tsan_interface.h>
+#define GH_TSAN_RELEASE(a) __tsan_release((void *)(a))
+#define GH_TSAN_ACQUIRE(a) __tsan_acquire((void *)(a))
+#else
+#define GH_TSAN_RELEASE(a) ((void)(a))
+#define GH_TSAN_ACQUIRE(a) ((void)(a))
+#endif
+
 /* The free link of a free block, read and written with memcheck's leave. */
 static inline gh_link gh_link_read(const gh_link *o)
 {
