@@ -13,9 +13,15 @@
  *   quit         exit normally (the stats file is removed).
  *
  * End of input exits too.
+ *
+ * It waits for a command in poll, then reads it unbuffered: under
+ * ThreadSanitizer a thread blocked in read(2) cannot take the collector's
+ * stop signal (the runtime holds signals back except in calls it knows to
+ * block, such as poll), and goheap-stat's requests would time out.
  */
 #include <goheap.h>
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +105,11 @@ int main(void)
 	printf("ready %ld\n", (long)getpid());
 	fflush(stdout);
 	char line[4200];
-	while (fgets(line, sizeof line, stdin)) {
+	setvbuf(stdin, NULL, _IONBF, 0);
+	for (;;) {
+		struct pollfd in = {.fd = 0, .events = POLLIN};
+		if (poll(&in, 1, -1) < 0 || !fgets(line, sizeof line, stdin))
+			break;
 		line[strcspn(line, "\n")] = 0;
 		if (strncmp(line, "stats ", 6) == 0) {
 			write_stats(line + 6);

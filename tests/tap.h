@@ -38,6 +38,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -432,10 +433,27 @@ static inline int tap_under_valgrind(void)
 	return v != NULL && *v != '\0';
 }
 
-/* n natively, n / divisor (at least 1) under Valgrind. */
+/* Whether this program was built with ThreadSanitizer. */
+static inline bool tap_under_tsan(void)
+{
+#if defined(__SANITIZE_THREAD__)
+	return true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+	return true;
+#else
+	return false;
+#endif
+#else
+	return false;
+#endif
+}
+
+/* n natively, n / divisor (at least 1) under Valgrind or ThreadSanitizer,
+ * which run the tests 5 to 50 times slower. */
 static inline size_t tap_scale(size_t n, size_t divisor)
 {
-	if (!tap_under_valgrind())
+	if (!tap_under_valgrind() && !tap_under_tsan())
 		return n;
 	return n / divisor > 0 ? n / divisor : 1;
 }
