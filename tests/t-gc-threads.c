@@ -344,12 +344,21 @@ static int wait_sleeping(const struct blocked *b)
 
 /* Collections while the thread stays blocked: n of them, a few
  * milliseconds apart so that each signal finds it asleep. */
+/* n collections, each of which must stop the blocked thread: none may be
+ * skipped (under ThreadSanitizer, a thread in read(2) is stopped by the
+ * nudge signal). */
 static void collect_while_blocked(int n)
 {
+	goheap_memstats m;
+	goheap_read_memstats(&m);
+	uint32_t before = m.numgc;
 	for (int i = 0; i < n; i++) {
 		goheap_gc();
 		gcu_sleep_ms(3);
 	}
+	goheap_read_memstats(&m);
+	ok(m.numgc - before >= (uint32_t)n, "all %d collections ran while it was blocked (%u)", n,
+	   m.numgc - before);
 }
 
 static int blocked_collections(void)
