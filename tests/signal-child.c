@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t own;
-static volatile int go_on = 1, running;
+static int go_on = 1, running; /* atomics, which ThreadSanitizer sees */
 
 static void handler(int sig)
 {
@@ -37,7 +37,7 @@ static void *(*g_malloc)(size_t);
 static void *spin(void *arg)
 {
 	(void)arg;
-	while (go_on) {
+	while (__atomic_load_n(&go_on, __ATOMIC_ACQUIRE)) {
 		void *volatile p = g_malloc(64);
 		(void)p;
 		__atomic_store_n(&running, 1, __ATOMIC_RELEASE);
@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 		usleep(1000);
 	for (int i = 0; i < 5; i++)
 		gc();
-	go_on = 0;
+	__atomic_store_n(&go_on, 0, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	goheap_memstats m;
 	m.size = sizeof m;

@@ -161,6 +161,26 @@ static inline int tap_ok_(int pass, const char *file, int line,
 /* ok(condition, "name %d", args...) */
 #define ok(cond, ...) tap_ok_(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 
+/* skip("why", "name %d", args...): a result that cannot be had in this
+ * build, reported as a TAP skip with the reason. */
+static inline void skip(const char *why, const char *fmt, ...) TAP_PRINTF(2, 3);
+static inline void skip(const char *why, const char *fmt, ...)
+{
+	char name[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof name, fmt, ap);
+	va_end(ap);
+	for (char *c = name; *c != '\0'; c++)
+		if (*c == '#' || *c == '\n')
+			*c = '_';
+	pthread_mutex_lock(&tap_lock_);
+	tap_count_++;
+	printf("ok %d - %s # SKIP %s\n", tap_count_, name, why);
+	fflush(stdout);
+	pthread_mutex_unlock(&tap_lock_);
+}
+
 /* A result whose failure is explained by two diagnostic lines. */
 static inline int tap_vcompare_(int pass, const char *file, int line,
 				const char *got, const char *expected,
