@@ -538,7 +538,6 @@ int gh_stw_init(void)
 	 * load: a library must not be why its host fails to start. */
 	int want = (int)gh_option(GH_OPT_SIGNAL);
 	const char *env = getenv("GOHEAP_SIGNAL");
-
 	stop_signal = want;
 	if (signal_in_use(want)) {
 		stop_signal = free_rt_signal();

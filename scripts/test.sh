@@ -1,9 +1,10 @@
 #!/bin/bash
 # Quick start, part 2: build libgoheap and run the whole test suite: the TAP
 # tests; the same tests under Valgrind; once more with the heap checker on
-# (GOHEAP_DEBUG=check=1); once built with ASan+UBSan (in build-asan); and
-# the fuzz targets briefly.  Ends with "N passed, N failed" summed from the
-# Automake test harness's own counts.
+# (GOHEAP_DEBUG=check=1); once built with ASan+UBSan (in build-asan), once
+# with ThreadSanitizer (in build-tsan); and the fuzz targets briefly.  Ends
+# with "N passed, N failed" summed from the Automake test harness's own
+# counts.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 bash "$top/scripts/build.sh" || { echo "0 passed, 1 failed"; exit 1; }
@@ -50,6 +51,22 @@ if { [ -f Makefile ] && [ Makefile -nt ../configure ]; } ||
 	run "make check (ASan+UBSan)" check
 else
 	echo "FAIL: configure --enable-asan --enable-ubsan"
+	failed=$((failed + 1))
+fi
+cd "$top/build"
+
+# The suite built with ThreadSanitizer (GCC's libtsan); goheap(7) says
+# which TSAN_OPTIONS the Makefile sets for it and why.
+echo "== ThreadSanitizer build (build-tsan)"
+bash "$top/scripts/deps.sh" libtsan2
+mkdir -p "$top/build-tsan"
+cd "$top/build-tsan"
+if { [ -f Makefile ] && [ Makefile -nt ../configure ]; } ||
+	../configure -q --enable-werror --enable-tsan; then
+	rm -f test-suite.log
+	run "make check (TSan)" check
+else
+	echo "FAIL: configure --enable-tsan"
 	failed=$((failed + 1))
 fi
 cd "$top/build"
