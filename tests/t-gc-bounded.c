@@ -89,10 +89,24 @@ static GCU_NOINLINE size_t live_check(void)
 	return n;
 }
 
+/* Drop the live set, cutting every link: a stale word that still points
+ * at one of its blocks then keeps that block alone, not the chain behind
+ * it (goheap(7), "Conservative retention").  Under Valgrind such words
+ * stay: a tenth of the runs kept 7 MiB of the 8.6 MiB through one. */
 static void live_drop(void *arg)
 {
 	(void)arg;
+	struct live **chains = live_head;
 	live_head = NULL;
+	for (size_t c = 0; chains != NULL && c < MAX_CHAINS; c++) {
+		struct live *l = chains[c];
+		chains[c] = NULL;
+		while (l != NULL) {
+			struct live *next = l->next;
+			l->next = NULL;
+			l = next;
+		}
+	}
 }
 
 /* ---- Garbage ---- */
