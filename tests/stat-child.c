@@ -14,10 +14,11 @@
  *
  * End of input exits too.
  *
- * It waits for a command in poll, then reads it unbuffered: under
- * ThreadSanitizer a thread blocked in read(2) cannot take the collector's
- * stop signal (the runtime holds signals back except in calls it knows to
- * block, such as poll), and goheap-stat's requests would time out.
+ * It waits for a command in poll, then reads it unbuffered: built with
+ * Clang's ThreadSanitizer, a thread blocked in read(2) does not take the
+ * collector's stop signal (the runtime holds signals back except in calls
+ * it knows to block, such as poll; goheap(7)), and goheap-stat's requests
+ * would time out.
  */
 #include <goheap.h>
 
