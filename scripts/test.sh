@@ -38,38 +38,33 @@ export GOHEAP_DEBUG=check=1
 run "make check with GOHEAP_DEBUG=check=1" check
 unset GOHEAP_DEBUG
 
-# The suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
-echo "== ASan+UBSan build (build-asan)"
-mkdir -p "$top/build-asan"
-cd "$top/build-asan"
-if { [ -f Makefile ] && [ Makefile -nt ../configure ]; } ||
-	../configure -q --enable-werror --enable-asan --enable-ubsan; then
-	rm -f test-suite.log
-	# LeakSanitizer included: a sanitizer build of the library does not
-	# load libunwind (lib/mprof.c), whose thread-exit destructor crashed
-	# its check at exit.
-	run "make check (ASan+UBSan)" check
-else
-	echo "FAIL: configure --enable-asan --enable-ubsan"
-	failed=$((failed + 1))
-fi
-cd "$top/build"
-
-# The suite built with ThreadSanitizer (GCC's libtsan); goheap(7) says
-# which TSAN_OPTIONS the Makefile sets for it and why.
-echo "== ThreadSanitizer build (build-tsan)"
+# The suite in a sanitizer build of its own: sanitized NAME DIR FLAGS...
+# configures DIR (once) with FLAGS and runs make check there.
+sanitized() {
+	local name=$1 sub=$2
+	local dir=$top/$sub
+	shift 2
+	echo "== $name build ($sub)"
+	mkdir -p "$dir"
+	cd "$dir"
+	if { [ -f Makefile ] && [ Makefile -nt ../configure ]; } ||
+		../configure -q --enable-werror "$@"; then
+		rm -f test-suite.log
+		run "make check ($name)" check
+	else
+		echo "FAIL: configure $*"
+		failed=$((failed + 1))
+	fi
+	cd "$top/build"
+}
+# AddressSanitizer and UndefinedBehaviorSanitizer, LeakSanitizer included:
+# a sanitizer build of the library does not load libunwind (lib/mprof.c),
+# whose thread-exit destructor crashed its check at exit.
+sanitized ASan+UBSan build-asan --enable-asan --enable-ubsan
+# ThreadSanitizer (GCC's libtsan); goheap(7) says which TSAN_OPTIONS the
+# Makefile sets for it and why.
 bash "$top/scripts/deps.sh" libtsan2
-mkdir -p "$top/build-tsan"
-cd "$top/build-tsan"
-if { [ -f Makefile ] && [ Makefile -nt ../configure ]; } ||
-	../configure -q --enable-werror --enable-tsan; then
-	rm -f test-suite.log
-	run "make check (TSan)" check
-else
-	echo "FAIL: configure --enable-tsan"
-	failed=$((failed + 1))
-fi
-cd "$top/build"
+sanitized TSan build-tsan --enable-tsan
 
 # The readers of stats files and heap dumps under libFuzzer, briefly: one
 # test per target that builds and runs without a crash.
