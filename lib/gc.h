@@ -23,6 +23,9 @@ struct gh_thread {
 	 * it. */
 	uintptr_t saved_sp;
 	uint32_t ack_epoch; /* the last stop this thread acknowledged */
+	/* The last stop this thread put off, busy in the allocator
+	 * (malloc.c): the collector signals it again. */
+	uint32_t defer_epoch;
 	/* The system call the thread was blocked in when the stop signal was
 	 * sent, as the kernel showed it; the handler restarts it if the
 	 * signal made it fail with EINTR (stw_linux.c).  Written by the
@@ -169,9 +172,11 @@ static inline bool gh_span_testandmark(gh_span *s, uint32_t idx)
 
 /* ---- Sweeping (mgcsweep.c) ---------------------------------------------------------- */
 
-/* Sweep s if the current cycle has not; caller holds the lock of s's
- * mcentral if s is small.  Returns true if s went back to the page heap. */
-GH_INTERNAL bool gh_span_sweep_locked(gh_span *s);
+/* Sweep the small span s, claimed by the caller (gh_mcentral_claim_locked,
+ * which took its free list, freelist and nfreelist): its marked blocks
+ * become its allocated ones.  The caller then puts it back with
+ * gh_mcentral_swept.  No lock held. */
+GH_INTERNAL void gh_span_sweep_claimed(gh_span *s, gh_link *freelist, uint32_t nfreelist);
 /* Make sure s is swept, taking whatever lock that needs. */
 GH_INTERNAL void gh_span_ensure_swept(gh_span *s);
 /* Sweep a few spans left from the last cycle (allocation slow path). */
@@ -182,9 +187,45 @@ GH_INTERNAL void gh_sweep_finish(void);
  * broken one (mcheck.c).  Call with the sweep finished, gh_gc.lock held and
  * no mcentral or heap lock; takes them all. */
 GH_INTERNAL void gh_check_heap(void);
+
+/* The invariants of small spans, as predicates (mcheck.c): true if they
+ * hold; else false, with the rule broken and the details in *b. */
+typedef struct gh_broken {
+	const char *inv;
+	char why[240];
+} gh_broken;
+/* s, a small span in use, agrees with its class; its bits, free index
+ * and free list agree with each other.  Caller holds its mcentral's lock
+ * or has claimed it. */
+GH_INTERNAL bool gh_span_small_ok(const gh_span *s, gh_broken *b);
+/* s is where its inlist says, as the mcentral's lists require in cycle
+ * sg.  Caller holds its mcentral's lock. */
+GH_INTERNAL bool gh_span_listed_ok(const gh_span *s, uint32_t sg, gh_broken *b);
+/* The block at p, on a free list, is a block of s, allocated in its bits,
+ * with its free tag (inv names the list, for the message). */
+GH_INTERNAL bool gh_block_listed_ok(const gh_span *s, uintptr_t p, gh_broken *b,
+				    const char *inv);
+/* Assert a predicate in --enable-debug builds: GH_CHECK(gh_span_small_ok, s). */
+#ifdef GH_DEBUG
+#define GH_CHECK(pred, ...)                                                         \
+	do {                                                                        \
+		gh_broken b_;                                                       \
+		if (!pred(__VA_ARGS__, &b_))                                        \
+			gh_throw("invariant broken: %s: %s", b_.inv, b_.why);       \
+	} while (0)
+#else
+#define GH_CHECK(pred, ...) ((void)0)
+#endif
 /* Start (or wake) the background sweeper. */
 GH_INTERNAL void gh_sweep_background(void);
 GH_INTERNAL void gh_sweep_after_fork(void);
+/* fork: wait for the sweeps under way to finish and hold back new ones
+ * (caller holds every mcentral lock, so no small span can be claimed),
+ * until gh_sweep_thaw. */
+GH_INTERNAL void gh_sweep_freeze(void);
+GH_INTERNAL void gh_sweep_thaw(void);
+/* A small span was just claimed (mcentral.c, under its lock). */
+GH_INTERNAL void gh_sweep_claimed_small(void);
 
 /* ---- Finalizers (mfinal.c) ------------------------------------------------------------ */
 
@@ -262,13 +303,5 @@ GH_INTERNAL uint64_t gh_gc_scavenge_goal(uint64_t now);
 /* Install the fork handlers. */
 GH_INTERNAL void gh_gc_atfork(void);
 GH_INTERNAL void gh_threads_after_fork(void);
-
-/* The cache epoch: a thread cache whose epoch differs from gh_gc.epoch
- * may hold blocks of spans that were not swept yet; it must give them back
- * before it allocates again (mcache.c). */
-static inline bool gh_mcache_stale(const gh_mcache *c)
-{
-	return GH_UNLIKELY(c->epoch != __atomic_load_n(&gh_gc.epoch, __ATOMIC_RELAXED));
-}
 
 #endif

@@ -188,15 +188,24 @@ GH_INTERNAL void *gh_fixalloc_next(gh_fixalloc *f, void **chunk, size_t *off);
 
 /* ---- Spans ---------------------------------------------------------------- */
 
-/* A free small block.  Its tag equals gh_free_tag(block) exactly when the
- * block is free; see malloc.c. */
+/* An explicitly freed small block waiting on a free list (a thread's, or
+ * its span's): the first word links the list, the second is the free tag,
+ * which equals gh_free_tag(block) exactly while the block is on a list (or
+ * was dropped from one, see mgcsweep.c).  See malloc.c. */
 typedef struct gh_link {
 	struct gh_link *next;
 	uintptr_t tag;
 } gh_link;
 
-enum { GH_LIST_NONE = 0, GH_LIST_NONEMPTY = 1, GH_LIST_EMPTY = 2 };
+/* Where a small span is (inlist), each change made under its mcentral's
+ * lock: on one of its mcentral's lists, cached by one thread (its owner
+ * allocates from its bits), or on none (being swept, on its way to or
+ * from the page heap, or left by a collection that took it from its
+ * cache: see mcache.c). */
+enum { GH_LIST_NONE = 0, GH_LIST_PARTIAL = 1, GH_LIST_FULL = 2, GH_LIST_CACHED = 3 };
 #define GH_SWEEPGEN_FRESH 1u
+/* Words of a span's allocation and mark bitmaps. */
+#define GH_BITWORDS (GH_MAX_OBJS_PER_SPAN / 64)
 
 enum gh_span_state {
 	GH_SPAN_DEAD = 0,  /* descriptor on the fixalloc free list */
@@ -206,31 +215,40 @@ enum gh_span_state {
 
 typedef struct gh_span gh_span;
 struct gh_span {
-	/* The first 64 bytes are what goheap_free and the marker read. */
+	/* The first 64 bytes are what allocation, goheap_free and the
+	 * marker read. */
 	uintptr_t start;   /* first byte */
 	uintptr_t limit;   /* end of the last block (in use) or of the pages */
 	size_t elemsize;   /* block size; for a large object, the span size */
+	/* Small spans: the allocation state (malloc.c has the protocol).
+	 * A block is allocated (handed out, or on a free list) iff its index
+	 * is below freeindex or its bit in allocbits is set; allocbits is
+	 * fixed between two sweeps, freeindex only grows.  alloccache is the
+	 * complement of allocbits from bit freeindex on, shifted down so
+	 * that bit 0 stands for block freeindex; only the span's owner reads
+	 * it, and only while the span is cached. */
+	uint64_t alloccache;
 	uint32_t divmagic; /* offset * divmagic >> 32 == offset / elemsize */
 	/* The sweep state (mgcsweep.c):
 	 *   sweepgen == heap sweepgen      swept (or new) in this cycle;
-	 *   sweepgen == heap sweepgen - 1  being swept (large spans);
+	 *   sweepgen == heap sweepgen - 1  being swept, by the thread that
+	 *                                  claimed it;
 	 *   sweepgen == heap sweepgen - 2  still to sweep;
 	 *   sweepgen == GH_SWEEPGEN_FRESH  just allocated, not yet handed out:
 	 *                                  never swept (see gh_span_publish). */
 	uint32_t sweepgen;
-	/* Small spans.  Changed under the mcentral lock; blocks below
-	 * ncarved have been handed out at least once, blocks from ncarved on
-	 * are untouched and free.  nfree counts both the blocks on freelist
-	 * and the uncarved ones. */
 	uint16_t nelems;
-	uint16_t nfree;
-	uint16_t ncarved;
+	uint16_t freeindex;
 	uint16_t spanclass; /* 0 .. 3 for a large object (class 0) */
 	uint8_t state;      /* enum gh_span_state; changed under the heap lock */
 	uint8_t needzero;   /* the pages may hold non-zero bytes */
-	uint8_t inlist;     /* GH_LIST_*: which mcentral list holds the span */
-	uint8_t overflow;   /* marking could not queue a block of it (mgcmark.c) */
 	uint32_t nspecials; /* finalizers and profile samples on its blocks */
+	uint8_t inlist;     /* GH_LIST_*, under the mcentral lock */
+	uint8_t overflow;   /* marking could not queue a block of it (mgcmark.c) */
+	/* Blocks given back by threads (mcentral.c), each with its free tag:
+	 * still allocated in the bits, handed out again before the bits'
+	 * free blocks.  Under the mcentral lock. */
+	uint16_t nfreelist;
 	gh_link *freelist;
 	/* Typed spans: the block's goheap_type, one pointer (large) or an
 	 * array of nelems pointers (small). */
@@ -248,9 +266,22 @@ struct gh_span {
 	 * nprofiled never reads below the span's finalizer count. */
 	uint32_t nprofiled;
 
-	/* The collector's mark bits, one per block. */
-	uint64_t markbits[GH_MAX_OBJS_PER_SPAN / 64];
+	/* Small spans: one bit per block, as of the last sweep (see above). */
+	uint64_t allocbits[GH_BITWORDS];
+	/* The collector's mark bits, one per block; the sweep makes them the
+	 * allocation bits. */
+	uint64_t markbits[GH_BITWORDS];
 };
+
+/* Whether block idx of the small span s is allocated: handed out, or on a
+ * free list with its free tag.  Exact for the owner of a cached span and
+ * for a thread that has the block from it (the owner's stores come before
+ * the handing over); otherwise it may lag behind allocations. */
+static inline bool gh_span_allocated(const gh_span *s, uint32_t idx)
+{
+	return idx < __atomic_load_n(&s->freeindex, __ATOMIC_RELAXED) ||
+	       ((__atomic_load_n(&s->allocbits[idx >> 6], __ATOMIC_RELAXED) >> (idx & 63)) & 1);
+}
 
 /* Circular span lists with a gh_span as the head (page heap, mcentrals). */
 static inline void gh_spanlist_init(gh_span *head)
@@ -336,20 +367,50 @@ static inline uint32_t gh_span_index(const gh_span *s, uintptr_t p)
 
 /* ---- Central lists (mcentral.c) -------------------------------------------- */
 
+typedef struct gh_mcache gh_mcache;
+typedef struct gh_cachelist gh_cachelist;
+
+/* An mcentral's spans, in four lists: with and without free blocks, each
+ * twice, for the spans swept in this cycle and those still to sweep.
+ * Which of the two is which turns at every collection (the sweepgen's
+ * parity, gh_sweep_half), so that a collection makes every swept span
+ * "to sweep" without touching a list. */
 typedef struct gh_mcentral {
 	pthread_mutex_t lock;
 	uint32_t spanclass;
-	gh_span nonempty; /* list head: spans with free blocks */
-	gh_span empty;    /* list head: spans with none */
+	gh_span partial[2]; /* list heads: spans with free blocks */
+	gh_span full[2];    /* list heads: spans with none */
 } gh_mcentral;
 
+/* The index of the lists of spans whose sweepgen is sg. */
+static inline uint32_t gh_sweep_half(uint32_t sg)
+{
+	return (sg >> 1) & 1;
+}
+
 GH_INTERNAL void gh_mcentral_init(gh_mcentral *c, uint32_t spanclass);
-GH_INTERNAL uint32_t gh_mcentral_grab(gh_mcentral *c, uint32_t want, gh_link **head);
-GH_INTERNAL void gh_mcentral_return(gh_mcentral *c, gh_link *head, uint32_t n);
-/* Put s on the list its free count calls for; caller holds c->lock. */
-GH_INTERNAL void gh_mcentral_relist(gh_mcentral *c, gh_span *s);
-/* Take s off its list (it is going back to the page heap). */
-GH_INTERNAL void gh_mcentral_unlist(gh_span *s);
+/* Give the calling thread's cache c a span of c's class with free blocks
+ * in place of the one it has (mcache.c), sweeping spans or growing the
+ * heap as needed; false with errno ENOMEM if the heap is out of memory. */
+GH_INTERNAL bool gh_mcentral_cache_span(gh_mcentral *mc, gh_mcache *c);
+/* Take the span cached in c for mc's class back, if any. */
+GH_INTERNAL void gh_mcentral_uncache_span(gh_mcentral *mc, gh_mcache *c);
+/* Give the first n blocks of list l (their free links written) back to
+ * their spans.  c is the calling thread's cache l belongs to, or NULL if l
+ * is a list of the caller's own on its stack. */
+GH_INTERNAL void gh_mcentral_return(gh_mcentral *mc, gh_mcache *c, gh_cachelist *l, uint32_t n);
+/* Sweeping a small span (mgcsweep.c): claim s for sweeping if it is still
+ * to sweep in cycle sg, taking it off its list and its free list (into
+ * *freelist, *nfreelist).  Caller holds c->lock. */
+GH_INTERNAL bool gh_mcentral_claim_locked(gh_mcentral *c, gh_span *s, uint32_t sg,
+					  gh_link **freelist, uint32_t *nfreelist);
+/* Put a span just swept (claimed, nlive blocks marked live) back: on the
+ * list its free blocks call for, or to the page heap if it has no live
+ * block.  Takes c->lock. */
+GH_INTERNAL void gh_mcentral_swept(gh_mcentral *c, gh_span *s);
+/* Free blocks of a small span: those of its bits from freeindex on, and
+ * those on its free list.  Caller holds its mcentral's lock, or owns it. */
+GH_INTERNAL uint32_t gh_span_nfree(const gh_span *s);
 /* A small span all of whose blocks are free goes back to the page heap,
  * with its side tables.  No mcentral lock needed. */
 GH_INTERNAL void gh_span_release(gh_span *s);
@@ -424,15 +485,21 @@ GH_INTERNAL uint64_t gh_walltime(void);
 
 /* ---- Thread caches (mcache.c) ------------------------------------------------ */
 
-typedef struct gh_cachelist {
-	gh_link *head;
-	uint32_t n;   /* blocks on the list */
-	uint32_t max; /* above this, a batch goes back to the mcentral */
-} gh_cachelist;
+/* A thread's cache for one span class: the span it allocates from, and
+ * the blocks it freed, kept for reuse. */
+struct gh_cachelist {
+	gh_link *head; /* freed blocks, each with its free tag */
+	uint32_t n;    /* blocks on the list */
+	uint32_t max;  /* above this, a batch goes back to the mcentral */
+	gh_span *span; /* the cached span, or &gh_empty_span */
+};
 
-typedef struct gh_mcache gh_mcache;
 struct gh_mcache {
-	uint32_t epoch; /* the collection epoch the lists belong to (gc.h) */
+	/* Non-zero while the owner changes its cached span's allocation
+	 * state: a stop signal that arrives meanwhile is put off until it is
+	 * done (stw_linux.c), so that a collection never finds a cached span
+	 * half-changed (malloc.c). */
+	uint32_t busy;
 	/* Bytes the owner may still allocate before the next heap profile
 	 * sample; at or below zero every allocation takes the slow path
 	 * (mprof.h).  A fresh cache's zero sends the first one there. */
@@ -450,19 +517,26 @@ struct gh_mcache {
 	gh_mcache *next, *prev; /* registry of live caches */
 };
 
+/* The span of a cache list with no span: no free block, ever. */
+GH_INTERNAL extern gh_span gh_empty_span;
+
 GH_INTERNAL extern __thread gh_mcache *gh_tls_cache;
 
 /* The calling thread's cache, created on first use; NULL if no memory. */
 GH_INTERNAL gh_mcache *gh_mcache_get(void);
-/* Fill an empty list; returns its first block or NULL with errno ENOMEM. */
-GH_INTERNAL gh_link *gh_mcache_refill(gh_mcache *c, uint32_t spanclass);
-/* Give a batch of an over-long list back to its mcentral. */
+/* Give back a batch of an over-long free list to its mcentral. */
 GH_INTERNAL void gh_mcache_trim(gh_mcache *c, uint32_t spanclass);
-/* Give every cached block back (thread exit, goheap_free_os_memory). */
+/* Give every cached span and block back (thread exit,
+ * goheap_free_os_memory). */
 GH_INTERNAL void gh_mcache_flush(gh_mcache *c);
 /* The calling thread is exiting: give its cache back now.  It does so
  * while still registered, so that no collection runs meanwhile. */
 GH_INTERNAL void gh_mcache_exit(void);
+/* With the world stopped, at the end of marking: take every cache's spans
+ * back (they are swept with the others), mark every block on the caches'
+ * free lists (they stay allocated), and drop the tiny blocks.  mark(p)
+ * sets the mark of the free block p.  Caller holds the registry lock. */
+GH_INTERNAL void gh_mcache_collect_all(void (*mark)(uintptr_t p));
 /* Counters of all caches, live and gone, summed under the registry lock. */
 typedef struct gh_cachesums {
 	uint64_t nmalloc[GH_NUM_CLASSES], nfree[GH_NUM_CLASSES];

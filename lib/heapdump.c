@@ -152,7 +152,7 @@ static bool points_into_heap(const dumper *d, uintptr_t w)
 	gh_span *s = gh_span_of(w);
 	if (!s)
 		return false;
-	return GH_SPANCLASS_CLASS(s->spanclass) == 0 || gh_span_index(s, w) < s->ncarved;
+	return GH_SPANCLASS_CLASS(s->spanclass) == 0 || gh_span_allocated(s, gh_span_index(s, w));
 }
 
 static void ptrs_flush(dumper *d)
@@ -315,9 +315,10 @@ static void span_objects(void *obj)
 		object(d, s, s->start);
 		return;
 	}
-	for (uint32_t i = 0; i < s->ncarved; i++) {
+	for (uint32_t i = 0; i < s->nelems; i++) {
 		uintptr_t p = s->start + (size_t)i * s->elemsize;
-		if (gh_track_peek(&((const gh_link *)p)->tag) != gh_free_tag((void *)p))
+		if (gh_span_allocated(s, i) &&
+		    gh_track_peek(&((const gh_link *)p)->tag) != gh_free_tag((void *)p))
 			object(d, s, p);
 	}
 }

@@ -7,37 +7,53 @@
  *
  * Allocating a small block climbs a hierarchy of caches:
  *
- *   1. Round the size to its class and pop a block from the calling
- *      thread's cache list for the span class (class and kind).  No lock, no
- *      atomic instruction: a handful of loads and stores (gh_mcache).
- *   2. The list is empty: take a batch of blocks from the class's mcentral,
- *      one lock for the whole batch (mcentral.c).
- *   3. The mcentral has no free block: it takes a span from the page heap
- *      and carves blocks out of it as they are needed (mheap.c).
+ *   1. Round the size to its class and take a block from the calling
+ *      thread's cache for the span class (class and kind): a block it freed
+ *      by hand, from its free list, else the next free block of its cached
+ *      span by the span's allocation bits (Go's nextFreeFast, below).  No
+ *      lock, no atomic instruction, no read of a block's memory.
+ *   2. The span has no free block left: trade it at the class's mcentral
+ *      for one that has, sweeping spans of the last cycle outside the lock
+ *      if need be (mcentral.c).
+ *   3. The mcentral has no span with a free block: take a new span from
+ *      the page heap (mheap.c); it is handed out without a write into it.
  *   4. The page heap has no fitting run of pages: it maps more from the OS,
  *      at least 1 MiB at a time, in 64 MiB arenas (mem_linux.c).
  *
  * Freeing a small block goes the other way: push it on the calling
- * thread's list; a list longer than two batches gives a batch back to the
- * mcentral; a span whose blocks have all come back returns to the page
- * heap, which gives pages idle long enough back to the OS.  A block may be
- * freed by any thread: it joins the freeing thread's list.
+ * thread's free list for its span class, to be handed out first; a list
+ * longer than two batches gives a batch back to the blocks' spans (their
+ * free lists, mcentral.c); a span whose blocks are all free returns to the
+ * page heap, which gives pages idle long enough back to the OS.  A block
+ * may be freed by any thread: it joins the freeing thread's list.
  *
  * Large blocks (more than 32 KiB) come straight from the page heap, one
  * span each.  Tiny pointer-free blocks (fewer than 16 bytes) are packed
  * into 16-byte blocks of their own span class, as the seed's tiny allocator
  * does; they can only be reclaimed by the collector.
  *
- * Free small blocks are told from live ones by their free link: a free
- * block's second word is its free tag, its address mixed with a secret
- * drawn at start-up, which a live block's data cannot guess.  That lets
- * goheap_free reject double frees and pointers into free memory, and lets
- * goheap_base answer NULL for them, with no per-block side table.  Every
- * allocation clears the tag.
+ * The state of a block of a small span:
+ *
+ *   free       its bit in allocbits clear and its index at or above the
+ *              span's freeindex: its bytes are anything;
+ *   live       allocated (bit set, or below freeindex) and handed out;
+ *   listed     allocated, and on a free list (a thread's or its span's)
+ *              with its free tag: its address mixed with a secret drawn at
+ *              start-up in its second word, which a live block's data
+ *              cannot guess.
+ *
+ * goheap_free rejects a pointer to a free or listed block (a double free,
+ * or a wild pointer) with no side table, and goheap_base answers NULL for
+ * one; every hand-out of a listed block clears its tag.  The collector
+ * frees unreachable live blocks by sweeping (mgcsweep.c); listed blocks
+ * stay allocated through a collection if they are on a thread's list, and
+ * become free with the rest if on a span's.
  *
  * Zeroing: goheap_malloc and goheap_calloc blocks are cleared as they are
- * handed out; large ones only if their pages may hold old bytes (the span's
- * needzero).  goheap_malloc_atomic blocks are not cleared.
+ * handed out, unless they come from a span that never handed out a block
+ * since the page heap gave it (needzero clear: the OS gave zeroed pages);
+ * large ones only if their pages may hold old bytes.  goheap_malloc_atomic
+ * blocks are not cleared, but for the free tag's word.
  *
  * Any thread may call any entry point at any time; a thread's cache is
  * created on its first call and given back when it exits (mcache.c).
@@ -141,40 +157,102 @@ static __attribute__((noinline, cold, noreturn)) void bad_pointer(const char *fn
 
 /* ---- Small blocks ----
  *
- * The handoff of a block must not race with a collection that stops this
- * thread half-way.  The rule: read the block from the list, then check that
- * the cache is not stale; only then unlink the block and clear its tag.  A
- * collection before the check makes the cache stale, and the block stays
- * on the list, which is flushed.  A collection after the check finds the
- * block in this thread's registers and marks it (free blocks are marked
- * too), so the sweep spares it once handed out.  The compiler barrier
- * keeps the two loads in that order; signals need nothing stronger.
+ * A thread takes a small block from its cache list for the span class:
+ * first a block it freed by hand (the list's head, hot in the CPU's
+ * cache), else the next free block of the list's span by its bits: count
+ * the trailing zeros of alloccache, the complement of the allocation bits
+ * shifted to freeindex, and move freeindex past the block.  No block's
+ * memory is read to find it, and a fresh span is handed out without a
+ * write into it.
+ *
+ * A collection stops threads anywhere, and takes every cached span back
+ * (mcache.c): it must never do so while the owner is half-way through
+ * taking a block from the span's bits, or the owner would write its stale
+ * freeindex and alloccache into a span that someone else then sweeps or
+ * caches.  So the owner marks itself busy around those steps, and a stop
+ * signal that finds it busy is put off until it is done (stw_linux.c).
+ * The steps are a dozen instructions with no call and no lock.
+ *
+ * The free lists need no such care: a block's free tag and list links are
+ * changed in an order in which the block is, at every point, either on the
+ * list (the collector marks every block on every list, so they all stay
+ * allocated) or in a register of the thread, where the collector finds it
+ * and marks it too (a block with its free tag is marked, not scanned).
  */
 
-/* Take a block of span class sc from c: NULL with errno ENOMEM, or a block
- * still closed to the memory checker. */
-static gh_link *cache_take(gh_mcache *c, uint32_t sc)
+/* busy, as mcentral.c's busy_begin/busy_end: the compiler keeps the steps
+ * between them; the signal handler reads the flag. */
+static inline __attribute__((always_inline)) void busy_begin(gh_mcache *c)
+{
+	__atomic_store_n(&c->busy, 1, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+static inline __attribute__((always_inline)) void busy_end(gh_mcache *c)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&c->busy, 0, __ATOMIC_RELAXED);
+}
+
+/* Take the next free block of the cached span s by its bits, moving to
+ * the next word of bits as needed: the fast path's step, in full.  NULL
+ * when s has no free block left.  Caller is busy. */
+static void *next_free(gh_span *s)
+{
+	uint32_t fi = s->freeindex, n = s->nelems;
+	uint64_t cache = s->alloccache;
+	while (fi < n) {
+		if (!cache) {
+			/* This word of bits is used up: the next one. */
+			fi = (fi + 64) & ~(uint32_t)63;
+			cache = fi < n ? ~s->allocbits[fi >> 6] : 0;
+			continue;
+		}
+		uint32_t bit = (uint32_t)__builtin_ctzll(cache);
+		uint32_t idx = fi + bit;
+		if (idx >= n)
+			break;
+		fi = idx + 1;
+		/* bit is 63 only when fi starts a word: no shift by 64. */
+		cache = (fi & 63) ? cache >> (bit + 1) : fi < n ? ~s->allocbits[fi >> 6] : 0;
+		s->alloccache = cache;
+		__atomic_store_n(&s->freeindex, (uint16_t)fi, __ATOMIC_RELAXED);
+		return (void *)(s->start + (size_t)idx * s->elemsize);
+	}
+	s->alloccache = 0;
+	__atomic_store_n(&s->freeindex, (uint16_t)n, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/* Take a block of span class sc from c: NULL with errno ENOMEM, or a
+ * block still closed to the memory checker, with *dirty saying whether
+ * its bytes may be other than zero. */
+static void *cache_take(gh_mcache *c, uint32_t sc, bool *dirty)
 {
 	gh_cachelist *l = &c->list[sc];
 	for (;;) {
-		if (gh_mcache_stale(c))
-			gh_mcache_flush(c);
 		gh_link *o = l->head;
-		if (!o) {
-			gh_gc_maybe();
-			if (gh_mcache_stale(c))
-				gh_mcache_flush(c);
-			if (!gh_mcache_refill(c, sc))
-				return NULL;
-			continue;
+		if (o) {
+			l->head = gh_link_read(o).next;
+			l->n--;
+			gh_local_add(&c->nmalloc[GH_SPANCLASS_CLASS(sc)], 1);
+			*dirty = true;
+			return o;
 		}
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		if (gh_mcache_stale(c))
-			continue;
-		l->head = gh_link_read(o).next;
-		l->n--;
-		gh_local_add(&c->nmalloc[GH_SPANCLASS_CLASS(sc)], 1);
-		return o;
+		busy_begin(c);
+		gh_span *s = l->span;
+		void *p = next_free(s);
+		bool nz = s->needzero;
+		busy_end(c);
+		if (p) {
+			gh_local_add(&c->nmalloc[GH_SPANCLASS_CLASS(sc)], 1);
+			*dirty = nz;
+			return p;
+		}
+		gh_gc_maybe();
+		gh_sweep_some(4);
+		if (!gh_mcentral_cache_span(&gh_heap.central[sc], c))
+			return NULL;
 	}
 }
 
@@ -193,16 +271,19 @@ zero_block(void *p, size_t n)
 		v[i] = z;
 }
 
-/* Hand out o, a block of n bytes, as a block of the given kind.  The fast
- * path leaves out the memory checker's hook (track): with Valgrind on,
- * every allocation takes the slow path (mprof.h). */
-static inline __attribute__((always_inline)) void *hand_out(gh_link *o, size_t n, uint32_t kind,
-							  bool track)
+/* Hand out o, a block of n bytes, as a block of the given kind; dirty if
+ * its bytes may be other than zero.  The fast path leaves out the memory
+ * checker's hook (track): with Valgrind on, every allocation takes the
+ * slow path (mprof.h). */
+static inline __attribute__((always_inline)) void *hand_out(void *o, size_t n, uint32_t kind,
+							  bool dirty, bool track)
 {
 	if (track)
 		gh_track_malloc(o, n, kind != GH_KIND_NOSCAN);
+	if (!dirty)
+		return o;
 	if (kind == GH_KIND_NOSCAN)
-		o->tag = 0; /* no longer free; the rest is the caller's */
+		((gh_link *)o)->tag = 0; /* no longer free; the rest is the caller's */
 	else
 		zero_block(o, n);
 	return o;
@@ -210,11 +291,12 @@ static inline __attribute__((always_inline)) void *hand_out(gh_link *o, size_t n
 
 /* Tiny allocator: pack pointer-free requests of 1..15 bytes into 16-byte
  * blocks, each aligned to the largest power of two dividing its size (at
- * most 8).  A block is reclaimed once nothing points into it. */
+ * most 8).  A block is reclaimed once nothing points into it.  A
+ * collection drops c->tiny at any point here (mcache.c): the block stays
+ * alive through the address in this thread's registers, and the next
+ * call takes a new one. */
 static void *tiny_alloc(gh_mcache *c, size_t size)
 {
-	if (gh_mcache_stale(c))
-		gh_mcache_flush(c);
 	size_t off = c->tinyoff;
 	if ((size & 7) == 0)
 		off = (off + 7) & ~(size_t)7;
@@ -224,15 +306,12 @@ static void *tiny_alloc(gh_mcache *c, size_t size)
 		off = (off + 1) & ~(size_t)1;
 	uintptr_t tiny = c->tiny;
 	if (tiny && off + size <= GH_TINY_SIZE) {
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		if (!gh_mcache_stale(c)) {
-			c->tinyoff = off + size;
-			gh_local_add(&c->tinyallocs, 1);
-			return (void *)(tiny + off);
-		}
-		gh_mcache_flush(c);
+		c->tinyoff = off + size;
+		gh_local_add(&c->tinyallocs, 1);
+		return (void *)(tiny + off);
 	}
-	gh_link *o = cache_take(c, GH_SPANCLASS(1, GH_KIND_TINY));
+	bool dirty;
+	gh_link *o = cache_take(c, GH_SPANCLASS(1, GH_KIND_TINY), &dirty);
 	if (!o)
 		return NULL;
 	/* Not a malloc-like block to memcheck: freeing a tiny allocation
@@ -293,11 +372,12 @@ static __attribute__((noinline)) void *malloc_slow(size_t size, uint32_t kind,
 		n = size;
 	} else {
 		uint32_t cls = gh_size_class(size);
-		gh_link *o = cache_take(c, GH_SPANCLASS(cls, kind));
+		bool dirty;
+		void *o = cache_take(c, GH_SPANCLASS(cls, kind), &dirty);
 		if (!o)
 			return NULL;
 		n = gh_class_size[cls];
-		p = hand_out(o, n, kind, true);
+		p = hand_out(o, n, kind, dirty, true);
 		if (type)
 			gh_span_set_type(gh_span_of((uintptr_t)p), (uintptr_t)p, type);
 	}
@@ -315,11 +395,14 @@ static __attribute__((noinline)) void *malloc_slow(size_t size, uint32_t kind,
 	return p;
 }
 
-/* The fast path of the untyped entry points: a cached block of the right
- * class from a cache that is not stale, when no heap profile sample is due
- * (which also stands for "no debug mode is on", mprof.h); else the slow
- * path.  About a dozen instructions and three tests besides the clearing. */
-static inline __attribute__((always_inline)) void *malloc_kind(size_t size, uint32_t kind)
+/* The fast path of the entry points: a block of the right class from the
+ * cache's free list, or from its span's current word of bits, when no
+ * heap profile sample is due (which also stands for "no debug mode is
+ * on", mprof.h); else the slow path.  The bits' step is Go's
+ * nextFreeFast: a count of trailing zeros, an add, two compares and two
+ * stores, busy around them (see Small blocks). */
+static inline __attribute__((always_inline)) void *malloc_kind(size_t size, uint32_t kind,
+							     const goheap_type *type)
 {
 	gh_mcache *c = gh_tls_cache;
 	if (GH_LIKELY(c != NULL && size <= GH_MAX_SMALL) &&
@@ -329,27 +412,54 @@ static inline __attribute__((always_inline)) void *malloc_kind(size_t size, uint
 		int64_t left = c->sample_left - (int64_t)n;
 		gh_cachelist *l = &c->list[GH_SPANCLASS(cls, kind)];
 		gh_link *o = l->head;
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		if (GH_LIKELY(o != NULL && !gh_mcache_stale(c) && left > 0)) {
+		if (GH_LIKELY(left > 0)) {
+			void *p;
+			bool dirty = true;
+			gh_span *s = NULL;
+			if (o) {
+				l->head = o->next;
+				l->n--;
+				p = o;
+				if (type)
+					s = gh_span_of((uintptr_t)p);
+			} else {
+				busy_begin(c);
+				s = l->span;
+				uint64_t cache = s->alloccache;
+				uint32_t bit = (uint32_t)__builtin_ctzll(cache | (UINT64_C(1) << 63));
+				uint32_t idx = s->freeindex + bit;
+				uint32_t fi = idx + 1;
+				if (GH_UNLIKELY(!cache || !(fi & 63) || idx >= s->nelems)) {
+					busy_end(c);
+					goto slow;
+				}
+				s->alloccache = cache >> (bit + 1);
+				__atomic_store_n(&s->freeindex, (uint16_t)fi, __ATOMIC_RELAXED);
+				p = (void *)(s->start + (size_t)idx * s->elemsize);
+				dirty = s->needzero;
+				busy_end(c);
+			}
 			/* No memory checker here: see hand_out. */
 			c->sample_left = left;
-			l->head = o->next;
-			l->n--;
 			gh_local_add(&c->nmalloc[cls], 1);
-			return hand_out(o, n, kind, false);
+			hand_out(p, n, kind, dirty, false);
+			if (type)
+				gh_span_set_type(s, (uintptr_t)p, type);
+			return p;
 		}
 	}
-	return malloc_slow(size, kind, NULL);
+slow:
+	return malloc_slow(size, kind, type);
 }
 
 void *goheap_malloc(size_t size)
 {
-	return malloc_kind(size, GH_KIND_SCAN);
+	return malloc_kind(size, GH_KIND_SCAN, NULL);
 }
 
 void *goheap_malloc_atomic(size_t size)
 {
-	return malloc_kind(size, GH_KIND_NOSCAN);
+	return malloc_kind(size, GH_KIND_NOSCAN, NULL);
 }
 
 void *goheap_malloc_typed(size_t size, const goheap_type *type)
@@ -358,7 +468,7 @@ void *goheap_malloc_typed(size_t size, const goheap_type *type)
 		errno = EINVAL;
 		return NULL;
 	}
-	return malloc_slow(size, GH_KIND_TYPED, type);
+	return malloc_kind(size, GH_KIND_TYPED, type);
 }
 
 void *goheap_calloc(size_t nmemb, size_t size)
@@ -368,7 +478,7 @@ void *goheap_calloc(size_t nmemb, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return malloc_kind(total, GH_KIND_SCAN);
+	return malloc_kind(total, GH_KIND_SCAN, NULL);
 }
 
 /* The live block that starts at p, or NULL with *why saying what p is.
@@ -395,7 +505,7 @@ static gh_span *block_at(const void *p, const char **why)
 	}
 	/* The word where a free block keeps its tag holds, in a live tiny
 	 * block, bytes other threads may be writing: not read. */
-	if (GH_UNLIKELY(idx >= __atomic_load_n(&s->ncarved, __ATOMIC_RELAXED) ||
+	if (GH_UNLIKELY(!gh_span_allocated(s, idx) ||
 			(GH_SPANCLASS_KIND(s->spanclass) != GH_KIND_TINY &&
 			 gh_track_peek(&((const gh_link *)p)->tag) == gh_free_tag(p)))) {
 		*why = "block is free (double free?)";
@@ -479,9 +589,13 @@ static __attribute__((noinline, cold)) void free_slow(void *p)
 	gh_link *o = p;
 	gh_mcache *c = gh_mcache_get();
 	if (!c) {
-		/* No cache can be had: give the block straight back. */
+		/* No cache can be had: give the block straight back, from a
+		 * list of one on this stack. */
 		gh_link_write(o, NULL);
-		gh_mcentral_return(&gh_heap.central[sc], o, 1);
+		gh_gc_note_alloc(-(int64_t)s->elemsize);
+		gh_cachelist one = {.head = o, .n = 1};
+		gh_mcentral_return(&gh_heap.central[sc], NULL, &one, 1);
+		__asm__ volatile("" ::"r"(p) : "memory");
 		return;
 	}
 	gh_cachelist *l = &c->list[sc];
@@ -511,7 +625,7 @@ void goheap_free(void *p)
 			      a >= s->start && a < s->limit &&
 			      GH_SPANCLASS_CLASS(sc) != 0 && GH_SPANCLASS_KIND(sc) != GH_KIND_TINY &&
 			      s->start + (size_t)idx * s->elemsize == a &&
-			      idx < __atomic_load_n(&s->ncarved, __ATOMIC_RELAXED) &&
+			      gh_span_allocated(s, idx) &&
 			      __atomic_load_n(&s->nspecials, __ATOMIC_RELAXED) == 0 &&
 			      __atomic_load_n(&s->sweepgen, __ATOMIC_RELAXED) ==
 				      __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_RELAXED))) {
@@ -573,7 +687,7 @@ void *goheap_realloc(void *p, size_t size)
 		}
 		q = goheap_malloc_typed((size + t->size - 1) / t->size * t->size, t);
 	} else {
-		q = malloc_kind(size, kind == GH_KIND_TINY ? GH_KIND_NOSCAN : kind);
+		q = malloc_kind(size, kind == GH_KIND_TINY ? GH_KIND_NOSCAN : kind, NULL);
 	}
 	if (!q)
 		return NULL;
@@ -616,7 +730,7 @@ void *goheap_base(const void *p)
 	if (GH_SPANCLASS_CLASS(s->spanclass) != 0) {
 		uint32_t idx = gh_span_index(s, a);
 		base = s->start + (size_t)idx * s->elemsize;
-		if (idx >= __atomic_load_n(&s->ncarved, __ATOMIC_RELAXED) ||
+		if (!gh_span_allocated(s, idx) ||
 		    gh_track_peek(&((const gh_link *)base)->tag) == gh_free_tag((void *)base))
 			return NULL;
 	}

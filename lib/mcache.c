@@ -1,21 +1,28 @@
 /*
- * mcache.c - per-thread caches of free blocks.  See malloc.c for the
- * overview.
+ * mcache.c - per-thread caches.  See malloc.c for the overview.
  *
  * Each thread that allocates or frees gets a gh_mcache on first use: for
- * every span class a list of free blocks.  The owner pops and pushes without
- * locks or atomics; an empty list is refilled with a batch from the
- * mcentral, a list longer than two batches gives one batch back.  When the
- * thread exits, a pthread key destructor gives every block back and the
- * cache's counters are folded into the heap's.
+ * every span class one cached span, whose free blocks it hands out from
+ * the span's bits, and a list of the blocks it freed by hand, which it
+ * hands out first.  The owner does all this without locks or atomic
+ * instructions (malloc.c).  An exhausted span is traded for another at the
+ * mcentral (gh_mcentral_cache_span); a free list longer than two batches
+ * gives one batch back.  When the thread exits, a pthread key destructor
+ * gives everything back and folds the cache's counters into the heap's.
  *
- * A collection makes every cache stale (gh_mcache_stale): its lists may
- * hold blocks of spans not swept yet, which must not be handed out.  The
- * owner flushes a stale cache before its next allocation (malloc.c).
+ * A collection, with the world stopped, takes every cache's spans back
+ * (they are swept like the others: blocks the owner handed out from them
+ * and that nobody references are garbage), marks every block on the
+ * caches' free lists, which stay allocated and stay the owners', and drops
+ * the tiny blocks (gh_mcache_collect_all).  It never finds a cache in the
+ * middle of a change it would undo: the owner changes its cached spans in
+ * busy sections, which a stop waits for, and its free lists and tiny block
+ * in an order the collector tolerates (malloc.c).
  *
  * Live caches are kept on a registry so that goheap_read_memstats can sum
- * their counters (and the collector can find them all).  The registry lock
- * is a leaf: nothing else is taken while it is held.
+ * their counters and the collector can find them all.  The registry lock
+ * is a leaf, but for the collector, which holds it while the world is
+ * stopped.
  */
 #include "config.h"
 
@@ -73,9 +80,10 @@ gh_mcache *gh_mcache_get(void)
 		errno = ENOMEM;
 		return NULL;
 	}
-	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++)
+	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++) {
 		c->list[sc].max = 2 * gh_class_batch(GH_SPANCLASS_CLASS(sc));
-	c->epoch = __atomic_load_n(&gh_gc.epoch, __ATOMIC_ACQUIRE);
+		c->list[sc].span = &gh_empty_span;
+	}
 	gh_tls_cache = c;
 	pthread_setspecific(cache_key, c);
 	/* A thread that allocates holds heap pointers: its stack is a root
@@ -87,55 +95,71 @@ gh_mcache *gh_mcache_get(void)
 	return c;
 }
 
-gh_link *gh_mcache_refill(gh_mcache *c, uint32_t spanclass)
-{
-	gh_cachelist *l = &c->list[spanclass];
-	uint32_t cls = GH_SPANCLASS_CLASS(spanclass);
-	gh_link *head;
-	gh_sweep_some(4);
-	uint32_t n = gh_mcentral_grab(&gh_heap.central[spanclass], gh_class_batch(cls), &head);
-	if (!n)
-		return NULL;
-	gh_gc_note_alloc((int64_t)n * gh_class_size[cls]);
-	l->head = head;
-	l->n = n;
-	return head;
-}
-
-/* Detach the first n blocks of list l. */
-static gh_link *take(gh_cachelist *l, uint32_t n)
-{
-	gh_link *head = l->head, *o = head;
-	for (uint32_t i = 1; i < n; i++)
-		o = gh_link_read(o).next;
-	l->head = gh_link_read(o).next;
-	l->n -= n;
-	return head;
-}
-
-static void give_back(gh_cachelist *l, uint32_t spanclass, uint32_t n)
+static void give_back(gh_mcache *c, uint32_t spanclass, uint32_t n)
 {
 	if (!n)
 		return;
-	gh_link *head = take(l, n);
 	gh_gc_note_alloc(-(int64_t)n * gh_class_size[GH_SPANCLASS_CLASS(spanclass)]);
-	gh_mcentral_return(&gh_heap.central[spanclass], head, n);
+	gh_mcentral_return(&gh_heap.central[spanclass], c, &c->list[spanclass], n);
 }
 
 void gh_mcache_trim(gh_mcache *c, uint32_t spanclass)
 {
-	give_back(&c->list[spanclass], spanclass, gh_class_batch(GH_SPANCLASS_CLASS(spanclass)));
+	give_back(c, spanclass, gh_class_batch(GH_SPANCLASS_CLASS(spanclass)));
 }
 
 void gh_mcache_flush(gh_mcache *c)
 {
-	c->epoch = __atomic_load_n(&gh_gc.epoch, __ATOMIC_ACQUIRE);
-	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++)
-		give_back(&c->list[sc], sc, c->list[sc].n);
+	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++) {
+		gh_mcentral_uncache_span(&gh_heap.central[sc], c);
+		give_back(c, sc, c->list[sc].n);
+	}
 	/* The rest of the tiny block stays allocated; the collector frees
 	 * it once nothing points into it. */
 	c->tiny = 0;
 	c->tinyoff = 0;
+}
+
+/* GOHEAP_DEBUG=check=1: a block on a thread's list for span class sc is
+ * one of a span of that class, allocated, with its free tag. */
+static void check_listed(uint32_t sc, const gh_link *o)
+{
+	gh_span *s = gh_span_of((uintptr_t)o);
+	gh_broken b;
+	if (!s || s->spanclass != sc)
+		gh_throw("heap check: thread free list: block %p of span class %u is in no span "
+			 "of that class", (const void *)o, sc);
+	if (!gh_block_listed_ok(s, (uintptr_t)o, &b, "thread free list"))
+		gh_throw("heap check: %s: %s", b.inv, b.why);
+}
+
+void gh_mcache_collect_all(void (*mark)(uintptr_t p))
+{
+	bool check = gh_option(GH_OPT_CHECK) != 0;
+	uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_RELAXED);
+	for (gh_mcache *c = registry; c; c = c->next) {
+		for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++) {
+			gh_cachelist *l = &c->list[sc];
+			gh_span *s = l->span;
+			if (s != &gh_empty_span) {
+				/* Swept in this cycle, on no list: the end of
+				 * marking makes it one to sweep, which anyone
+				 * may claim (mcentral.c). */
+				GH_ASSERT(s->inlist == GH_LIST_CACHED && s->sweepgen == sg);
+				s->inlist = GH_LIST_NONE;
+				s->alloccache = 0;
+				l->span = &gh_empty_span;
+			}
+			for (gh_link *o = l->head; o; o = gh_link_read(o).next) {
+				if (GH_UNLIKELY(check))
+					check_listed(sc, o);
+				mark((uintptr_t)o);
+			}
+		}
+		c->tiny = 0;
+		c->tinyoff = 0;
+	}
+	(void)sg;
 }
 
 /* Fold c's counters into the heap's and drop it; registry lock held. */

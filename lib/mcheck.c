@@ -1,12 +1,22 @@
 /*
- * mcheck.c - the heap's invariants, verified (GOHEAP_DEBUG=check=1).
+ * mcheck.c - the heap's invariants: predicates, and the whole-heap checker
+ * (GOHEAP_DEBUG=check=1).
+ *
+ * The rules of a small span are written once, as predicates
+ * (gh_span_small_ok, gh_span_listed_ok, gh_block_listed_ok): --enable-debug
+ * builds assert them where spans and blocks change hands (mcentral.c,
+ * mgcsweep.c, mcache.c, GH_CHECK), and the checker applies them to every
+ * span.  Each fills a gh_broken with the name of the rule it found broken
+ * and the details.
  *
  * gh_check_heap runs at the start of every collection, once the previous
  * cycle's sweep has finished (mgc.c), with every mcentral lock and the heap
  * lock held (in lock order), so that no structure it reads is half-changed:
  * every other thread that touches spans waits.  It is not run with the
  * world stopped: a thread stopped by signal may be in the middle of a list
- * update.  What it verifies, each under the name it aborts with:
+ * update.  The blocks on threads' free lists are checked by the collection
+ * instead, with the world stopped, as it marks them (mcache.c).  What is
+ * verified, each under the name it aborts with:
  *
  *   free list       every span on the page heap's free lists is free, on
  *                   the list for its length, linked both ways, entered in
@@ -14,29 +24,35 @@
  *                   span (neighbours always merge);
  *   span map        every page of an in-use span maps back to the span;
  *   span            an in-use span's geometry agrees with its class (block
- *                   size, count, bounds, carved and free counts);
+ *                   size, count, bounds), and its free index with its
+ *                   blocks;
  *   sweep           every in-use span is swept (or fresh) once the sweep
  *                   has finished;
  *   mark bits       a swept span carries no mark bit, and no span a mark
- *                   bit past its carved blocks;
+ *                   bit past its last block;
+ *   allocation bits no bit past the last block;
  *   block free list every block on a span's free list lies inside the span
- *                   at a block boundary, among its carved blocks, and
- *                   carries its free tag; nfree equals the blocks on the
- *                   list plus the uncarved ones;
- *   central list    each mcentral lists exactly its in-use spans, those
- *                   with free blocks on nonempty and the others on empty,
- *                   with inlist saying which;
+ *                   at a block boundary, is allocated in its bits, and
+ *                   carries its free tag; nfreelist counts them;
+ *   thread free list the same of every block on a thread's free list
+ *                   (with the world stopped, at the end of marking);
+ *   central list    each mcentral lists exactly its in-use spans that no
+ *                   thread caches, swept ones on the lists of the current
+ *                   half, those with free blocks on partial and the others
+ *                   on full, with inlist saying which; a cached span is
+ *                   swept;
  *   statistics      heap_inuse, heap_sys and heap_released equal the sums
  *                   over in-use and free spans; the large object counts and
  *                   bytes equal the large spans in use; mspan_inuse equals
  *                   the span descriptors in use.
  *
- * Thread caches are not checked: their owners change them without a lock.
  * A broken invariant aborts with one line, "goheap: heap check:
- * <invariant>: <details>".
+ * <invariant>: <details>" (the checker), or "goheap: invariant broken:
+ * <invariant>: <details>" (a debug build's assertion).
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "gc.h"
@@ -46,11 +62,12 @@
 typedef struct tally {
 	uint64_t inuse_bytes, free_bytes, released_bytes;
 	uint64_t nlarge, large_bytes;
-	uint64_t ninuse, nfree, nsmall;
+	uint64_t ninuse, nfree, nsmall, ncached, nfresh;
 	uint64_t nslots;
 } tally;
 
 #define FAIL(inv, ...) gh_throw("heap check: " inv ": " __VA_ARGS__)
+#define FAIL_B(b) gh_throw("heap check: %s: %s", (b).inv, (b).why)
 
 static size_t span_bytes(const gh_span *s)
 {
@@ -100,30 +117,104 @@ static void check_free_lists(tally *t)
 	}
 }
 
-static void check_block_list(const gh_span *s)
+/* ---- Predicates ---- */
+
+#define BROKEN(b, rule, ...) \
+	(snprintf((b)->why, sizeof (b)->why, __VA_ARGS__), (b)->inv = (rule), false)
+
+/* The bits of words w of a bitmap that stand for no block of s. */
+static uint64_t past_end(const gh_span *s, uint32_t w)
 {
+	uint32_t n = s->nelems;
+	if (n >= (w + 1) * 64)
+		return 0;
+	if (n <= w * 64)
+		return ~(uint64_t)0;
+	return ~(uint64_t)0 << (n - w * 64);
+}
+
+bool gh_block_listed_ok(const gh_span *s, uintptr_t p, gh_broken *b, const char *inv)
+{
+	if (p < s->start || p >= s->limit || (p - s->start) % s->elemsize != 0)
+		return BROKEN(b, inv, "span %p at %#lx: block %p is not one of its blocks",
+			      (const void *)s, (unsigned long)s->start, (void *)p);
+	if (!gh_span_allocated(s, gh_span_index(s, p)))
+		return BROKEN(b, inv, "span %p at %#lx: block %p is free in the span's bits",
+			      (const void *)s, (unsigned long)s->start, (void *)p);
+	if (gh_track_peek(&((const gh_link *)p)->tag) != gh_free_tag((void *)p))
+		return BROKEN(b, inv, "span %p at %#lx: block %p has no free tag (written after "
+			      "it was freed?)", (const void *)s, (unsigned long)s->start,
+			      (void *)p);
+	return true;
+}
+
+bool gh_span_small_ok(const gh_span *s, gh_broken *b)
+{
+	uint32_t cls = GH_SPANCLASS_CLASS(s->spanclass);
+	size_t bytes = s->npages << GH_PAGE_SHIFT;
+	if (cls == 0 || cls >= GH_NUM_CLASSES || s->elemsize != gh_class_size[cls] ||
+	    s->npages != gh_class_npages[cls] || s->nelems != bytes / s->elemsize ||
+	    s->limit != s->start + (size_t)s->nelems * s->elemsize)
+		return BROKEN(b, "span", "span %p at %#lx of class %u: elemsize %zu, %zu pages, "
+			      "nelems %u, limit %#lx", (const void *)s, (unsigned long)s->start,
+			      cls, s->elemsize, s->npages, s->nelems, (unsigned long)s->limit);
+	if (s->freeindex > s->nelems || s->nfreelist > s->nelems)
+		return BROKEN(b, "span", "span %p at %#lx: free index %u, %u on its free list, of "
+			      "%u blocks", (const void *)s, (unsigned long)s->start,
+			      s->freeindex, s->nfreelist, s->nelems);
+	for (uint32_t w = 0; w < GH_BITWORDS; w++) {
+		uint64_t past = past_end(s, w);
+		if (s->allocbits[w] & past)
+			return BROKEN(b, "allocation bits", "span %p at %#lx: word %u %#llx has "
+				      "bits past block %u", (const void *)s,
+				      (unsigned long)s->start, w,
+				      (unsigned long long)s->allocbits[w], s->nelems);
+		if (__atomic_load_n(&s->markbits[w], __ATOMIC_RELAXED) & past)
+			return BROKEN(b, "mark bits", "span %p at %#lx: word %u has marks past "
+				      "block %u", (const void *)s, (unsigned long)s->start, w,
+				      s->nelems);
+	}
 	uint32_t n = 0;
 	for (gh_link *o = s->freelist; o; o = gh_link_read(o).next) {
-		uintptr_t p = (uintptr_t)o;
 		if (++n > s->nelems)
-			FAIL("block free list", "span %p at %#lx: list longer than its %u blocks",
-			     (const void *)s, (unsigned long)s->start, s->nelems);
-		if (p < s->start || p >= s->limit || (p - s->start) % s->elemsize != 0)
-			FAIL("block free list", "span %p at %#lx: block %p is not one of its "
-			     "blocks", (const void *)s, (unsigned long)s->start, (void *)o);
-		if ((p - s->start) / s->elemsize >= s->ncarved)
-			FAIL("block free list", "span %p at %#lx: block %p was never carved",
-			     (const void *)s, (unsigned long)s->start, (void *)o);
-		if (gh_track_peek(&o->tag) != gh_free_tag(o))
-			FAIL("block free list", "span %p at %#lx: block %p has no free tag "
-			     "(written after it was freed?)", (const void *)s,
-			     (unsigned long)s->start, (void *)o);
+			return BROKEN(b, "block free list", "span %p at %#lx: list longer than "
+				      "its %u blocks", (const void *)s, (unsigned long)s->start,
+				      s->nelems);
+		if (!gh_block_listed_ok(s, (uintptr_t)o, b, "block free list"))
+			return false;
 	}
-	if (s->nfree != n + (uint32_t)(s->nelems - s->ncarved))
-		FAIL("block free list", "span %p at %#lx: nfree %u, but %u listed + %u "
-		     "uncarved", (const void *)s, (unsigned long)s->start, s->nfree, n,
-		     s->nelems - s->ncarved);
+	if (n != s->nfreelist)
+		return BROKEN(b, "block free list", "span %p at %#lx: nfreelist %u, %u listed",
+			      (const void *)s, (unsigned long)s->start, s->nfreelist, n);
+	return true;
 }
+
+bool gh_span_listed_ok(const gh_span *s, uint32_t sg, gh_broken *b)
+{
+	uint32_t sgs = __atomic_load_n(&s->sweepgen, __ATOMIC_RELAXED);
+	switch (s->inlist) {
+	case GH_LIST_CACHED:
+		if (sgs != sg)
+			return BROKEN(b, "central list", "cached span %p at %#lx: sweepgen %u, "
+				      "want %u", (const void *)s, (unsigned long)s->start, sgs, sg);
+		return true;
+	case GH_LIST_PARTIAL:
+	case GH_LIST_FULL:
+		if (sgs != sg && sgs != sg - 2)
+			return BROKEN(b, "central list", "listed span %p at %#lx: sweepgen %u in "
+				      "cycle %u", (const void *)s, (unsigned long)s->start, sgs, sg);
+		if ((gh_span_nfree(s) != 0) != (s->inlist == GH_LIST_PARTIAL))
+			return BROKEN(b, "central list", "span %p at %#lx with %u free blocks: "
+				      "inlist %u", (const void *)s, (unsigned long)s->start,
+				      gh_span_nfree(s), s->inlist);
+		return true;
+	default:
+		return BROKEN(b, "central list", "span %p at %#lx: inlist %u", (const void *)s,
+			      (unsigned long)s->start, s->inlist);
+	}
+}
+
+/* ---- The checker ---- */
 
 static void check_inuse(gh_span *s, uint32_t sg, tally *t)
 {
@@ -144,19 +235,12 @@ static void check_inuse(gh_span *s, uint32_t sg, tally *t)
 		FAIL("sweep", "span %p at %#lx: sweepgen %u after the sweep of %u finished",
 		     (void *)s, (unsigned long)s->start, sgs, sg);
 	uint32_t cls = GH_SPANCLASS_CLASS(s->spanclass);
-	uint32_t carved = cls == 0 ? 1 : s->ncarved;
-	for (uint32_t w = 0; w < GH_MAX_OBJS_PER_SPAN / 64 && sgs != GH_SWEEPGEN_FRESH; w++) {
+	for (uint32_t w = 0; w < GH_BITWORDS && sgs == sg; w++) {
 		uint64_t m = __atomic_load_n(&s->markbits[w], __ATOMIC_RELAXED);
-		if (!m)
-			continue;
-		if (sgs == sg)
+		if (m)
 			FAIL("mark bits", "swept span %p at %#lx still has mark bits (word %u: "
 			     "%#llx)", (void *)s, (unsigned long)s->start, w,
 			     (unsigned long long)m);
-		uint32_t top = w * 64 + 63 - (uint32_t)__builtin_clzll(m);
-		if (top >= carved)
-			FAIL("mark bits", "span %p at %#lx: block %u marked, only %u carved",
-			     (void *)s, (unsigned long)s->start, top, carved);
 	}
 	t->ninuse++;
 	t->inuse_bytes += bytes;
@@ -170,20 +254,18 @@ static void check_inuse(gh_span *s, uint32_t sg, tally *t)
 		return;
 	}
 	t->nsmall++;
-	if (cls >= GH_NUM_CLASSES || s->elemsize != gh_class_size[cls] ||
-	    s->npages != gh_class_npages[cls] || s->nelems != bytes / s->elemsize ||
-	    s->limit != s->start + (size_t)s->nelems * s->elemsize)
-		FAIL("span", "span %p at %#lx of class %u: elemsize %zu, %zu pages, nelems %u, "
-		     "limit %#lx", (void *)s, (unsigned long)s->start, cls, s->elemsize,
-		     s->npages, s->nelems, (unsigned long)s->limit);
-	if (s->ncarved > s->nelems || s->nfree > s->nelems)
-		FAIL("span", "span %p at %#lx: %u carved, %u free of %u", (void *)s,
-		     (unsigned long)s->start, s->ncarved, s->nfree, s->nelems);
-	check_block_list(s);
-	uint8_t want = s->nfree ? GH_LIST_NONEMPTY : GH_LIST_EMPTY;
-	if (s->inlist != want)
-		FAIL("central list", "span %p at %#lx with %u free blocks: inlist %u, want %u",
-		     (void *)s, (unsigned long)s->start, s->nfree, s->inlist, want);
+	gh_broken b;
+	if (!gh_span_small_ok(s, &b))
+		FAIL_B(b);
+	if (sgs == GH_SWEEPGEN_FRESH) {
+		/* On its way from the page heap to a thread's cache. */
+		t->nfresh++;
+		return;
+	}
+	if (!gh_span_listed_ok(s, sg, &b))
+		FAIL_B(b);
+	if (s->inlist == GH_LIST_CACHED)
+		t->ncached++;
 }
 
 static void check_spans(uint32_t sg, tally *t)
@@ -219,32 +301,35 @@ static uint64_t count_free_listed(void)
 	return n;
 }
 
-static void check_centrals(tally *t)
+static void check_centrals(tally *t, uint32_t sg)
 {
 	uint64_t listed = 0;
+	uint32_t h = gh_sweep_half(sg);
 	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++) {
 		gh_mcentral *c = &gh_heap.central[sc];
-		for (int l = 0; l < 2; l++) {
-			gh_span *head = l == 0 ? &c->nonempty : &c->empty;
-			uint8_t want = l == 0 ? GH_LIST_NONEMPTY : GH_LIST_EMPTY;
+		for (int l = 0; l < 4; l++) {
+			gh_span *head = l < 2 ? &c->partial[l] : &c->full[l - 2];
+			uint8_t want = l < 2 ? GH_LIST_PARTIAL : GH_LIST_FULL;
 			gh_span *prev = head;
 			for (gh_span *s = head->next; s != head; prev = s, s = s->next) {
 				if (++listed > t->nsmall)
 					FAIL("central list", "span class %u lists more spans than are "
 					     "in use, or loops", sc);
 				if (s->prev != prev || s->state != GH_SPAN_INUSE ||
-				    s->spanclass != sc || s->inlist != want)
-					FAIL("central list", "span %p on the %s list of span class "
-					     "%u: prev %p (want %p), state %u, span class %u, "
-					     "inlist %u", (void *)s, l == 0 ? "nonempty" : "empty",
-					     sc, (void *)s->prev, (void *)prev, s->state,
-					     s->spanclass, s->inlist);
+				    s->spanclass != sc || s->inlist != want || (l & 1) != h)
+					FAIL("central list", "span %p on %s list %d of span class "
+					     "%u (half %u swept): prev %p (want %p), state %u, span "
+					     "class %u, inlist %u", (void *)s,
+					     l < 2 ? "partial" : "full", l & 1, sc, h,
+					     (void *)s->prev, (void *)prev, s->state, s->spanclass,
+					     s->inlist);
 			}
 		}
 	}
-	if (listed != t->nsmall)
-		FAIL("central list", "%llu small spans in use, %llu listed",
-		     (unsigned long long)t->nsmall, (unsigned long long)listed);
+	if (listed + t->ncached + t->nfresh != t->nsmall)
+		FAIL("central list", "%llu small spans in use, %llu listed, %llu cached and "
+		     "%llu new", (unsigned long long)t->nsmall, (unsigned long long)listed,
+		     (unsigned long long)t->ncached, (unsigned long long)t->nfresh);
 }
 
 static void check_stats(const tally *t)
@@ -295,7 +380,7 @@ void gh_check_heap(void)
 	if (listed != t.nfree)
 		FAIL("free list", "%llu free span descriptors, %llu on the free lists",
 		     (unsigned long long)t.nfree, (unsigned long long)listed);
-	check_centrals(&t);
+	check_centrals(&t, sg);
 	check_stats(&t);
 
 	pthread_mutex_unlock(&gh_heap.lock);

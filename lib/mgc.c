@@ -7,7 +7,8 @@
  * static data, so it scans them conservatively (mgcmark.c).  A collection:
  *
  *   1. Finish sweeping the previous cycle (mgcsweep.c).
- *   2. Take the roots, thread-registry and finalizer locks, and enter the
+ *   2. Take the roots, thread-registry, finalizer and cache-registry locks,
+ *      and enter the
  *      dynamic loader's object list (dl_iterate_phdr), so that no thread
  *      can join or leave, no root range change and no library be unloaded
  *      until the world runs again.
@@ -16,9 +17,9 @@
  *      (stw_linux.c).
  *   4. Mark from the roots: thread stacks, static data, registered ranges,
  *      arguments of threads being started, finalizer records.
- *   5. Advance the cache epoch (thread caches give their blocks back before
- *      their next allocation) and the sweepgen (every span is now to be
- *      swept).
+ *   5. Take every thread cache's spans back and mark the blocks on their
+ *      free lists (mcache.c), then advance the sweepgen: every span is now
+ *      to be swept.
  *   6. Restart the world.  Pause = steps 3-6.
  *   7. Set the next goal: live bytes marked x (1 + GOGC/100), at least
  *      4 MiB, as the seed does.
@@ -305,7 +306,9 @@ void gh_gc_collect(bool forced)
 		gh_roots_lock();
 		gh_threads_lock();
 		gh_final_lock();
+		gh_mcache_registry_lock(); /* marking walks the caches */
 		dl_iterate_phdr(cycle_in_loader, &c);
+		gh_mcache_registry_unlock();
 		gh_final_unlock();
 		gh_threads_unlock();
 		gh_roots_unlock();
@@ -473,6 +476,8 @@ static void fork_prepare(void)
 	gh_threads_lock();
 	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++)
 		gh_mutex_lock(&gh_heap.central[sc].lock);
+	/* Sweeps run outside the locks: let those under way finish. */
+	gh_sweep_freeze();
 	gh_mutex_lock(&gh_heap.lock);
 	gh_final_lock();
 	gh_mutex_lock(&gh_gc.stats_lock);
@@ -487,6 +492,7 @@ static void fork_release(void)
 	pthread_mutex_unlock(&gh_gc.stats_lock);
 	gh_final_unlock();
 	pthread_mutex_unlock(&gh_heap.lock);
+	gh_sweep_thaw();
 	for (uint32_t sc = GH_NUM_SPANCLASSES; sc-- > 0;)
 		pthread_mutex_unlock(&gh_heap.central[sc].lock);
 	gh_threads_unlock();
@@ -498,8 +504,9 @@ static void fork_child(void)
 {
 	fork_release();
 	gh_threads_after_fork();
-	gh_mcache_after_fork();
+	/* Spans first: giving the other threads' caches back sweeps. */
 	gh_sweep_after_fork();
+	gh_mcache_after_fork();
 	gh_final_after_fork();
 	gh_mark_after_fork();
 }

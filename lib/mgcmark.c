@@ -13,11 +13,15 @@
  * typed block.  Nothing recurses on the C stack.
  *
  * A word is a pointer to block b when it points anywhere inside b (interior
- * pointers keep blocks alive).  Blocks never carved are skipped.  Free
- * blocks (on a list, with their free tag) are marked too but not scanned:
- * a thread stopped between taking a block from its cache and clearing the
- * tag holds the block in a register, and the mark is what keeps the sweep
- * from freeing it once the thread hands it out (see malloc.c).
+ * pointers keep blocks alive) and b is allocated (gh_span_allocated): a
+ * word that points at a free block by its span's bits is no pointer.
+ * Blocks on free lists (allocated in the bits, with their free tag) are
+ * marked but not scanned: a thread stopped between taking a block off its
+ * list and clearing the tag, or between taking it off its list and putting
+ * it on its span's, holds the block in a register only, and the mark is
+ * what keeps the sweep from freeing it (see malloc.c).  Once marking is
+ * done, every block on a thread's free list is marked, and every thread's
+ * cached spans taken back (gh_mcache_collect_all).
  *
  * Parallel marking.  The collecting thread is marker 0; markers 1..n-1 are
  * helper threads of the library, started at the first collection that
@@ -258,7 +262,7 @@ static inline void mark_word(marker *m, uintptr_t w)
 	uintptr_t base = s->start;
 	if (GH_SPANCLASS_CLASS(s->spanclass) != 0) {
 		idx = gh_span_index(s, w);
-		if (idx >= s->ncarved)
+		if (!gh_span_allocated(s, idx))
 			return;
 		base = s->start + (size_t)idx * s->elemsize;
 	}
@@ -542,6 +546,14 @@ static void add_stack(gh_thread *t, uintptr_t sp)
 		add_range(sp, t->stack_hi);
 }
 
+/* Mark the block at p, on a thread's free list, without scanning it. */
+static void mark_listed(uintptr_t p)
+{
+	gh_span *s = gh_span_of(p);
+	GH_ASSERT(s && GH_SPANCLASS_CLASS(s->spanclass) != 0);
+	gh_span_testandmark(s, gh_span_index(s, p));
+}
+
 /* Overflow, for one span: if flagged, scan its marked blocks, as marker 0,
  * alone. */
 static void rescan_span(void *obj)
@@ -553,7 +565,7 @@ static void rescan_span(void *obj)
 	if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != GH_SPAN_INUSE)
 		return;
 	marker *m0 = &mk.m[0];
-	uint32_t n = GH_SPANCLASS_CLASS(s->spanclass) != 0 ? s->ncarved : 1;
+	uint32_t n = s->nelems;
 	for (uint32_t i = 0; i < n; i++) {
 		uintptr_t p = s->start + (size_t)i * s->elemsize;
 		if (gh_span_marked(s, i) && !block_free(s, p)) {
@@ -574,7 +586,7 @@ static void count_span(void *obj)
 		return;
 	uint32_t kind = GH_SPANCLASS_KIND(s->spanclass);
 	bool scan = kind == GH_KIND_SCAN || kind == GH_KIND_TYPED;
-	uint32_t n = GH_SPANCLASS_CLASS(s->spanclass) != 0 ? s->ncarved : 1;
+	uint32_t n = s->nelems;
 	for (uint32_t i = 0; i < n; i++) {
 		uintptr_t p = s->start + (size_t)i * s->elemsize;
 		if (gh_span_marked(s, i) && !(scan && block_free(s, p)))
@@ -644,6 +656,7 @@ static void mark_all(uintptr_t sp, void *arg)
 			pthread_cond_wait(&helpers.done, &helpers.lock);
 		pthread_mutex_unlock(&helpers.lock);
 	}
+	gh_mcache_collect_all(mark_listed);
 	if (mk.overflow)
 		recover();
 	/* The queue's entries went through them (hand-off, the ring). */

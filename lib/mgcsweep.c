@@ -6,20 +6,34 @@
  * states are listed next to gh_span.sweepgen): the end of marking adds 2 to
  * the heap's sweepgen, which makes every span in use "still to sweep".
  * From then on a span is swept by whoever needs it first:
- *   - an mcentral, before it takes a block from the span (mcentral.c);
- *   - goheap_free, before it frees a block of the span (malloc.c);
+ *   - a thread that needs a span to allocate from (mcentral.c);
+ *   - goheap_free, before it frees a block of the span (malloc.c), and a
+ *     thread giving blocks back to their spans (mcentral.c);
  *   - the background sweeper thread, which walks every span descriptor;
  *   - goheap_gc, and the next collection, which finish the walk.
  * No block is ever handed out from a span not yet swept.
  *
- * A small span is swept under its mcentral's lock, which also guards its
- * free list and counts; a large span is claimed by moving its sweepgen from
- * "to sweep" to "being swept" with a compare-and-swap.
+ * A small span is claimed under its mcentral's lock (which takes it off
+ * its list) and swept outside any lock by the thread that claimed it; a
+ * large span is claimed by moving its sweepgen from "to sweep" to "being
+ * swept" with a compare-and-swap.
  *
- * Sweeping a block: marked, or free already (free tag) -> keep;
- * unreachable with a finalizer -> keep, queue the finalizer (mfinal.c);
- * otherwise -> free: the block joins its span's free list.  A span left
- * with no live block goes back to the page heap.
+ * Sweeping a small span does not visit its blocks.  Its mark bits are the
+ * blocks found live; they become its allocation bits, its free index goes
+ * back to 0, and the mark bits are cleared for the next collection (Go's
+ * gcmarkBits -> allocBits).  A block allocated before and not marked is
+ * free from then on, its bytes left as they were (a span that ever handed
+ * out a block is "needzero").  Blocks are visited only:
+ *   - those with specials (finalizers, profile samples), before the swap:
+ *     an unreachable block with a finalizer is marked, so it lives on, and
+ *     its finalizer queued (mfinal.c);
+ *   - under a debug mode or Valgrind, the blocks freed, for the poison,
+ *     the trace and the memory checker.
+ * The span's own free list (blocks threads gave back, mcentral.c) was
+ * taken by the claim and is dropped: its blocks carry no mark (the
+ * collection marks only the blocks on the threads' lists, mcache.c), so
+ * the swap frees them with the rest.  A span left with no live block
+ * goes back to the page heap.
  */
 #include "config.h"
 
@@ -89,84 +103,167 @@ static bool sweep_large(gh_span *s, uint32_t sg)
 	return false;
 }
 
-bool gh_span_sweep_locked(gh_span *s)
-{
-	uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
-	uint32_t cur = __atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE);
-	if (cur == sg || cur == GH_SWEEPGEN_FRESH)
-		return false;
-	uint32_t cls = GH_SPANCLASS_CLASS(s->spanclass);
-	GH_ASSERT(cls != 0);
+/* Sweeps under way, from claim until the span's bits are consistent
+ * again, and whether fork stops new ones (gh_sweep_freeze): a child must
+ * not inherit a span half swept by a thread it does not have. */
+static uint32_t nsweeping, frozen;
 
-	uint32_t nfreed = 0;
-	if (s->inlist != GH_LIST_NONE) {
-		for (uint32_t idx = 0; idx < s->ncarved; idx++) {
-			if (gh_span_marked(s, idx))
-				continue;
-			gh_link *o = (gh_link *)(s->start + (size_t)idx * s->elemsize);
-			if (gh_track_peek(&o->tag) == gh_free_tag(o))
-				continue;
-			if (gh_span_nspecials(s) && gh_final_sweep_block(s, idx))
-				continue;
-			if (gh_span_nspecials(s))
-				gh_mprof_free(s, (uintptr_t)o);
-			if (gh_debug_on())
-				gh_debug_free(o, s->elemsize, sizeof(gh_link), true);
-			if (GH_SPANCLASS_KIND(s->spanclass) == GH_KIND_TINY)
-				gh_track_noaccess(o, GH_TINY_SIZE);
-			else
-				gh_track_free(o);
-			gh_link_write(o, s->freelist);
-			s->freelist = o;
-			nfreed++;
+void gh_sweep_freeze(void)
+{
+	__atomic_store_n(&frozen, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&nsweeping, __ATOMIC_SEQ_CST))
+		sched_yield();
+}
+
+void gh_sweep_thaw(void)
+{
+	__atomic_store_n(&frozen, 0, __ATOMIC_SEQ_CST);
+}
+
+void gh_sweep_claimed_small(void)
+{
+	/* Under the span's mcentral lock, which fork takes before it
+	 * freezes: never refused. */
+	__atomic_add_fetch(&nsweeping, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Before claiming a large span: false while fork freezes sweeping. */
+static bool sweep_enter(void)
+{
+	__atomic_add_fetch(&nsweeping, 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&frozen, __ATOMIC_SEQ_CST))
+		return true;
+	__atomic_sub_fetch(&nsweeping, 1, __ATOMIC_SEQ_CST);
+	return false;
+}
+
+static void sweep_leave(void)
+{
+	__atomic_sub_fetch(&nsweeping, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The blocks of s allocated before this sweep: its bits, and the blocks
+ * below its free index. */
+static void allocated_before(const gh_span *s, uint64_t was[GH_BITWORDS])
+{
+	uint32_t fi = s->freeindex;
+	for (uint32_t w = 0; w < GH_BITWORDS; w++) {
+		uint64_t below = fi >= (w + 1) * 64 ? ~(uint64_t)0
+				 : fi > w * 64	 ? ((uint64_t)1 << (fi - w * 64)) - 1
+						 : 0;
+		was[w] = s->allocbits[w] | below;
+	}
+}
+
+/* The blocks of s allocated and not marked, one by one: fn(s, idx, arg). */
+static void foreach_unmarked(gh_span *s, const uint64_t was[GH_BITWORDS],
+			     void (*fn)(gh_span *s, uint32_t idx, void *arg), void *arg)
+{
+	for (uint32_t w = 0; w < GH_BITWORDS; w++) {
+		uint64_t dead = was[w] & ~__atomic_load_n(&s->markbits[w], __ATOMIC_RELAXED);
+		while (dead) {
+			uint32_t idx = w * 64 + (uint32_t)__builtin_ctzll(dead);
+			dead &= dead - 1;
+			fn(s, idx, arg);
 		}
 	}
-	memset(s->markbits, 0, sizeof s->markbits);
-	__atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
-	if (!nfreed) {
-		/* Behind the empty spans still to sweep (mcentral.c). */
-		if (s->inlist == GH_LIST_EMPTY)
-			gh_mcentral_relist(&gh_heap.central[s->spanclass], s);
-		return false;
-	}
+}
 
-	s->nfree = (uint16_t)(s->nfree + nfreed);
-	gh_stat_add(&gh_heap.stats.small_nfree[cls], nfreed);
-	if (s->nfree == s->nelems) {
-		gh_mcentral_unlist(s);
-		gh_span_release(s);
-		return true;
+/* A block with specials that the collection did not reach: a finalizer
+ * keeps it alive (marked) for one more cycle; a profile sample is
+ * accounted as freed. */
+static void sweep_special(gh_span *s, uint32_t idx, void *arg)
+{
+	(void)arg;
+	if (gh_final_sweep_block(s, idx)) {
+		gh_span_testandmark(s, idx);
+		return;
 	}
-	gh_mcentral_relist(&gh_heap.central[s->spanclass], s);
-	return false;
+	if (gh_span_nspecials(s))
+		gh_mprof_free(s, s->start + (size_t)idx * s->elemsize);
+}
+
+/* A block this sweep frees, under a debug mode or Valgrind.  One with
+ * its free tag was freed by goheap_free already, and reported then. */
+static void sweep_debug(gh_span *s, uint32_t idx, void *arg)
+{
+	(void)arg;
+	gh_link *o = (gh_link *)(s->start + (size_t)idx * s->elemsize);
+	if (GH_SPANCLASS_KIND(s->spanclass) == GH_KIND_TINY) {
+		gh_track_noaccess(o, GH_TINY_SIZE);
+		return;
+	}
+	if (gh_track_peek(&o->tag) == gh_free_tag(o))
+		return;
+	gh_debug_free(o, s->elemsize, sizeof(gh_link), true);
+	gh_track_free(o);
+}
+
+void gh_span_sweep_claimed(gh_span *s, gh_link *freelist, uint32_t nfreelist)
+{
+	(void)freelist; /* dropped: see the top of the file */
+	uint32_t cls = GH_SPANCLASS_CLASS(s->spanclass);
+	GH_ASSERT(cls != 0);
+	uint64_t was[GH_BITWORDS];
+	allocated_before(s, was);
+	if (gh_span_nspecials(s))
+		foreach_unmarked(s, was, sweep_special, NULL);
+	if (gh_debug_on())
+		foreach_unmarked(s, was, sweep_debug, NULL);
+
+	uint32_t nwas = 0, nlive = 0;
+	for (uint32_t w = 0; w < GH_BITWORDS; w++) {
+		uint64_t m = __atomic_load_n(&s->markbits[w], __ATOMIC_RELAXED);
+		nwas += (uint32_t)__builtin_popcountll(was[w]);
+		nlive += (uint32_t)__builtin_popcountll(m);
+		s->allocbits[w] = m;
+		__atomic_store_n(&s->markbits[w], 0, __ATOMIC_RELAXED);
+	}
+	/* Read without the span's lock by goheap_free and the marker's
+	 * lookups: relaxed stores. */
+	__atomic_store_n(&s->freeindex, 0, __ATOMIC_RELAXED);
+	if (nwas)
+		s->needzero = 1;
+	/* The blocks of the dropped free list were counted free when they
+	 * were freed by hand. */
+	if (nwas > nlive + nfreelist)
+		gh_stat_add(&gh_heap.stats.small_nfree[cls], nwas - nlive - nfreelist);
+	GH_CHECK(gh_span_small_ok, s);
+	sweep_leave();
 }
 
 void gh_span_ensure_swept(gh_span *s)
 {
-	uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
-	uint32_t cur = __atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE);
-	if (cur == sg || cur == GH_SWEEPGEN_FRESH)
-		return;
-	uint32_t sc = __atomic_load_n(&s->spanclass, __ATOMIC_RELAXED);
-	if (GH_SPANCLASS_CLASS(sc) != 0) {
-		gh_mcentral *c = &gh_heap.central[sc];
-		gh_mutex_lock(&c->lock);
-		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == GH_SPAN_INUSE &&
-		    __atomic_load_n(&s->spanclass, __ATOMIC_RELAXED) == sc)
-			gh_span_sweep_locked(s);
-		pthread_mutex_unlock(&c->lock);
-		return;
-	}
 	for (;;) {
 		/* Collections may pass while this thread waits: reread both. */
-		sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
-		cur = __atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE);
+		uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
+		uint32_t cur = __atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE);
 		if (cur == sg || cur == GH_SWEEPGEN_FRESH ||
 		    __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != GH_SPAN_INUSE)
 			return;
-		if (cur == sg - 2 &&
-		    __atomic_compare_exchange_n(&s->sweepgen, &cur, sg - 1, false,
-						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		uint32_t sc = __atomic_load_n(&s->spanclass, __ATOMIC_RELAXED);
+		if (GH_SPANCLASS_CLASS(sc) != 0) {
+			gh_mcentral *c = &gh_heap.central[sc];
+			gh_link *fl;
+			uint32_t nfl;
+			gh_mutex_lock(&c->lock);
+			bool mine = gh_mcentral_claim_locked(c, s, sg, &fl, &nfl);
+			pthread_mutex_unlock(&c->lock);
+			if (mine) {
+				gh_span_sweep_claimed(s, fl, nfl);
+				gh_mcentral_swept(c, s);
+				return;
+			}
+			if (__atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE) == sg - 1)
+				sched_yield(); /* another thread is sweeping it */
+			continue;
+		}
+		if (cur != sg - 2 || !sweep_enter()) {
+			sched_yield(); /* being swept, or fork under way */
+			continue;
+		}
+		if (__atomic_compare_exchange_n(&s->sweepgen, &cur, sg - 1, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
 			/* The descriptor may have been freed and reused for a
 			 * small span since its class was read: claimed, a large
 			 * span cannot change, so check now, and hand back a
@@ -176,13 +273,14 @@ void gh_span_ensure_swept(gh_span *s)
 				uint32_t mine = sg - 1;
 				__atomic_compare_exchange_n(&s->sweepgen, &mine, sg - 2, false,
 							    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-				gh_span_ensure_swept(s);
-				return;
+				sweep_leave();
+				continue;
 			}
 			sweep_large(s, sg);
+			sweep_leave();
 			return;
 		}
-		sched_yield(); /* another thread is sweeping it */
+		sweep_leave();
 	}
 }
 
@@ -265,8 +363,26 @@ void gh_sweep_background(void)
 	pthread_mutex_unlock(&sweeper_lock);
 }
 
+/* In the child of fork: a span whose sweep a thread of the parent had
+ * finished but not yet listed is listed now; a new small span on its way
+ * to a cache the child does not have goes back to the page heap. */
+static void adopt_slot(void *obj)
+{
+	gh_span *s = obj;
+	if (s->state != GH_SPAN_INUSE || GH_SPANCLASS_CLASS(s->spanclass) == 0)
+		return;
+	uint32_t sg = gh_heap.sweepgen;
+	if (s->sweepgen == sg - 1) {
+		gh_mcentral_swept(&gh_heap.central[s->spanclass], s);
+	} else if (s->sweepgen == GH_SWEEPGEN_FRESH) {
+		gh_span_release(s);
+	}
+}
+
 void gh_sweep_after_fork(void)
 {
+	gh_sweep_thaw();
+	gh_fixalloc_foreach(&gh_heap.spanalloc, adopt_slot);
 	pthread_mutex_init(&cursor_lock, NULL);
 	pthread_mutex_init(&sweeper_lock, NULL);
 	pthread_cond_init(&sweeper_cond, NULL);

@@ -379,7 +379,11 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 	uint32_t cls = GH_SPANCLASS_CLASS(spanclass);
 	__atomic_store_n(&s->spanclass, (uint16_t)spanclass, __ATOMIC_RELAXED);
 	s->freelist = NULL;
-	__atomic_store_n(&s->sweepgen, GH_SWEEPGEN_FRESH, __ATOMIC_RELAXED); /* until gh_span_publish */
+	s->nfreelist = 0;
+	s->alloccache = 0;
+	__atomic_store_n(&s->freeindex, 0, __ATOMIC_RELAXED);
+	memset(s->allocbits, 0, sizeof s->allocbits);
+	__atomic_store_n(&s->sweepgen, GH_SWEEPGEN_FRESH, __ATOMIC_RELAXED); /* until handed out */
 	s->inlist = GH_LIST_NONE;
 	__atomic_store_n(&s->nspecials, 0, __ATOMIC_RELAXED);
 	s->nprofiled = 0;
@@ -398,8 +402,6 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 		s->divmagic = gh_class_divmagic[cls];
 		s->limit = s->start + (size_t)s->nelems * s->elemsize;
 	}
-	s->nfree = s->nelems;
-	s->ncarved = 0;
 	pagemap_set_all(s);
 	gh_stat_add(&gh_heap.stats.heap_inuse, (int64_t)bytes);
 	__atomic_store_n(&s->state, GH_SPAN_INUSE, __ATOMIC_RELEASE);

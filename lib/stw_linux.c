@@ -13,6 +13,13 @@
  * resume epoch until the collector bumps it.  The handler uses only
  * async-signal-safe operations: atomics and the futex system call.
  *
+ * A thread busy in the allocator -- changing its cached span's allocation
+ * state, a dozen instructions with no call (malloc.c) -- is not stopped
+ * there: the handler notes that it put the stop off and returns, and the
+ * collector signals it again 20 us later, by when it is out (the unsafe
+ * points of Go's asynchronous preemption, with a flag instead of a table
+ * of program counters, so that it holds with sanitizer calls inside).
+ *
  * The handler is installed with SA_RESTART, so system calls that the kernel
  * restarts (read, write, futex waits under pthread_cond_wait, ...) resume
  * by themselves.  Linux never restarts some calls after a handler has run,
@@ -282,6 +289,16 @@ static void suspend_handler(int sig, siginfo_t *info, void *context)
 	/* A late signal from an abandoned stop, or a thread that left the
 	 * registry: nothing to do. */
 	if (t && (epoch & 1) && __atomic_load_n(&t->ack_epoch, __ATOMIC_RELAXED) != epoch) {
+		gh_mcache *c = gh_tls_cache;
+		if (c && __atomic_load_n(&c->busy, __ATOMIC_RELAXED)) {
+			/* Half-way through a change of its cached span
+			 * (malloc.c): put the stop off and say so; the
+			 * collector signals again in a moment. */
+			__atomic_store_n(&t->defer_epoch, epoch, __ATOMIC_RELEASE);
+			futex(&ack_count, FUTEX_WAKE_PRIVATE, 1, NULL);
+			errno = saved_errno;
+			return;
+		}
 #if defined(__x86_64__)
 		uint64_t stopped = mono_ns();
 		struct gh_syscall_seen seen = {.valid = false};
@@ -645,6 +662,21 @@ int gh_stw_stop(void)
 				GH_TSAN_ACQUIRE(&t->ack_epoch);
 			return 0;
 		}
+		/* Threads that put the stop off are out of their busy section
+		 * within a few instructions: signal them again after a pause
+		 * that lets them get there. */
+		bool deferred = false;
+		for (gh_thread *t = gh_threads_first(); t; t = t->next)
+			if (t != self && __atomic_load_n(&t->defer_epoch, __ATOMIC_ACQUIRE) == epoch &&
+			    __atomic_load_n(&t->ack_epoch, __ATOMIC_ACQUIRE) != epoch) {
+				if (!deferred) {
+					struct timespec pause = {0, 20000};
+					nanosleep(&pause, NULL);
+				}
+				deferred = true;
+				__atomic_store_n(&t->defer_epoch, 0, __ATOMIC_RELAXED);
+				pthread_kill(t->pthread, stop_signal);
+			}
 		uint64_t waited = gh_nanotime() - start;
 		if (waited >= timeout)
 			break;
