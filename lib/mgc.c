@@ -7,10 +7,11 @@
  * static data, so it scans them conservatively (mgcmark.c).  A collection:
  *
  *   1. Finish sweeping the previous cycle (mgcsweep.c).
- *   2. Take the roots, thread-registry and finalizer locks, and enter the
- *      dynamic loader's object list (dl_iterate_phdr), so that no thread
- *      can join or leave, no root range change and no library be unloaded
- *      until the world runs again.
+ *   2. Take the roots, thread-registry, finalizer and unwinder locks, in
+ *      that order (lockrank.h), and enter the dynamic loader's object list
+ *      (dl_iterate_phdr), so that no thread can join or leave, no root
+ *      range change, no thread be stopped inside the unwinder (mprof.c)
+ *      and no library be unloaded until the world runs again.
  *   3. Stop the world: signal every other registered thread and wait until
  *      each has spilled its registers and published its stack pointer
  *      (stw_linux.c).
@@ -301,15 +302,15 @@ void gh_gc_collect(bool forced)
 	clear_stack_below();
 	cycle c = {0};
 	if (nmarkers) { /* 0: no memory even for one mark buffer; skipped */
-		gh_mprof_lock_unwinder();
 		gh_roots_lock();
 		gh_threads_lock();
 		gh_final_lock();
+		gh_mprof_lock_unwinder();
 		dl_iterate_phdr(cycle_in_loader, &c);
+		gh_mprof_unlock_unwinder();
 		gh_final_unlock();
 		gh_threads_unlock();
 		gh_roots_unlock();
-		gh_mprof_unlock_unwinder();
 	}
 
 	uint64_t t1 = gh_nanotime();
@@ -395,15 +396,15 @@ int gh_with_world_stopped(void (*prepare)(void *), void (*fn)(void *), void *arg
 	if (prepare)
 		prepare(arg);
 	stopped_call c = {fn, arg, false};
-	gh_mprof_lock_unwinder();
 	gh_roots_lock();
 	gh_threads_lock();
 	gh_final_lock();
+	gh_mprof_lock_unwinder();
 	dl_iterate_phdr(call_in_loader, &c);
+	gh_mprof_unlock_unwinder();
 	gh_final_unlock();
 	gh_threads_unlock();
 	gh_roots_unlock();
-	gh_mprof_unlock_unwinder();
 	pthread_mutex_unlock(&gh_gc.lock);
 	if (!c.ok) {
 		errno = EAGAIN;
