@@ -217,8 +217,8 @@ GH_INTERNAL void gh_final_foreach(void (*fn)(uintptr_t obj, void (*f)(void *, vo
 /* ---- The cycle (mgc.c) -------------------------------------------------------------------- */
 
 typedef struct gh_gcstate {
-	pthread_mutex_t lock;       /* one collection at a time */
-	pthread_mutex_t stats_lock; /* the figures below, for readers */
+	gh_mutex lock;       /* one collection at a time */
+	gh_mutex stats_lock; /* the figures below, for readers */
 	int percent;          /* GOGC; < 0 off */
 	int64_t memlimit;     /* soft memory limit, bytes; INT64_MAX none */
 	bool limited;         /* next_gc was lowered by the memory limit */

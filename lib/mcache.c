@@ -29,7 +29,7 @@
 
 __thread gh_mcache *gh_tls_cache;
 
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static gh_mutex registry_lock = GH_MUTEX_INITIALIZER(GH_RANK_MCACHES);
 static gh_mcache *registry;
 static gh_fixalloc cachealloc;
 static pthread_key_t cache_key;
@@ -59,7 +59,7 @@ gh_mcache *gh_mcache_get(void)
 		return NULL;
 	}
 
-	gh_mutex_lock(&registry_lock);
+	gh_lock(&registry_lock);
 	c = gh_fixalloc_alloc(&cachealloc);
 	if (c) {
 		c->next = registry;
@@ -68,7 +68,7 @@ gh_mcache *gh_mcache_get(void)
 			registry->prev = c;
 		registry = c;
 	}
-	pthread_mutex_unlock(&registry_lock);
+	gh_unlock(&registry_lock);
 	if (!c) {
 		errno = ENOMEM;
 		return NULL;
@@ -161,9 +161,9 @@ static void cache_destroy(void *arg)
 	gh_mcache *c = arg;
 	gh_mcache_flush(c);
 	gh_tls_cache = NULL;
-	gh_mutex_lock(&registry_lock);
+	gh_lock(&registry_lock);
 	retire_locked(c);
-	pthread_mutex_unlock(&registry_lock);
+	gh_unlock(&registry_lock);
 }
 
 void gh_mcache_exit(void)
@@ -177,12 +177,12 @@ void gh_mcache_exit(void)
 
 void gh_mcache_registry_lock(void)
 {
-	gh_mutex_lock(&registry_lock);
+	gh_lock(&registry_lock);
 }
 
 void gh_mcache_registry_unlock(void)
 {
-	pthread_mutex_unlock(&registry_lock);
+	gh_unlock(&registry_lock);
 }
 
 void gh_mcache_after_fork(void)
@@ -193,9 +193,9 @@ void gh_mcache_after_fork(void)
 		gh_mcache *next = c->next;
 		if (c != gh_tls_cache) {
 			gh_mcache_flush(c);
-			gh_mutex_lock(&registry_lock);
+			gh_lock(&registry_lock);
 			retire_locked(c);
-			pthread_mutex_unlock(&registry_lock);
+			gh_unlock(&registry_lock);
 		}
 		c = next;
 	}
@@ -203,7 +203,7 @@ void gh_mcache_after_fork(void)
 
 void gh_mcache_sum(gh_cachesums *sums)
 {
-	gh_mutex_lock(&registry_lock);
+	gh_lock(&registry_lock);
 	for (uint32_t i = 0; i < GH_NUM_CLASSES; i++) {
 		sums->nmalloc[i] = gh_stat_get(&gh_heap.stats.small_nmalloc[i]);
 		sums->nfree[i] = gh_stat_get(&gh_heap.stats.small_nfree[i]);
@@ -218,5 +218,5 @@ void gh_mcache_sum(gh_cachesums *sums)
 		sums->tinyallocs += gh_stat_get(&c->tinyallocs);
 		sums->nlookup += gh_stat_get(&c->nlookup);
 	}
-	pthread_mutex_unlock(&registry_lock);
+	gh_unlock(&registry_lock);
 }

@@ -39,7 +39,7 @@
 
 void gh_mcentral_init(gh_mcentral *c, uint32_t spanclass)
 {
-	pthread_mutex_init(&c->lock, NULL);
+	gh_mutex_init(&c->lock, GH_RANK_MCENTRAL, spanclass);
 	c->spanclass = spanclass;
 	gh_spanlist_init(&c->nonempty);
 	gh_spanlist_init(&c->empty);
@@ -112,7 +112,7 @@ uint32_t gh_mcentral_grab(gh_mcentral *c, uint32_t want, gh_link **head)
 	gh_link *list = NULL;
 	uint32_t got = 0;
 
-	gh_mutex_lock(&c->lock);
+	gh_lock(&c->lock);
 	while (got < want) {
 		gh_span *s = c->nonempty.next;
 		if (s == &c->nonempty) {
@@ -153,7 +153,7 @@ uint32_t gh_mcentral_grab(gh_mcentral *c, uint32_t want, gh_link **head)
 		got += carve;
 		gh_mcentral_relist(c, s);
 	}
-	pthread_mutex_unlock(&c->lock);
+	gh_unlock(&c->lock);
 
 	*head = list;
 	if (!got)
@@ -165,7 +165,7 @@ uint32_t gh_mcentral_grab(gh_mcentral *c, uint32_t want, gh_link **head)
  * Spans that become wholly free go back to the page heap. */
 void gh_mcentral_return(gh_mcentral *c, gh_link *head, uint32_t n)
 {
-	gh_mutex_lock(&c->lock);
+	gh_lock(&c->lock);
 	uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
 	for (uint32_t i = 0; i < n; i++) {
 		gh_link *o = head;
@@ -186,5 +186,5 @@ void gh_mcentral_return(gh_mcentral *c, gh_link *head, uint32_t n)
 			gh_mcentral_relist(c, s);
 		}
 	}
-	pthread_mutex_unlock(&c->lock);
+	gh_unlock(&c->lock);
 }

@@ -43,7 +43,7 @@ typedef struct final_rec {
 
 enum { SLOT_EMPTY = 0, SLOT_DELETED = 1 };
 
-static pthread_mutex_t final_lock = PTHREAD_MUTEX_INITIALIZER;
+static gh_mutex final_lock = GH_MUTEX_INITIALIZER(GH_RANK_FINAL);
 static pthread_cond_t final_cond = PTHREAD_COND_INITIALIZER;
 static final_rec *table;
 static size_t table_cap, table_used, table_live; /* used counts deleted too */
@@ -53,12 +53,12 @@ static bool thread_started;
 
 void gh_final_lock(void)
 {
-	gh_mutex_lock(&final_lock);
+	gh_lock(&final_lock);
 }
 
 void gh_final_unlock(void)
 {
-	pthread_mutex_unlock(&final_lock);
+	gh_unlock(&final_lock);
 }
 
 static size_t hash(uintptr_t p)
@@ -201,7 +201,7 @@ bool gh_final_sweep_block(gh_span *s, uint32_t idx)
 {
 	uintptr_t obj = s->start + (size_t)idx * s->elemsize;
 	bool keep = false;
-	gh_mutex_lock(&final_lock);
+	gh_lock(&final_lock);
 	final_rec *r = table_find(obj);
 	if (r && queue_push(*r) == 0) {
 		table_delete(r);
@@ -211,20 +211,20 @@ bool gh_final_sweep_block(gh_span *s, uint32_t idx)
 	} else if (r) {
 		keep = true; /* no memory to queue it: try again next cycle */
 	}
-	pthread_mutex_unlock(&final_lock);
+	gh_unlock(&final_lock);
 	return keep;
 }
 
 void gh_final_drop(gh_span *s, uint32_t idx)
 {
 	uintptr_t obj = s->start + (size_t)idx * s->elemsize;
-	gh_mutex_lock(&final_lock);
+	gh_lock(&final_lock);
 	final_rec *r = table_find(obj);
 	if (r) {
 		table_delete(r);
 		__atomic_fetch_sub(&s->nspecials, 1, __ATOMIC_RELAXED);
 	}
-	pthread_mutex_unlock(&final_lock);
+	gh_unlock(&final_lock);
 }
 
 int goheap_run_finalizers(void)
@@ -236,9 +236,9 @@ int goheap_run_finalizers(void)
 	int n = 0;
 	final_rec r;
 	for (;;) {
-		gh_mutex_lock(&final_lock);
+		gh_lock(&final_lock);
 		bool got = queue_pop(&r);
-		pthread_mutex_unlock(&final_lock);
+		gh_unlock(&final_lock);
 		if (!got)
 			return n;
 		r.fn((void *)r.obj, r.arg);
@@ -252,13 +252,13 @@ static void *finalizer_main(void *arg)
 	goheap_register_thread();
 	for (;;) {
 		final_rec r;
-		gh_mutex_lock(&final_lock);
+		gh_lock(&final_lock);
 		while (!queue_pop(&r)) {
 			/* Records are copied through them (queue_pop). */
 			gh_os_clear_vector_registers();
-			pthread_cond_wait(&final_cond, &final_lock);
+			gh_cond_wait(&final_cond, &final_lock);
 		}
-		pthread_mutex_unlock(&final_lock);
+		gh_unlock(&final_lock);
 		r.fn((void *)r.obj, r.arg);
 		/* Nothing of the block may linger in this frame. */
 		memset(&r, 0, sizeof r);
@@ -269,16 +269,16 @@ static void *finalizer_main(void *arg)
 
 static void start_thread(void)
 {
-	gh_mutex_lock(&final_lock);
+	gh_lock(&final_lock);
 	bool start = !thread_started;
 	thread_started = true;
-	pthread_mutex_unlock(&final_lock);
+	gh_unlock(&final_lock);
 	if (!start)
 		return;
 	if (gh_spawn_thread(finalizer_main, "goheap-final", true) != 0) {
-		gh_mutex_lock(&final_lock);
+		gh_lock(&final_lock);
 		thread_started = false; /* goheap_run_finalizers still works */
-		pthread_mutex_unlock(&final_lock);
+		gh_unlock(&final_lock);
 	}
 }
 
@@ -298,7 +298,7 @@ int goheap_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg)
 		return -1;
 	}
 	int ret = 0;
-	gh_mutex_lock(&final_lock);
+	gh_lock(&final_lock);
 	final_rec *r = table_find(p);
 	if (!fn) {
 		if (r) {
@@ -317,7 +317,7 @@ int goheap_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg)
 	} else {
 		__atomic_fetch_add(&s->nspecials, 1, __ATOMIC_RELAXED);
 	}
-	pthread_mutex_unlock(&final_lock);
+	gh_unlock(&final_lock);
 	if (ret == 0 && fn)
 		start_thread();
 	return ret;
@@ -325,7 +325,7 @@ int goheap_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg)
 
 void gh_final_after_fork(void)
 {
-	pthread_mutex_init(&final_lock, NULL);
+	gh_mutex_init(&final_lock, GH_RANK_FINAL, 0);
 	pthread_cond_init(&final_cond, NULL);
 	bool pending = queue_len > 0 || table_live > 0;
 	thread_started = false;

@@ -57,8 +57,8 @@ enum { GH_MIN_GOAL = 4 << 20 };
 #define GH_DEBT_MAX_NS 100000000ull
 
 gh_gcstate gh_gc = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.stats_lock = PTHREAD_MUTEX_INITIALIZER,
+	.lock = GH_MUTEX_INITIALIZER(GH_RANK_GC),
+	.stats_lock = GH_MUTEX_INITIALIZER(GH_RANK_GCSTATS),
 	.next_gc = GH_MIN_GOAL,
 	.percent = 100,
 	.memlimit = INT64_MAX,
@@ -287,9 +287,9 @@ void gh_gc_collect(bool forced)
 	/* The collecting thread's own stack is a root: it must be known. */
 	if (gh_thread_autoregister() != 0)
 		return;
-	gh_mutex_lock(&gh_gc.lock);
+	gh_lock(&gh_gc.lock);
 	if (!forced && !goal_reached()) {
-		pthread_mutex_unlock(&gh_gc.lock);
+		gh_unlock(&gh_gc.lock);
 		return; /* another thread collected meanwhile */
 	}
 	uint64_t t0 = gh_nanotime();
@@ -327,7 +327,7 @@ void gh_gc_collect(bool forced)
 	}
 	uint64_t t2 = gh_nanotime();
 
-	gh_mutex_lock(&gh_gc.stats_lock);
+	gh_lock(&gh_gc.stats_lock);
 	if (c.ok) {
 		uint64_t pause = c.t_start - c.t_stop;
 		uint32_t i = gh_gc.numgc % 256;
@@ -348,7 +348,7 @@ void gh_gc_collect(bool forced)
 	bool limited = gh_gc.limited;
 	if (c.ok)
 		charge_collection(c.t_stop, c.t_start);
-	pthread_mutex_unlock(&gh_gc.stats_lock);
+	gh_unlock(&gh_gc.stats_lock);
 
 	if (gh_gc.gctrace > 0 && c.ok)
 		gh_warn("gc %u @%.3fs: %.3f+%.3f+%.3f ms sweep+pause+sweep, "
@@ -359,7 +359,7 @@ void gh_gc_collect(bool forced)
 			(unsigned long long)(goal >> 20), limited ? " (limit)" : "",
 			(unsigned long long)(c.marked >> 20), nmarkers,
 			forced ? " (forced)" : "");
-	pthread_mutex_unlock(&gh_gc.lock);
+	gh_unlock(&gh_gc.lock);
 	if (c.ok)
 		gh_monitor_gc_done();
 }
@@ -391,7 +391,7 @@ int gh_with_world_stopped(void (*prepare)(void *), void (*fn)(void *), void *arg
 {
 	if (gh_thread_autoregister() != 0)
 		return -1;
-	gh_mutex_lock(&gh_gc.lock);
+	gh_lock(&gh_gc.lock);
 	gh_sweep_finish();
 	if (prepare)
 		prepare(arg);
@@ -405,7 +405,7 @@ int gh_with_world_stopped(void (*prepare)(void *), void (*fn)(void *), void *arg
 	gh_final_unlock();
 	gh_threads_unlock();
 	gh_roots_unlock();
-	pthread_mutex_unlock(&gh_gc.lock);
+	gh_unlock(&gh_gc.lock);
 	if (!c.ok) {
 		errno = EAGAIN;
 		return -1;
@@ -422,33 +422,33 @@ void goheap_gc(void)
 int goheap_set_gc_percent(int percent)
 {
 	gh_init();
-	gh_mutex_lock(&gh_gc.stats_lock);
+	gh_lock(&gh_gc.stats_lock);
 	int old = gh_gc.percent;
 	int p = percent < 0 ? -1 : percent;
 	__atomic_store_n(&gh_gc.percent, p, __ATOMIC_RELAXED);
 	/* Turning collection off leaves the goal as it was (goheap_gc(3)). */
 	if (p >= 0 || gh_gc.memlimit != INT64_MAX)
 		set_goals(gh_gc.last_live, 0);
-	pthread_mutex_unlock(&gh_gc.stats_lock);
+	gh_unlock(&gh_gc.stats_lock);
 	return old;
 }
 
 int64_t goheap_set_memory_limit(int64_t bytes)
 {
 	gh_init();
-	gh_mutex_lock(&gh_gc.stats_lock);
+	gh_lock(&gh_gc.stats_lock);
 	int64_t old = gh_gc.memlimit;
 	if (bytes >= 0) {
 		gh_gc.memlimit = bytes;
 		set_goals(gh_gc.last_live, 0);
 	}
-	pthread_mutex_unlock(&gh_gc.stats_lock);
+	gh_unlock(&gh_gc.stats_lock);
 	return old;
 }
 
 void gh_gc_read_stats(goheap_memstats *m)
 {
-	gh_mutex_lock(&gh_gc.stats_lock);
+	gh_lock(&gh_gc.stats_lock);
 	m->next_gc = gh_gc.next_gc;
 	m->last_gc = gh_gc.last_gc;
 	m->pause_total_ns = gh_gc.pause_total_ns;
@@ -456,7 +456,7 @@ void gh_gc_read_stats(goheap_memstats *m)
 	memcpy(m->pause_end, gh_gc.pause_end, sizeof m->pause_end);
 	m->numgc = gh_gc.numgc;
 	m->gc_percent = gh_gc.percent < 0 ? UINT32_MAX : (uint32_t)gh_gc.percent;
-	pthread_mutex_unlock(&gh_gc.stats_lock);
+	gh_unlock(&gh_gc.stats_lock);
 }
 
 /* ---- fork ----
@@ -469,14 +469,14 @@ void gh_gc_read_stats(goheap_memstats *m)
 
 static void fork_prepare(void)
 {
-	gh_mutex_lock(&gh_gc.lock);
+	gh_lock(&gh_gc.lock);
 	gh_roots_lock();
 	gh_threads_lock();
 	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++)
-		gh_mutex_lock(&gh_heap.central[sc].lock);
-	gh_mutex_lock(&gh_heap.lock);
+		gh_lock(&gh_heap.central[sc].lock);
+	gh_lock(&gh_heap.lock);
 	gh_final_lock();
-	gh_mutex_lock(&gh_gc.stats_lock);
+	gh_lock(&gh_gc.stats_lock);
 	gh_mcache_registry_lock();
 	gh_types_lock();
 }
@@ -485,14 +485,14 @@ static void fork_release(void)
 {
 	gh_types_unlock();
 	gh_mcache_registry_unlock();
-	pthread_mutex_unlock(&gh_gc.stats_lock);
+	gh_unlock(&gh_gc.stats_lock);
 	gh_final_unlock();
-	pthread_mutex_unlock(&gh_heap.lock);
+	gh_unlock(&gh_heap.lock);
 	for (uint32_t sc = GH_NUM_SPANCLASSES; sc-- > 0;)
-		pthread_mutex_unlock(&gh_heap.central[sc].lock);
+		gh_unlock(&gh_heap.central[sc].lock);
 	gh_threads_unlock();
 	gh_roots_unlock();
-	pthread_mutex_unlock(&gh_gc.lock);
+	gh_unlock(&gh_gc.lock);
 }
 
 static void fork_child(void)

@@ -32,7 +32,7 @@
 #include "mprof.h"
 #include "track.h"
 
-static pthread_mutex_t sweeper_lock = PTHREAD_MUTEX_INITIALIZER;
+static gh_mutex sweeper_lock = GH_MUTEX_INITIALIZER(GH_RANK_SWEEPER);
 static pthread_cond_t sweeper_cond = PTHREAD_COND_INITIALIZER;
 static bool sweeper_started;
 static uint32_t sweeper_want; /* sweepgen the sweeper should reach */
@@ -150,11 +150,11 @@ void gh_span_ensure_swept(gh_span *s)
 	uint32_t sc = __atomic_load_n(&s->spanclass, __ATOMIC_RELAXED);
 	if (GH_SPANCLASS_CLASS(sc) != 0) {
 		gh_mcentral *c = &gh_heap.central[sc];
-		gh_mutex_lock(&c->lock);
+		gh_lock(&c->lock);
 		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == GH_SPAN_INUSE &&
 		    __atomic_load_n(&s->spanclass, __ATOMIC_RELAXED) == sc)
 			gh_span_sweep_locked(s);
-		pthread_mutex_unlock(&c->lock);
+		gh_unlock(&c->lock);
 		return;
 	}
 	for (;;) {
@@ -196,7 +196,7 @@ static void sweep_slot(void *obj)
 /* Proportional sweeping: the cursor each refill advances, so that the
  * sweep keeps pace with allocation even when the background sweeper gets
  * no CPU (Go's proportional sweep, in spans per batch). */
-static pthread_mutex_t cursor_lock = PTHREAD_MUTEX_INITIALIZER;
+static gh_mutex cursor_lock = GH_MUTEX_INITIALIZER(GH_RANK_SWEEPCURSOR);
 static void *cursor_chunk;
 static size_t cursor_off;
 static uint32_t cursor_gen;
@@ -210,7 +210,7 @@ void gh_sweep_some(uint32_t spans)
 		return;
 	gh_span *todo[16];
 	uint32_t n = 0;
-	gh_mutex_lock(&cursor_lock);
+	gh_lock(&cursor_lock);
 	if (cursor_gen != sg) {
 		/* Both read without the lock above. */
 		__atomic_store_n(&cursor_gen, sg, __ATOMIC_RELAXED);
@@ -229,7 +229,7 @@ void gh_sweep_some(uint32_t spans)
 		    cur != GH_SWEEPGEN_FRESH)
 			todo[n++] = s;
 	}
-	pthread_mutex_unlock(&cursor_lock);
+	gh_unlock(&cursor_lock);
 	for (uint32_t i = 0; i < n; i++)
 		sweep_slot(todo[i]);
 }
@@ -242,33 +242,33 @@ void gh_sweep_finish(void)
 static void *sweeper_main(void *arg)
 {
 	(void)arg;
-	gh_mutex_lock(&sweeper_lock);
+	gh_lock(&sweeper_lock);
 	for (;;) {
 		while (sweeper_want == 0)
-			pthread_cond_wait(&sweeper_cond, &sweeper_lock);
+			gh_cond_wait(&sweeper_cond, &sweeper_lock);
 		sweeper_want = 0;
-		pthread_mutex_unlock(&sweeper_lock);
+		gh_unlock(&sweeper_lock);
 		gh_sweep_finish();
-		gh_mutex_lock(&sweeper_lock);
+		gh_lock(&sweeper_lock);
 	}
 	return NULL;
 }
 
 void gh_sweep_background(void)
 {
-	gh_mutex_lock(&sweeper_lock);
+	gh_lock(&sweeper_lock);
 	/* If no thread can be had, lazy sweeping still does it all. */
 	if (!sweeper_started)
 		sweeper_started = gh_spawn_thread(sweeper_main, "goheap-sweep", false) == 0;
 	sweeper_want = 1;
 	pthread_cond_signal(&sweeper_cond);
-	pthread_mutex_unlock(&sweeper_lock);
+	gh_unlock(&sweeper_lock);
 }
 
 void gh_sweep_after_fork(void)
 {
-	pthread_mutex_init(&cursor_lock, NULL);
-	pthread_mutex_init(&sweeper_lock, NULL);
+	gh_mutex_init(&cursor_lock, GH_RANK_SWEEPCURSOR, 0);
+	gh_mutex_init(&sweeper_lock, GH_RANK_SWEEPER, 0);
 	pthread_cond_init(&sweeper_cond, NULL);
 	sweeper_started = false;
 	sweeper_want = 0;

@@ -308,7 +308,7 @@ static void maybe_scavenge_locked(uint64_t now)
 
 void gh_mheap_init(void)
 {
-	pthread_mutex_init(&gh_heap.lock, NULL);
+	gh_mutex_init(&gh_heap.lock, GH_RANK_HEAP, 0);
 	for (size_t i = 0; i < GH_HEAP_LISTS; i++)
 		gh_spanlist_init(&gh_heap.free[i]);
 	gh_spanlist_init(&gh_heap.freelarge);
@@ -322,11 +322,11 @@ void gh_mheap_init(void)
 
 gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 {
-	gh_mutex_lock(&gh_heap.lock);
+	gh_lock(&gh_heap.lock);
 	gh_span *s = best_fit_locked(npages);
 	if (!s) {
 		if (grow_locked(npages) != 0) {
-			pthread_mutex_unlock(&gh_heap.lock);
+			gh_unlock(&gh_heap.lock);
 			return NULL;
 		}
 		s = best_fit_locked(npages);
@@ -335,7 +335,7 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 	if (s->npages > npages) {
 		gh_span *t = gh_fixalloc_alloc(&gh_heap.spanalloc);
 		if (!t) {
-			pthread_mutex_unlock(&gh_heap.lock);
+			gh_unlock(&gh_heap.lock);
 			errno = ENOMEM;
 			return NULL;
 		}
@@ -404,13 +404,13 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 	gh_stat_add(&gh_heap.stats.heap_inuse, (int64_t)bytes);
 	__atomic_store_n(&s->state, GH_SPAN_INUSE, __ATOMIC_RELEASE);
 	maybe_scavenge_locked(gh_nanotime());
-	pthread_mutex_unlock(&gh_heap.lock);
+	gh_unlock(&gh_heap.lock);
 	return s;
 }
 
 void gh_mheap_free(gh_span *s)
 {
-	gh_mutex_lock(&gh_heap.lock);
+	gh_lock(&gh_heap.lock);
 	GH_ASSERT(s->state == GH_SPAN_INUSE);
 	__atomic_store_n(&s->nspecials, 0, __ATOMIC_RELAXED);
 	s->nprofiled = 0;
@@ -424,14 +424,14 @@ void gh_mheap_free(gh_span *s)
 	uint64_t now = gh_nanotime();
 	free_span_locked(s, now);
 	maybe_scavenge_locked(now);
-	pthread_mutex_unlock(&gh_heap.lock);
+	gh_unlock(&gh_heap.lock);
 }
 
 uint64_t gh_mheap_scavenge_to(uint64_t goal, uint64_t budget)
 {
-	gh_mutex_lock(&gh_heap.lock);
+	gh_lock(&gh_heap.lock);
 	uint64_t r = gh_mheap_retained() > goal ? scavenge_to_locked(goal, budget) : 0;
-	pthread_mutex_unlock(&gh_heap.lock);
+	gh_unlock(&gh_heap.lock);
 	return r;
 }
 
@@ -448,12 +448,12 @@ static bool span_slot_dead(const void *slot)
 
 uint64_t gh_mheap_scavenge(uint64_t delay)
 {
-	gh_mutex_lock(&gh_heap.lock);
+	gh_lock(&gh_heap.lock);
 	uint64_t r = scavenge_locked(gh_nanotime(), delay);
 	/* Releasing everything: the pages of free span descriptors too, but
 	 * under efence, whose retired spans are dead and not free. */
 	if (delay == 0 && !(__atomic_load_n(&gh_debug_flags, __ATOMIC_RELAXED) & GH_DEBUG_EFENCE))
 		gh_fixalloc_release(&gh_heap.spanalloc, span_slot_dead);
-	pthread_mutex_unlock(&gh_heap.lock);
+	gh_unlock(&gh_heap.lock);
 	return r;
 }
