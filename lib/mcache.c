@@ -141,6 +141,7 @@ void gh_mcache_flush(gh_mcache *c)
 /* Fold c's counters into the heap's and drop it; registry lock held. */
 static void retire_locked(gh_mcache *c)
 {
+	gh_assert_held(&registry_lock);
 	for (uint32_t i = 0; i < GH_NUM_CLASSES; i++) {
 		gh_stat_add(&gh_heap.stats.small_nmalloc[i], (int64_t)c->nmalloc[i]);
 		gh_stat_add(&gh_heap.stats.small_nfree[i], (int64_t)c->nfree[i]);

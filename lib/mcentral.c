@@ -47,6 +47,7 @@ void gh_mcentral_init(gh_mcentral *c, uint32_t spanclass)
 
 void gh_mcentral_relist(gh_mcentral *c, gh_span *s)
 {
+	gh_assert_held(&c->lock);
 	if (s->nfree) {
 		if (s->inlist == GH_LIST_NONEMPTY)
 			return;
@@ -66,6 +67,7 @@ void gh_mcentral_relist(gh_mcentral *c, gh_span *s)
 
 void gh_mcentral_unlist(gh_span *s)
 {
+	gh_assert_held(&gh_heap.central[s->spanclass].lock);
 	if (s->inlist != GH_LIST_NONE)
 		gh_spanlist_remove(s);
 	s->inlist = GH_LIST_NONE;
@@ -74,6 +76,7 @@ void gh_mcentral_unlist(gh_span *s)
 /* A new span for c, on its nonempty list.  Caller holds c->lock. */
 static gh_span *grow_locked(gh_mcentral *c)
 {
+	gh_assert_held(&c->lock);
 	uint32_t cls = GH_SPANCLASS_CLASS(c->spanclass);
 	gh_span *s = gh_mheap_alloc(gh_class_npages[cls], c->spanclass);
 	if (!s)
@@ -95,6 +98,7 @@ static gh_span *grow_locked(gh_mcentral *c)
  * leaves.  Caller holds c->lock. */
 static void sweep_empty_locked(gh_mcentral *c)
 {
+	gh_assert_held(&c->lock);
 	uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
 	while (c->nonempty.next == &c->nonempty) {
 		gh_span *s = c->empty.next;

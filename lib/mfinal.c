@@ -188,6 +188,7 @@ void gh_final_foreach(void (*fn)(uintptr_t obj, void (*f)(void *, void *), void 
 				 bool queued, void *ctx),
 		      void *ctx)
 {
+	gh_assert_held(&final_lock);
 	for (size_t i = 0; i < table_cap; i++)
 		if (table[i].obj > SLOT_DELETED)
 			fn(table[i].obj, table[i].fn, table[i].arg, false, ctx);

@@ -208,6 +208,7 @@ static bool goal_reached(void)
  * under half, give or take GH_DEBT_MAX_NS.  Caller holds gh_gc.lock. */
 static void charge_collection(uint64_t t0, uint64_t t1)
 {
+	gh_assert_held(&gh_gc.lock);
 	uint64_t ran = t0 - gh_gc.end_ns;
 	uint64_t debt = gh_gc.debt_ns > ran ? gh_gc.debt_ns - ran : 0;
 	__atomic_store_n(&gh_gc.debt_ns, debt + (t1 - t0), __ATOMIC_RELAXED);

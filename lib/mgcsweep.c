@@ -91,6 +91,7 @@ static bool sweep_large(gh_span *s, uint32_t sg)
 
 bool gh_span_sweep_locked(gh_span *s)
 {
+	gh_assert_held(&gh_heap.central[s->spanclass].lock);
 	uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
 	uint32_t cur = __atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE);
 	if (cur == sg || cur == GH_SWEEPGEN_FRESH)

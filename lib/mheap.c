@@ -34,7 +34,7 @@
  * npreleased counts a span's released pages.
  *
  * Every function here that is not "_locked" takes the heap lock; the
- * "_locked" ones expect the caller to hold it.
+ * "_locked" ones expect the caller to hold it (gh_assert_held).
  */
 #include "config.h"
 
@@ -71,6 +71,7 @@ uint64_t gh_walltime(void)
  * lock; readers find new entries through acquire loads. */
 static int pagemap_ensure(uintptr_t start, size_t n)
 {
+	gh_assert_held(&gh_heap.lock);
 	for (uintptr_t i = start >> GH_ARENA_SHIFT; i <= (start + n - 1) >> GH_ARENA_SHIFT; i++) {
 		gh_arena **slot = &gh_arena_index[i];
 		if (!*slot) {
@@ -112,6 +113,7 @@ static gh_span *free_list_for(size_t npages)
 
 static void free_insert_locked(gh_span *s)
 {
+	gh_assert_held(&gh_heap.lock);
 	gh_spanlist_insert(free_list_for(s->npages), s);
 }
 
@@ -129,6 +131,7 @@ static gh_span *free_span_at(uintptr_t p)
 /* Merge the free neighbour t into s (whose bounds the caller sets). */
 static void absorb_locked(gh_span *s, gh_span *t)
 {
+	gh_assert_held(&gh_heap.lock);
 	gh_spanlist_remove(t);
 	if (t->unusedsince < s->unusedsince)
 		s->unusedsince = t->unusedsince;
@@ -143,6 +146,7 @@ static void absorb_locked(gh_span *s, gh_span *t)
  * neighbours.  Caller holds the heap lock. */
 static void free_span_locked(gh_span *s, uint64_t now)
 {
+	gh_assert_held(&gh_heap.lock);
 	__atomic_store_n(&s->state, GH_SPAN_FREE, __ATOMIC_RELEASE);
 	__atomic_store_n(&s->spanclass, 0, __ATOMIC_RELAXED);
 	s->unusedsince = now;
@@ -164,6 +168,7 @@ static void free_span_locked(gh_span *s, uint64_t now)
 /* Best fit among the free spans, or NULL. */
 static gh_span *best_fit_locked(size_t npages)
 {
+	gh_assert_held(&gh_heap.lock);
 	for (size_t n = npages; n < GH_HEAP_LISTS; n++)
 		if (!gh_spanlist_empty(&gh_heap.free[n]))
 			return gh_heap.free[n].next;
@@ -182,6 +187,7 @@ static gh_span *best_fit_locked(size_t npages)
  * with errno ENOMEM.  Caller holds the heap lock. */
 static int grow_locked(size_t npages)
 {
+	gh_assert_held(&gh_heap.lock);
 	if (npages > (SIZE_MAX >> GH_PAGE_SHIFT) / 2) {
 		errno = ENOMEM;
 		return -1;
@@ -248,6 +254,7 @@ static int grow_locked(size_t npages)
  * lock.  Returns the bytes released. */
 static uint64_t scavenge_locked(uint64_t now, uint64_t delay)
 {
+	gh_assert_held(&gh_heap.lock);
 	uint64_t released = 0;
 	for (size_t i = 0; i <= GH_HEAP_LISTS; i++) {
 		gh_span *head = i < GH_HEAP_LISTS ? &gh_heap.free[i] : &gh_heap.freelarge;
@@ -270,6 +277,7 @@ static uint64_t scavenge_locked(uint64_t now, uint64_t delay)
  * the heap lock.  Returns the bytes released. */
 static uint64_t scavenge_to_locked(uint64_t goal, uint64_t budget)
 {
+	gh_assert_held(&gh_heap.lock);
 	uint64_t released = 0;
 	for (size_t i = GH_HEAP_LISTS + 1; i-- > 0 && released < budget;) {
 		gh_span *head = i < GH_HEAP_LISTS ? &gh_heap.free[i] : &gh_heap.freelarge;
@@ -294,6 +302,7 @@ static uint64_t scavenge_to_locked(uint64_t goal, uint64_t budget)
  * become due, or the heap holds more than the memory limit allows. */
 static void maybe_scavenge_locked(uint64_t now)
 {
+	gh_assert_held(&gh_heap.lock);
 	uint64_t cap = __atomic_load_n(&gh_heap.retain_cap, __ATOMIC_RELAXED);
 	if (GH_UNLIKELY(gh_mheap_retained() > cap))
 		scavenge_to_locked(cap, GH_SCAVENGE_STEP);

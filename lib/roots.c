@@ -134,6 +134,7 @@ void gh_roots_foreach(void (*fn)(int registered, const char *name, uintptr_t lo,
 				 void *arg),
 		      void *arg)
 {
+	gh_assert_held(&roots_lock);
 	foreach_ctx c = {fn, arg, NULL};
 	dl_iterate_phdr(object_roots, &c);
 	for (size_t i = 0; i < nranges; i++)

@@ -77,6 +77,7 @@ void gh_threads_init(void)
 /* Add the calling thread; caller holds the registry lock. */
 static gh_thread *add_self_locked(void)
 {
+	gh_assert_held(&registry_lock);
 	gh_thread *t = gh_fixalloc_alloc(&threadalloc);
 	if (!t) {
 		errno = ENOMEM;
@@ -101,6 +102,7 @@ static gh_thread *add_self_locked(void)
 
 static void remove_self_locked(gh_thread *t)
 {
+	gh_assert_held(&registry_lock);
 	if (t->prev)
 		t->prev->next = t->next;
 	else
