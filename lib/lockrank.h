@@ -57,9 +57,9 @@
  *                unwind by mprof.c's own fork handler.
  *   markhelpers  The parked mark helpers: under gc when they are started,
  *                and under everything a collection holds while the world
- *                is stopped, when they are woken and waited for.  No
- *                registered thread takes it, so a stopped thread never
- *                holds it.
+ *                is stopped, when they are woken and waited for.  Only
+ *                the collecting thread and the helpers, which are not
+ *                registered, take it: no stopped thread holds it.
  *   sweeper      The background sweeper's wake-up: under gc.
  *   spawn        The hand-shake of gh_spawn_thread, one lock per call:
  *                under markhelpers and sweeper, which start threads.

@@ -14,8 +14,8 @@
  * owner flushes a stale cache before its next allocation (malloc.c).
  *
  * Live caches are kept on a registry so that goheap_read_memstats can sum
- * their counters (and the collector can find them all).  The registry lock
- * is a leaf: nothing else is taken while it is held.
+ * their counters (and the collector can find them all).  Nothing is taken
+ * under the registry lock but by the fork handler (lockrank.h).
  */
 #include "config.h"
 

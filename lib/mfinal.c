@@ -21,9 +21,10 @@
  * Finalizers run on a finalizer thread, started when the first finalizer is
  * set, or on any thread that calls goheap_run_finalizers.
  *
- * final_lock guards the table and the queue.  It is a leaf: it is taken
- * under an mcentral lock (sweeping) and by a collection, which holds it
- * while the world is stopped, and nothing is taken under it.
+ * final_lock guards the table and the queue.  It is taken under an
+ * mcentral lock (sweeping), and by a collection, which holds it while the
+ * world is stopped and takes the unwinder and mark helpers' locks under
+ * it; so it is no leaf (lockrank.h).
  */
 #include "config.h"
 

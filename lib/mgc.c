@@ -367,8 +367,8 @@ void gh_gc_collect(bool forced)
 
 /* Steps 2, 3 and 6 of a collection around fn instead of marking: fn runs
  * with the world stopped, no collection or sweep in progress, and the
- * roots, thread registry and finalizer locks held (heapdump.c).  prepare,
- * if not NULL, runs just before, with only gh_gc.lock held. */
+ * roots, thread registry, finalizer and unwinder locks held (heapdump.c).
+ * prepare, if not NULL, runs just before, with only gh_gc.lock held. */
 typedef struct stopped_call {
 	void (*fn)(void *);
 	void *arg;
@@ -463,10 +463,12 @@ void gh_gc_read_stats(goheap_memstats *m)
 /* ---- fork ----
  *
  * The child of fork() has one thread and copies of every lock.  Before the
- * fork the forking thread takes every lock of the library, in lock order,
- * so that no structure is copied half-changed; both sides then release
- * them, and the child forgets the threads and caches that did not come
- * along. */
+ * fork the forking thread takes the locks of lockrank.h from gc to types,
+ * in rank order (mprof.c's own handler, called after this one, takes
+ * unwind and prof), so that no structure is copied half-changed; both
+ * sides then release them, and the child forgets the threads and caches
+ * that did not come along and initialises afresh the locks of the
+ * library's own threads. */
 
 static void fork_prepare(void)
 {

@@ -9,8 +9,10 @@
  * key destructor) or when its explicit registrations are undone.
  *
  * The registry lock is held by a collection for the whole time the world
- * is stopped, so threads join and leave only between collections.  No
- * other lock is ever taken under it.
+ * is stopped, so threads join and leave only between collections.  It is
+ * no leaf: the collection takes the finalizer, unwinder and mark helpers'
+ * locks under it, the fork handler the mcentral and heap locks
+ * (lockrank.h).
  *
  * goheap_pthread_create keeps the start argument on a pending list, which
  * the collector scans, until the new thread has registered: in between,
