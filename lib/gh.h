@@ -449,9 +449,6 @@ GH_INTERNAL void gh_mcentral_return(gh_mcentral *c, gh_link *head, uint32_t n);
 GH_INTERNAL void gh_mcentral_relist(gh_mcentral *c, gh_span *s);
 /* Take s off its list (it is going back to the page heap). */
 GH_INTERNAL void gh_mcentral_unlist(gh_span *s);
-/* A small span all of whose blocks are free goes back to the page heap,
- * with its side tables.  No mcentral lock needed. */
-GH_INTERNAL void gh_span_release(gh_span *s);
 /* Side table of block types for a typed span; 0 or -1. */
 GH_INTERNAL int gh_span_alloc_types(gh_span *s);
 
@@ -505,6 +502,11 @@ GH_INTERNAL gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass);
 GH_INTERNAL void gh_span_publish(gh_span *s);
 /* Give s back to the page heap.  Takes the heap lock. */
 GH_INTERNAL void gh_mheap_free(gh_span *s);
+/* Give the in-use span s, large or small, back to the page heap, with its
+ * table of block types (gh_span_alloc_types) if it has one.  For a small
+ * span the caller holds its mcentral's lock (mcentral.c says why); takes
+ * the type and heap locks. */
+GH_INTERNAL void gh_span_release(gh_span *s);
 /* Return free spans idle at least delay ns to the OS (0: all).  Takes the
  * heap lock. Returns bytes released. */
 GH_INTERNAL uint64_t gh_mheap_scavenge(uint64_t delay);

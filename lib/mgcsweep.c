@@ -37,34 +37,6 @@ static pthread_cond_t sweeper_cond = PTHREAD_COND_INITIALIZER;
 static bool sweeper_started;
 static uint32_t sweeper_want; /* sweepgen the sweeper should reach */
 
-void gh_span_publish(gh_span *s)
-{
-	/* A span swept for the current cycle must have clear mark bits, or
-	 * the next marking takes its blocks for scanned already.  A
-	 * collection that stops this thread between clearing and storing
-	 * may set bits (the caller holds the block) and advance the cycle:
-	 * then do both again. */
-	for (;;) {
-		uint32_t epoch = __atomic_load_n(&gh_gc.epoch, __ATOMIC_ACQUIRE);
-		memset(s->markbits, 0, sizeof s->markbits);
-		__atomic_store_n(&s->sweepgen, __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE),
-				 __ATOMIC_RELEASE);
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&gh_gc.epoch, __ATOMIC_ACQUIRE) == epoch)
-			return;
-	}
-}
-
-void gh_span_release(gh_span *s)
-{
-	if (s->types) {
-		if (GH_SPANCLASS_CLASS(s->spanclass) != 0)
-			gh_span_free_types(s);
-		s->types = NULL;
-	}
-	gh_mheap_free(s);
-}
-
 static bool sweep_large(gh_span *s, uint32_t sg)
 {
 	if (!gh_span_marked(s, 0) && !(gh_span_nspecials(s) && gh_final_sweep_block(s, 0))) {

@@ -33,6 +33,13 @@
  *   - all, by gh_mheap_scavenge(0) (goheap_free_os_memory).
  * npreleased counts a span's released pages.
  *
+ * The life of an in-use span: gh_mheap_alloc hands it out FRESH (see
+ * gh_span.sweepgen), which no sweeper touches while the caller sets it up;
+ * gh_span_publish makes it part of the current cycle, once the caller
+ * holds what keeps its blocks alive (a block's address, an mcentral list);
+ * gh_span_release gives it back, with its table of block types, through
+ * gh_mheap_free.
+ *
  * Every function here that is not "_locked" takes the heap lock; the
  * "_locked" ones expect the caller to hold it (gh_assert_held).
  */
@@ -42,6 +49,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gc.h"
 #include "gh.h"
 #include "mem.h"
 #include "mprof.h"
@@ -434,6 +442,34 @@ void gh_mheap_free(gh_span *s)
 	free_span_locked(s, now);
 	maybe_scavenge_locked(now);
 	gh_unlock(&gh_heap.lock);
+}
+
+void gh_span_publish(gh_span *s)
+{
+	/* A span swept for the current cycle must have clear mark bits, or
+	 * the next marking takes its blocks for scanned already.  A
+	 * collection that stops this thread between clearing and storing
+	 * may set bits (the caller holds the block) and advance the cycle:
+	 * then do both again. */
+	for (;;) {
+		uint32_t epoch = __atomic_load_n(&gh_gc.epoch, __ATOMIC_ACQUIRE);
+		memset(s->markbits, 0, sizeof s->markbits);
+		__atomic_store_n(&s->sweepgen, __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE),
+				 __ATOMIC_RELEASE);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&gh_gc.epoch, __ATOMIC_ACQUIRE) == epoch)
+			return;
+	}
+}
+
+void gh_span_release(gh_span *s)
+{
+	if (s->types) {
+		if (GH_SPANCLASS_CLASS(s->spanclass) != 0)
+			gh_span_free_types(s);
+		s->types = NULL;
+	}
+	gh_mheap_free(s);
 }
 
 uint64_t gh_mheap_scavenge_to(uint64_t goal, uint64_t budget)
