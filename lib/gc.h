@@ -70,6 +70,8 @@ GH_INTERNAL void gh_threads_unlock(void);
 GH_INTERNAL gh_thread *gh_threads_first(void);
 /* Scan the arguments of threads being started by goheap_pthread_create. */
 GH_INTERNAL void gh_threads_scan_pending(void (*scan)(uintptr_t lo, uintptr_t hi));
+/* In the child of fork: forget the threads that did not come along. */
+GH_INTERNAL void gh_threads_after_fork(void);
 
 /* The OS side: stack bounds of the calling thread, the stop signal. */
 GH_INTERNAL int gh_os_stack_bounds(uintptr_t *lo, uintptr_t *hi);
@@ -128,6 +130,8 @@ static inline const goheap_type *gh_span_type(const gh_span *s, uintptr_t p)
 			       __ATOMIC_ACQUIRE);
 }
 GH_INTERNAL void gh_span_set_type(gh_span *s, uintptr_t p, const goheap_type *t);
+/* The table of block types of a small typed span (s->types); 0 or -1. */
+GH_INTERNAL int gh_span_alloc_types(gh_span *s);
 GH_INTERNAL void gh_span_free_types(gh_span *s);
 GH_INTERNAL void gh_types_lock(void);
 GH_INTERNAL void gh_types_unlock(void);
@@ -178,13 +182,16 @@ GH_INTERNAL void gh_span_ensure_swept(gh_span *s);
 GH_INTERNAL void gh_sweep_some(uint32_t spans);
 /* Sweep every span left from the last cycle. */
 GH_INTERNAL void gh_sweep_finish(void);
-/* With GOHEAP_DEBUG=check=1: verify the heap's invariants, abort naming a
- * broken one (mcheck.c).  Call with the sweep finished, gh_gc.lock held and
- * no mcentral or heap lock; takes them all. */
-GH_INTERNAL void gh_check_heap(void);
 /* Start (or wake) the background sweeper. */
 GH_INTERNAL void gh_sweep_background(void);
 GH_INTERNAL void gh_sweep_after_fork(void);
+
+/* ---- Heap checks (mcheck.c) ------------------------------------------------------------ */
+
+/* With GOHEAP_DEBUG=check=1: verify the heap's invariants, abort naming a
+ * broken one.  Call with the sweep finished, gh_gc.lock held and no
+ * mcentral or heap lock; takes them all. */
+GH_INTERNAL void gh_check_heap(void);
 
 /* ---- Finalizers (mfinal.c) ------------------------------------------------------------ */
 
@@ -261,7 +268,6 @@ GH_INTERNAL void gh_gc_read_stats(goheap_memstats *m);
 GH_INTERNAL uint64_t gh_gc_scavenge_goal(uint64_t now);
 /* Install the fork handlers. */
 GH_INTERNAL void gh_gc_atfork(void);
-GH_INTERNAL void gh_threads_after_fork(void);
 
 /* The cache epoch: a thread cache whose epoch differs from gh_gc.epoch
  * may hold blocks of spans that were not swept yet; it must give them back

@@ -449,8 +449,6 @@ GH_INTERNAL void gh_mcentral_return(gh_mcentral *c, gh_link *head, uint32_t n);
 GH_INTERNAL void gh_mcentral_relist(gh_mcentral *c, gh_span *s);
 /* Take s off its list (it is going back to the page heap). */
 GH_INTERNAL void gh_mcentral_unlist(gh_span *s);
-/* Side table of block types for a typed span; 0 or -1. */
-GH_INTERNAL int gh_span_alloc_types(gh_span *s);
 
 /* ---- The page heap (mheap.c) ------------------------------------------------ */
 

@@ -51,6 +51,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "debugmode.h"
 #include "gc.h"
 #include "gh.h"
 #include "mem.h"
@@ -195,7 +196,7 @@ zero_block(void *p, size_t n)
 
 /* Hand out o, a block of n bytes, as a block of the given kind.  The fast
  * path leaves out the memory checker's hook (track): with Valgrind on,
- * every allocation takes the slow path (mprof.h). */
+ * every allocation takes the slow path (debugmode.h). */
 static inline __attribute__((always_inline)) void *hand_out(gh_link *o, size_t n, uint32_t kind,
 							  bool track)
 {
@@ -317,7 +318,7 @@ static __attribute__((noinline)) void *malloc_slow(size_t size, uint32_t kind,
 
 /* The fast path of the untyped entry points: a cached block of the right
  * class from a cache that is not stale, when no heap profile sample is due
- * (which also stands for "no debug mode is on", mprof.h); else the slow
+ * (which also stands for "no debug mode is on", debugmode.h); else the slow
  * path.  About a dozen instructions and three tests besides the clearing. */
 static inline __attribute__((always_inline)) void *malloc_kind(size_t size, uint32_t kind)
 {

@@ -26,6 +26,7 @@
 #include <sched.h>
 #include <string.h>
 
+#include "debugmode.h"
 #include "gc.h"
 #include "gh.h"
 #include "mem.h"

@@ -49,10 +49,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "debugmode.h"
 #include "gc.h"
 #include "gh.h"
 #include "mem.h"
-#include "mprof.h"
 #include "track.h"
 
 gh_mheap gh_heap;

@@ -64,6 +64,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "debugmode.h"
 #include "gc.h"
 #include "gh.h"
 #include "mem.h"
