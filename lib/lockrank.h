@@ -4,17 +4,18 @@
  *
  * The rule: a thread takes a lock only if its rank is above the rank of
  * every lock it holds already.  Locks of one rank may be held together only
- * if taken in increasing address order; of those, only the mcentral locks
- * ever are, by the two that take all 324 of them in index order: the fork
- * handler (mgc.c) and the heap checker (mcheck.c).  A release may come in
- * any order.  So no two threads can each hold a lock the other waits for.
+ * if taken in increasing index order, which is their address order; only
+ * the mcentral locks ever are (numbered by span class), by the two that
+ * take all 324 of them: the fork handler (mgc.c) and the heap checker
+ * (mcheck.c).  A release may come in any order.  So no two threads can
+ * each hold a lock the other waits for.
  *
  * Locks are gh_mutex (gh.h), taken with gh_lock and dropped with gh_unlock.
  * An --enable-debug build (GH_DEBUG) checks the rule at every acquire
- * (lockrank.c), that every release drops a lock the thread holds, and that
- * every function named "_locked" (or whose comment says "caller holds") is
- * called with its lock held, gh_assert_held; a violation aborts with one
- * line, e.g.
+ * (lockrank.c), that every release drops a lock the thread holds, and,
+ * with gh_assert_held, that every function named "_locked" (and a few
+ * whose comment says the caller holds a lock) is called with its lock
+ * held; a violation aborts with one line, e.g.
  *
  *   goheap: lock order: taking heap (rank 5) while holding prof (rank 11)
  *
@@ -49,29 +50,32 @@
  *   mcaches      The registry of thread caches: alone, or under gc by the
  *                heap dump's statistics.
  *   types        Type descriptors and the type tables of small typed
- *                spans: under mcentral (growth, sweep).
+ *                spans: alone (goheap_type_new), or under mcentral
+ *                (growth, sweep).
  *   unwind       Held around the unwinder (mprof.c): taken alone by a
  *                sample, and by a collection last before it enters the
  *                dynamic loader's lock and stops the world.
- *   prof         The heap profile: under mcentral (sweep), and after
+ *   prof         The heap profile: alone (a sample, an explicit free, the
+ *                profile's writer), under mcentral (sweep), and after
  *                unwind by mprof.c's own fork handler.
  *   markhelpers  The parked mark helpers: under gc when they are started,
  *                and under everything a collection holds while the world
  *                is stopped, when they are woken and waited for.  Only
  *                the collecting thread and the helpers, which are not
  *                registered, take it: no stopped thread holds it.
- *   sweeper      The background sweeper's wake-up: under gc.
+ *   sweeper      The background sweeper's wake-up: alone (the sweeper),
+ *                or under gc.
  *   spawn        The hand-shake of gh_spawn_thread, one lock per call:
  *                under markhelpers and sweeper, which start threads.
  *   sweepcursor  The proportional sweep's cursor: alone.
  *
- * Below all of them, outside this table: the dynamic loader's lock, which
- * a collection takes (dl_iterate_phdr) after unwind and before it stops
- * the world, and holds while it takes markhelpers; and the C library's
- * own locks (stdio, malloc), which the library takes only with no lock of
- * its own that a stopped thread could wait for.  The stats file has no
- * lock: it is a seqlock with a futex to sleep on (statfile.h); the debug
- * modes take none.
+ * Outside this table: the dynamic loader's lock, which a collection takes
+ * (dl_iterate_phdr) after unwind and before it stops the world, and holds
+ * while it takes markhelpers; and the C library's own locks (stdio,
+ * malloc, its thread list), which the collecting thread never takes while
+ * the world is stopped (mgc.c).  The stats file has no lock: it is a
+ * seqlock with a futex to sleep on (statfile.h); the debug modes take
+ * none.
  *
  * fork: the prepare handler (mgc.c) takes gc .. types in this order, then
  * mprof.c's handler, registered earlier and so called later, unwind and
