@@ -17,7 +17,7 @@
  *
  * All of them cost the fast paths nothing while off: gh_debug_flags holds
  * the modes (and whether Valgrind is there), and any bit set sends every
- * allocation and free to the slow paths (mprof.h).
+ * allocation and free to the slow paths (debugmode.h).
  *
  * An efence block is a large span whose start is moved up to the block, so
  * that its end meets the guard page: s->start is then not page aligned,
@@ -36,10 +36,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "debugmode.h"
 #include "gc.h"
 #include "gh.h"
 #include "mem.h"
-#include "mprof.h"
 #include "track.h"
 
 int gh_debug_flags;

@@ -73,6 +73,8 @@ GH_INTERNAL void gh_threads_unlock(void);
 GH_INTERNAL gh_thread *gh_threads_first(void);
 /* Scan the arguments of threads being started by goheap_pthread_create. */
 GH_INTERNAL void gh_threads_scan_pending(void (*scan)(uintptr_t lo, uintptr_t hi));
+/* In the child of fork: forget the threads that did not come along. */
+GH_INTERNAL void gh_threads_after_fork(void);
 
 /* The OS side: stack bounds of the calling thread, the stop signal. */
 GH_INTERNAL int gh_os_stack_bounds(uintptr_t *lo, uintptr_t *hi);
@@ -131,6 +133,8 @@ static inline const goheap_type *gh_span_type(const gh_span *s, uintptr_t p)
 			       __ATOMIC_ACQUIRE);
 }
 GH_INTERNAL void gh_span_set_type(gh_span *s, uintptr_t p, const goheap_type *t);
+/* The table of block types of a small typed span (s->types); 0 or -1. */
+GH_INTERNAL int gh_span_alloc_types(gh_span *s);
 GH_INTERNAL void gh_span_free_types(gh_span *s);
 GH_INTERNAL void gh_types_lock(void);
 GH_INTERNAL void gh_types_unlock(void);
@@ -183,9 +187,22 @@ GH_INTERNAL void gh_span_ensure_swept(gh_span *s);
 GH_INTERNAL void gh_sweep_some(uint32_t spans);
 /* Sweep every span left from the last cycle. */
 GH_INTERNAL void gh_sweep_finish(void);
+/* Start (or wake) the background sweeper. */
+GH_INTERNAL void gh_sweep_background(void);
+GH_INTERNAL void gh_sweep_after_fork(void);
+/* fork: wait for the sweeps under way to finish and hold back new ones
+ * (caller holds every mcentral lock, so no small span can be claimed),
+ * until gh_sweep_thaw. */
+GH_INTERNAL void gh_sweep_freeze(void);
+GH_INTERNAL void gh_sweep_thaw(void);
+/* A small span was just claimed (mcentral.c, under its lock). */
+GH_INTERNAL void gh_sweep_claimed_small(void);
+
+/* ---- Heap checks (mcheck.c) ------------------------------------------------------------ */
+
 /* With GOHEAP_DEBUG=check=1: verify the heap's invariants, abort naming a
- * broken one (mcheck.c).  Call with the sweep finished, gh_gc.lock held and
- * no mcentral or heap lock; takes them all. */
+ * broken one.  Call with the sweep finished, gh_gc.lock held and no
+ * mcentral or heap lock; takes them all. */
 GH_INTERNAL void gh_check_heap(void);
 
 /* The invariants of small spans, as predicates (mcheck.c): true if they
@@ -216,16 +233,6 @@ GH_INTERNAL bool gh_block_listed_ok(const gh_span *s, uintptr_t p, gh_broken *b,
 #else
 #define GH_CHECK(pred, ...) ((void)0)
 #endif
-/* Start (or wake) the background sweeper. */
-GH_INTERNAL void gh_sweep_background(void);
-GH_INTERNAL void gh_sweep_after_fork(void);
-/* fork: wait for the sweeps under way to finish and hold back new ones
- * (caller holds every mcentral lock, so no small span can be claimed),
- * until gh_sweep_thaw. */
-GH_INTERNAL void gh_sweep_freeze(void);
-GH_INTERNAL void gh_sweep_thaw(void);
-/* A small span was just claimed (mcentral.c, under its lock). */
-GH_INTERNAL void gh_sweep_claimed_small(void);
 
 /* ---- Finalizers (mfinal.c) ------------------------------------------------------------ */
 
@@ -258,8 +265,8 @@ GH_INTERNAL void gh_final_foreach(void (*fn)(uintptr_t obj, void (*f)(void *, vo
 /* ---- The cycle (mgc.c) -------------------------------------------------------------------- */
 
 typedef struct gh_gcstate {
-	pthread_mutex_t lock;       /* one collection at a time */
-	pthread_mutex_t stats_lock; /* the figures below, for readers */
+	gh_mutex lock;       /* one collection at a time */
+	gh_mutex stats_lock; /* the figures below, for readers */
 	int percent;          /* GOGC; < 0 off */
 	int64_t memlimit;     /* soft memory limit, bytes; INT64_MAX none */
 	bool limited;         /* next_gc was lowered by the memory limit */
@@ -302,6 +309,5 @@ GH_INTERNAL void gh_gc_read_stats(goheap_memstats *m);
 GH_INTERNAL uint64_t gh_gc_scavenge_goal(uint64_t now);
 /* Install the fork handlers. */
 GH_INTERNAL void gh_gc_atfork(void);
-GH_INTERNAL void gh_threads_after_fork(void);
 
 #endif

@@ -24,8 +24,8 @@
  *   mheap       the page heap: spans, arenas, growth, release (mheap.c).
  *   fixalloc    free-list allocator for fixed-size metadata (mfixalloc.c).
  *
- * Lock order: an mcentral lock may be held while taking the heap lock,
- * never the other way round; the cache registry lock is a leaf.
+ * Locks: every lock is a gh_mutex with a rank; lockrank.h lists them all,
+ * in the order they may be taken, and says why.
  */
 #ifndef GH_H
 #define GH_H
@@ -34,37 +34,136 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#ifdef GH_TSAN
+#include <time.h>
+#endif
 
 #include "goheap.h"
+#include "lockrank.h"
 #include "sizeclasses.h"
 
 #define GH_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GH_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-/* Every lock of the library is taken with gh_mutex_lock.  A thread
- * waiting for a lock must still take the stop signal: the holder may be
- * stopped, or be the collector.  It does in pthread_mutex_lock, but not
- * under ThreadSanitizer, which holds a signal back until the thread leaves
- * the call (and stops a thread as it leaves pthread_mutex_lock, holding
- * the lock): there it waits in nanosleep, where TSan delivers signals. */
-#ifdef GH_TSAN
-#include <time.h>
-static inline void gh_mutex_lock(pthread_mutex_t *m)
-{
-	while (pthread_mutex_trylock(m) != 0) {
-		struct timespec ts = {0, 20000};
-		nanosleep(&ts, NULL);
-	}
-}
-#else
-static inline void gh_mutex_lock(pthread_mutex_t *m)
-{
-	pthread_mutex_lock(m);
-}
-#endif
 #define GH_INTERNAL __attribute__((visibility("hidden")))
 #define GH_NORETURN __attribute__((noreturn))
 #define GH_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* ---- Locks (lockrank.h has the table and the order) ------------------- */
+
+/* A lock of the library.  In an --enable-debug build it carries its rank
+ * (enum gh_lockrank) and its index among the locks of that rank (the
+ * mcentral's span class; 0 for the others), checked at every acquire; in
+ * a release build it is just the pthread mutex, and gh_lock and gh_unlock
+ * cost what pthread_mutex_lock and pthread_mutex_unlock cost. */
+typedef struct gh_mutex {
+	pthread_mutex_t m;
+#ifdef GH_DEBUG
+	uint16_t rank, index;
+#endif
+} gh_mutex;
+
+#ifdef GH_DEBUG
+#define GH_MUTEX_INITIALIZER(rank) {PTHREAD_MUTEX_INITIALIZER, (rank), 0}
+/* The checks of lockrank.c, each aborting with one "goheap: lock order:"
+ * line: m may be taken (no lock of its rank and index or after is held);
+ * note m as held; m is held, and is no longer; m is held, in the
+ * function fn. */
+GH_INTERNAL void gh_lockrank_acquire(const gh_mutex *m);
+GH_INTERNAL void gh_lockrank_push(const gh_mutex *m);
+GH_INTERNAL void gh_lockrank_release(const gh_mutex *m);
+GH_INTERNAL void gh_lockrank_assert_held(const gh_mutex *m, const char *fn);
+#else
+#define GH_MUTEX_INITIALIZER(rank) {PTHREAD_MUTEX_INITIALIZER}
+static inline void gh_lockrank_acquire(const gh_mutex *m)
+{
+	(void)m;
+}
+
+static inline void gh_lockrank_push(const gh_mutex *m)
+{
+	(void)m;
+}
+
+static inline void gh_lockrank_release(const gh_mutex *m)
+{
+	(void)m;
+}
+
+static inline void gh_lockrank_assert_held(const gh_mutex *m, const char *fn)
+{
+	(void)m;
+	(void)fn;
+}
+#endif
+
+/* The caller holds m: the first line of every "_locked" function. */
+#define gh_assert_held(m) gh_lockrank_assert_held((m), __func__)
+
+/* Initialise m (or again, in the child of fork) with its rank and its
+ * index among the locks of that rank. */
+static inline void gh_mutex_init(gh_mutex *m, enum gh_lockrank rank, uint32_t index)
+{
+	pthread_mutex_init(&m->m, NULL);
+#ifdef GH_DEBUG
+	m->rank = (uint16_t)rank;
+	m->index = (uint16_t)index;
+#else
+	(void)rank;
+	(void)index;
+#endif
+}
+
+static inline void gh_mutex_destroy(gh_mutex *m)
+{
+	pthread_mutex_destroy(&m->m);
+}
+
+/* Take m.  A thread waiting for a lock must still take the stop signal:
+ * the holder may be stopped, or be the collector.  It does in
+ * pthread_mutex_lock, but not under ThreadSanitizer, which holds a signal
+ * back until the thread leaves the call (and stops a thread as it leaves
+ * pthread_mutex_lock, holding the lock): there it waits in nanosleep,
+ * where TSan delivers signals. */
+static inline void gh_lock(gh_mutex *m)
+{
+	gh_lockrank_acquire(m);
+#ifdef GH_TSAN
+	while (pthread_mutex_trylock(&m->m) != 0) {
+		struct timespec ts = {0, 20000};
+		nanosleep(&ts, NULL);
+	}
+#else
+	pthread_mutex_lock(&m->m);
+#endif
+	gh_lockrank_push(m);
+}
+
+/* Take m if it is free; true if taken.  It cannot wait, so it cannot
+ * deadlock: not checked against the order, but held from then on. */
+static inline bool gh_trylock(gh_mutex *m)
+{
+	if (pthread_mutex_trylock(&m->m) != 0)
+		return false;
+	gh_lockrank_push(m);
+	return true;
+}
+
+static inline void gh_unlock(gh_mutex *m)
+{
+	gh_lockrank_release(m);
+	pthread_mutex_unlock(&m->m);
+}
+
+/* pthread_cond_wait on m, which the caller holds: m is dropped while the
+ * thread waits, and taken again (in order) before it returns. */
+static inline void gh_cond_wait(pthread_cond_t *c, gh_mutex *m)
+{
+	gh_lockrank_release(m);
+	pthread_cond_wait(c, &m->m);
+	gh_lockrank_acquire(m);
+	gh_lockrank_push(m);
+}
 
 enum {
 	GH_PAGE_SHIFT = 13,
@@ -376,7 +475,7 @@ typedef struct gh_cachelist gh_cachelist;
  * parity, gh_sweep_half), so that a collection makes every swept span
  * "to sweep" without touching a list. */
 typedef struct gh_mcentral {
-	pthread_mutex_t lock;
+	gh_mutex lock;
 	uint32_t spanclass;
 	gh_span partial[2]; /* list heads: spans with free blocks */
 	gh_span full[2];    /* list heads: spans with none */
@@ -411,11 +510,6 @@ GH_INTERNAL void gh_mcentral_swept(gh_mcentral *c, gh_span *s);
 /* Free blocks of a small span: those of its bits from freeindex on, and
  * those on its free list.  Caller holds its mcentral's lock, or owns it. */
 GH_INTERNAL uint32_t gh_span_nfree(const gh_span *s);
-/* A small span all of whose blocks are free goes back to the page heap,
- * with its side tables.  No mcentral lock needed. */
-GH_INTERNAL void gh_span_release(gh_span *s);
-/* Side table of block types for a typed span; 0 or -1. */
-GH_INTERNAL int gh_span_alloc_types(gh_span *s);
 
 /* ---- The page heap (mheap.c) ------------------------------------------------ */
 
@@ -438,7 +532,7 @@ typedef struct gh_heapstats {
 } gh_heapstats;
 
 typedef struct gh_mheap {
-	pthread_mutex_t lock;
+	gh_mutex lock;
 	gh_span free[GH_HEAP_LISTS]; /* list heads: free spans of i pages */
 	gh_span freelarge;           /* list head: free spans of more */
 	uintptr_t arena_next;        /* next unmapped byte of the reservation */
@@ -467,6 +561,11 @@ GH_INTERNAL gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass);
 GH_INTERNAL void gh_span_publish(gh_span *s);
 /* Give s back to the page heap.  Takes the heap lock. */
 GH_INTERNAL void gh_mheap_free(gh_span *s);
+/* Give the in-use span s, large or small, back to the page heap, with its
+ * table of block types (gh_span_alloc_types) if it has one.  For a small
+ * span the caller holds its mcentral's lock (mcentral.c says why); takes
+ * the type and heap locks. */
+GH_INTERNAL void gh_span_release(gh_span *s);
 /* Return free spans idle at least delay ns to the OS (0: all).  Takes the
  * heap lock. Returns bytes released. */
 GH_INTERNAL uint64_t gh_mheap_scavenge(uint64_t delay);

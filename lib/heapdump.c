@@ -40,7 +40,7 @@
 #include "gc.h"
 #include "gh.h"
 #include "mem.h"
-#include "monitor.h"
+#include "statfile.h"
 #include "track.h"
 
 enum {

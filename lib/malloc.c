@@ -67,6 +67,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "debugmode.h"
 #include "gc.h"
 #include "gh.h"
 #include "mem.h"

@@ -20,7 +20,7 @@
 #include "gh.h"
 #include "mem.h"
 
-static pthread_mutex_t type_lock = PTHREAD_MUTEX_INITIALIZER;
+static gh_mutex type_lock = GH_MUTEX_INITIALIZER(GH_RANK_TYPES);
 static gh_bumpalloc type_mem; /* type descriptors (under type_lock) */
 static gh_fixalloc typesalloc; /* side tables of small typed spans */
 static uint64_t types_inuse;
@@ -46,9 +46,9 @@ goheap_type *goheap_type_new(size_t size, const size_t *ptr_offsets, size_t n_pt
 		}
 	size_t nwords = n_ptrs ? size / 8 : 0;
 	gh_init();
-	gh_mutex_lock(&type_lock);
+	gh_lock(&type_lock);
 	goheap_type *t = gh_bumpalloc_alloc(&type_mem, sizeof *t + (nwords + 63) / 64 * 8);
-	pthread_mutex_unlock(&type_lock);
+	gh_unlock(&type_lock);
 	if (!t) {
 		errno = ENOMEM;
 		return NULL;
@@ -66,17 +66,17 @@ goheap_type *goheap_type_new(size_t size, const size_t *ptr_offsets, size_t n_pt
 int gh_span_alloc_types(gh_span *s)
 {
 	pthread_once(&types_once, types_init);
-	gh_mutex_lock(&type_lock);
+	gh_lock(&type_lock);
 	s->types = gh_fixalloc_alloc(&typesalloc);
-	pthread_mutex_unlock(&type_lock);
+	gh_unlock(&type_lock);
 	return s->types ? 0 : -1;
 }
 
 void gh_span_free_types(gh_span *s)
 {
-	gh_mutex_lock(&type_lock);
+	gh_lock(&type_lock);
 	gh_fixalloc_free(&typesalloc, s->types);
-	pthread_mutex_unlock(&type_lock);
+	gh_unlock(&type_lock);
 }
 
 void gh_span_set_type(gh_span *s, uintptr_t p, const goheap_type *t)
@@ -90,10 +90,10 @@ void gh_span_set_type(gh_span *s, uintptr_t p, const goheap_type *t)
 
 void gh_types_lock(void)
 {
-	gh_mutex_lock(&type_lock);
+	gh_lock(&type_lock);
 }
 
 void gh_types_unlock(void)
 {
-	pthread_mutex_unlock(&type_lock);
+	gh_unlock(&type_lock);
 }

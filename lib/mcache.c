@@ -20,9 +20,9 @@
  * in an order the collector tolerates (malloc.c).
  *
  * Live caches are kept on a registry so that goheap_read_memstats can sum
- * their counters and the collector can find them all.  The registry lock
- * is a leaf, but for the collector, which holds it while the world is
- * stopped.
+ * their counters and the collector can find them all.  Nothing is taken
+ * under the registry lock but by the fork handler and by the collector,
+ * which holds it while the world is stopped (lockrank.h).
  */
 #include "config.h"
 
@@ -36,7 +36,7 @@
 
 __thread gh_mcache *gh_tls_cache;
 
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static gh_mutex registry_lock = GH_MUTEX_INITIALIZER(GH_RANK_MCACHES);
 static gh_mcache *registry;
 static gh_fixalloc cachealloc;
 static pthread_key_t cache_key;
@@ -66,7 +66,7 @@ gh_mcache *gh_mcache_get(void)
 		return NULL;
 	}
 
-	gh_mutex_lock(&registry_lock);
+	gh_lock(&registry_lock);
 	c = gh_fixalloc_alloc(&cachealloc);
 	if (c) {
 		c->next = registry;
@@ -75,7 +75,7 @@ gh_mcache *gh_mcache_get(void)
 			registry->prev = c;
 		registry = c;
 	}
-	pthread_mutex_unlock(&registry_lock);
+	gh_unlock(&registry_lock);
 	if (!c) {
 		errno = ENOMEM;
 		return NULL;
@@ -165,6 +165,7 @@ void gh_mcache_collect_all(void (*mark)(uintptr_t p))
 /* Fold c's counters into the heap's and drop it; registry lock held. */
 static void retire_locked(gh_mcache *c)
 {
+	gh_assert_held(&registry_lock);
 	for (uint32_t i = 0; i < GH_NUM_CLASSES; i++) {
 		gh_stat_add(&gh_heap.stats.small_nmalloc[i], (int64_t)c->nmalloc[i]);
 		gh_stat_add(&gh_heap.stats.small_nfree[i], (int64_t)c->nfree[i]);
@@ -185,9 +186,9 @@ static void cache_destroy(void *arg)
 	gh_mcache *c = arg;
 	gh_mcache_flush(c);
 	gh_tls_cache = NULL;
-	gh_mutex_lock(&registry_lock);
+	gh_lock(&registry_lock);
 	retire_locked(c);
-	pthread_mutex_unlock(&registry_lock);
+	gh_unlock(&registry_lock);
 }
 
 void gh_mcache_exit(void)
@@ -201,12 +202,12 @@ void gh_mcache_exit(void)
 
 void gh_mcache_registry_lock(void)
 {
-	gh_mutex_lock(&registry_lock);
+	gh_lock(&registry_lock);
 }
 
 void gh_mcache_registry_unlock(void)
 {
-	pthread_mutex_unlock(&registry_lock);
+	gh_unlock(&registry_lock);
 }
 
 void gh_mcache_after_fork(void)
@@ -217,9 +218,9 @@ void gh_mcache_after_fork(void)
 		gh_mcache *next = c->next;
 		if (c != gh_tls_cache) {
 			gh_mcache_flush(c);
-			gh_mutex_lock(&registry_lock);
+			gh_lock(&registry_lock);
 			retire_locked(c);
-			pthread_mutex_unlock(&registry_lock);
+			gh_unlock(&registry_lock);
 		}
 		c = next;
 	}
@@ -227,7 +228,7 @@ void gh_mcache_after_fork(void)
 
 void gh_mcache_sum(gh_cachesums *sums)
 {
-	gh_mutex_lock(&registry_lock);
+	gh_lock(&registry_lock);
 	for (uint32_t i = 0; i < GH_NUM_CLASSES; i++) {
 		sums->nmalloc[i] = gh_stat_get(&gh_heap.stats.small_nmalloc[i]);
 		sums->nfree[i] = gh_stat_get(&gh_heap.stats.small_nfree[i]);
@@ -242,5 +243,5 @@ void gh_mcache_sum(gh_cachesums *sums)
 		sums->tinyallocs += gh_stat_get(&c->tinyallocs);
 		sums->nlookup += gh_stat_get(&c->nlookup);
 	}
-	pthread_mutex_unlock(&registry_lock);
+	gh_unlock(&registry_lock);
 }

@@ -59,7 +59,7 @@ gh_span gh_empty_span; /* alloccache 0: the fast path finds nothing */
 
 void gh_mcentral_init(gh_mcentral *c, uint32_t spanclass)
 {
-	pthread_mutex_init(&c->lock, NULL);
+	gh_mutex_init(&c->lock, GH_RANK_MCENTRAL, spanclass);
 	c->spanclass = spanclass;
 	for (int i = 0; i < 2; i++) {
 		gh_spanlist_init(&c->partial[i]);
@@ -124,7 +124,7 @@ bool gh_mcentral_claim_locked(gh_mcentral *c, gh_span *s, uint32_t sg, gh_link *
 
 void gh_mcentral_swept(gh_mcentral *c, gh_span *s)
 {
-	gh_mutex_lock(&c->lock);
+	gh_lock(&c->lock);
 	uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
 	/* Blocks given back while it was being swept are on its free list:
 	 * they count. */
@@ -137,7 +137,7 @@ void gh_mcentral_swept(gh_mcentral *c, gh_span *s)
 		__atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
 		list_swept_locked(c, s, sg);
 	}
-	pthread_mutex_unlock(&c->lock);
+	gh_unlock(&c->lock);
 }
 
 /* ---- Caching a span ---- */
@@ -201,11 +201,11 @@ void gh_mcentral_uncache_span(gh_mcentral *mc, gh_mcache *c)
 {
 	if (c->list[mc->spanclass].span == &gh_empty_span)
 		return;
-	gh_mutex_lock(&mc->lock);
+	gh_lock(&mc->lock);
 	busy_begin(c);
 	uncache_locked(mc, c);
 	busy_end(c);
-	pthread_mutex_unlock(&mc->lock);
+	gh_unlock(&mc->lock);
 }
 
 /* A new span for mc, or NULL with errno ENOMEM.  No lock held. */
@@ -245,7 +245,7 @@ enum { SWEEP_FULL_MAX = 100 };
 bool gh_mcentral_cache_span(gh_mcentral *mc, gh_mcache *c)
 {
 	uint32_t full_swept = 0;
-	gh_mutex_lock(&mc->lock);
+	gh_lock(&mc->lock);
 	for (;;) {
 		/* Busy from reading the sweepgen to caching a span: a
 		 * collection in between would make the half read "to sweep"
@@ -260,7 +260,7 @@ bool gh_mcentral_cache_span(gh_mcentral *mc, gh_mcache *c)
 			s->inlist = GH_LIST_NONE;
 			install_locked(mc, c, s);
 			busy_end(c);
-			pthread_mutex_unlock(&mc->lock);
+			gh_unlock(&mc->lock);
 			return true;
 		}
 		busy_end(c);
@@ -273,24 +273,24 @@ bool gh_mcentral_cache_span(gh_mcentral *mc, gh_mcache *c)
 			full_swept += s != NULL;
 		}
 		if (s) {
-			pthread_mutex_unlock(&mc->lock);
+			gh_unlock(&mc->lock);
 			gh_span_sweep_claimed(s, fl, nfl);
 			gh_mcentral_swept(mc, s); /* on partial if it has room */
-			gh_mutex_lock(&mc->lock);
+			gh_lock(&mc->lock);
 			continue;
 		}
-		pthread_mutex_unlock(&mc->lock);
+		gh_unlock(&mc->lock);
 		s = grow(mc);
 		if (!s)
 			return false;
-		gh_mutex_lock(&mc->lock);
+		gh_lock(&mc->lock);
 		busy_begin(c);
 		__atomic_store_n(&s->sweepgen, __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE),
 				 __ATOMIC_RELEASE);
 		uncache_locked(mc, c);
 		install_locked(mc, c, s);
 		busy_end(c);
-		pthread_mutex_unlock(&mc->lock);
+		gh_unlock(&mc->lock);
 		return true;
 	}
 }
@@ -359,13 +359,13 @@ void gh_mcentral_return(gh_mcentral *mc, gh_mcache *c, gh_cachelist *l, uint32_t
 			o = gh_link_read(o).next;
 		}
 		gh_span *release[RETURN_CHUNK];
-		gh_mutex_lock(&mc->lock);
+		gh_lock(&mc->lock);
 		uint32_t nrelease = move_locked(mc, c, l, k, release);
 		/* Under the lock: whoever holds it may rely on a span of this
 		 * class staying one. */
 		for (uint32_t i = 0; i < nrelease; i++)
 			gh_span_release(release[i]);
-		pthread_mutex_unlock(&mc->lock);
+		gh_unlock(&mc->lock);
 		n -= k;
 	}
 }

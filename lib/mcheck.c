@@ -364,8 +364,8 @@ void gh_check_heap(void)
 	if (GH_LIKELY(!gh_option(GH_OPT_CHECK)))
 		return;
 	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++)
-		gh_mutex_lock(&gh_heap.central[sc].lock);
-	gh_mutex_lock(&gh_heap.lock);
+		gh_lock(&gh_heap.central[sc].lock);
+	gh_lock(&gh_heap.lock);
 
 	tally t;
 	memset(&t, 0, sizeof t);
@@ -383,7 +383,7 @@ void gh_check_heap(void)
 	check_centrals(&t, sg);
 	check_stats(&t);
 
-	pthread_mutex_unlock(&gh_heap.lock);
+	gh_unlock(&gh_heap.lock);
 	for (uint32_t sc = GH_NUM_SPANCLASSES; sc-- > 0;)
-		pthread_mutex_unlock(&gh_heap.central[sc].lock);
+		gh_unlock(&gh_heap.central[sc].lock);
 }

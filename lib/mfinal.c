@@ -21,9 +21,10 @@
  * Finalizers run on a finalizer thread, started when the first finalizer is
  * set, or on any thread that calls goheap_run_finalizers.
  *
- * final_lock guards the table and the queue.  It is a leaf: it is taken
- * under an mcentral lock (sweeping) and by a collection, which holds it
- * while the world is stopped, and nothing is taken under it.
+ * final_lock guards the table and the queue.  It is taken under an
+ * mcentral lock (sweeping), and by a collection, which holds it while the
+ * world is stopped and takes the unwinder and mark helpers' locks under
+ * it; so it is no leaf (lockrank.h).
  */
 #include "config.h"
 
@@ -43,7 +44,7 @@ typedef struct final_rec {
 
 enum { SLOT_EMPTY = 0, SLOT_DELETED = 1 };
 
-static pthread_mutex_t final_lock = PTHREAD_MUTEX_INITIALIZER;
+static gh_mutex final_lock = GH_MUTEX_INITIALIZER(GH_RANK_FINAL);
 static pthread_cond_t final_cond = PTHREAD_COND_INITIALIZER;
 static final_rec *table;
 static size_t table_cap, table_used, table_live; /* used counts deleted too */
@@ -53,12 +54,12 @@ static bool thread_started;
 
 void gh_final_lock(void)
 {
-	gh_mutex_lock(&final_lock);
+	gh_lock(&final_lock);
 }
 
 void gh_final_unlock(void)
 {
-	pthread_mutex_unlock(&final_lock);
+	gh_unlock(&final_lock);
 }
 
 static size_t hash(uintptr_t p)
@@ -188,6 +189,7 @@ void gh_final_foreach(void (*fn)(uintptr_t obj, void (*f)(void *, void *), void 
 				 bool queued, void *ctx),
 		      void *ctx)
 {
+	gh_assert_held(&final_lock);
 	for (size_t i = 0; i < table_cap; i++)
 		if (table[i].obj > SLOT_DELETED)
 			fn(table[i].obj, table[i].fn, table[i].arg, false, ctx);
@@ -201,7 +203,7 @@ bool gh_final_sweep_block(gh_span *s, uint32_t idx)
 {
 	uintptr_t obj = s->start + (size_t)idx * s->elemsize;
 	bool keep = false;
-	gh_mutex_lock(&final_lock);
+	gh_lock(&final_lock);
 	final_rec *r = table_find(obj);
 	if (r && queue_push(*r) == 0) {
 		table_delete(r);
@@ -211,20 +213,20 @@ bool gh_final_sweep_block(gh_span *s, uint32_t idx)
 	} else if (r) {
 		keep = true; /* no memory to queue it: try again next cycle */
 	}
-	pthread_mutex_unlock(&final_lock);
+	gh_unlock(&final_lock);
 	return keep;
 }
 
 void gh_final_drop(gh_span *s, uint32_t idx)
 {
 	uintptr_t obj = s->start + (size_t)idx * s->elemsize;
-	gh_mutex_lock(&final_lock);
+	gh_lock(&final_lock);
 	final_rec *r = table_find(obj);
 	if (r) {
 		table_delete(r);
 		__atomic_fetch_sub(&s->nspecials, 1, __ATOMIC_RELAXED);
 	}
-	pthread_mutex_unlock(&final_lock);
+	gh_unlock(&final_lock);
 }
 
 int goheap_run_finalizers(void)
@@ -236,9 +238,9 @@ int goheap_run_finalizers(void)
 	int n = 0;
 	final_rec r;
 	for (;;) {
-		gh_mutex_lock(&final_lock);
+		gh_lock(&final_lock);
 		bool got = queue_pop(&r);
-		pthread_mutex_unlock(&final_lock);
+		gh_unlock(&final_lock);
 		if (!got)
 			return n;
 		r.fn((void *)r.obj, r.arg);
@@ -252,13 +254,13 @@ static void *finalizer_main(void *arg)
 	goheap_register_thread();
 	for (;;) {
 		final_rec r;
-		gh_mutex_lock(&final_lock);
+		gh_lock(&final_lock);
 		while (!queue_pop(&r)) {
 			/* Records are copied through them (queue_pop). */
 			gh_os_clear_vector_registers();
-			pthread_cond_wait(&final_cond, &final_lock);
+			gh_cond_wait(&final_cond, &final_lock);
 		}
-		pthread_mutex_unlock(&final_lock);
+		gh_unlock(&final_lock);
 		r.fn((void *)r.obj, r.arg);
 		/* Nothing of the block may linger in this frame. */
 		memset(&r, 0, sizeof r);
@@ -269,16 +271,16 @@ static void *finalizer_main(void *arg)
 
 static void start_thread(void)
 {
-	gh_mutex_lock(&final_lock);
+	gh_lock(&final_lock);
 	bool start = !thread_started;
 	thread_started = true;
-	pthread_mutex_unlock(&final_lock);
+	gh_unlock(&final_lock);
 	if (!start)
 		return;
 	if (gh_spawn_thread(finalizer_main, "goheap-final", true) != 0) {
-		gh_mutex_lock(&final_lock);
+		gh_lock(&final_lock);
 		thread_started = false; /* goheap_run_finalizers still works */
-		pthread_mutex_unlock(&final_lock);
+		gh_unlock(&final_lock);
 	}
 }
 
@@ -298,7 +300,7 @@ int goheap_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg)
 		return -1;
 	}
 	int ret = 0;
-	gh_mutex_lock(&final_lock);
+	gh_lock(&final_lock);
 	final_rec *r = table_find(p);
 	if (!fn) {
 		if (r) {
@@ -317,7 +319,7 @@ int goheap_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg)
 	} else {
 		__atomic_fetch_add(&s->nspecials, 1, __ATOMIC_RELAXED);
 	}
-	pthread_mutex_unlock(&final_lock);
+	gh_unlock(&final_lock);
 	if (ret == 0 && fn)
 		start_thread();
 	return ret;
@@ -325,7 +327,7 @@ int goheap_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg)
 
 void gh_final_after_fork(void)
 {
-	pthread_mutex_init(&final_lock, NULL);
+	gh_mutex_init(&final_lock, GH_RANK_FINAL, 0);
 	pthread_cond_init(&final_cond, NULL);
 	bool pending = queue_len > 0 || table_live > 0;
 	thread_started = false;

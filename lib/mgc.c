@@ -7,11 +7,12 @@
  * static data, so it scans them conservatively (mgcmark.c).  A collection:
  *
  *   1. Finish sweeping the previous cycle (mgcsweep.c).
- *   2. Take the roots, thread-registry, finalizer and cache-registry locks,
- *      and enter the
- *      dynamic loader's object list (dl_iterate_phdr), so that no thread
- *      can join or leave, no root range change and no library be unloaded
- *      until the world runs again.
+ *   2. Take the roots, thread-registry, finalizer, cache-registry and
+ *      unwinder locks, in that order (lockrank.h), and enter the dynamic
+ *      loader's object list (dl_iterate_phdr), so that no thread can join
+ *      or leave, no root range change, no thread be stopped inside the
+ *      unwinder (mprof.c) and no library be unloaded until the world runs
+ *      again.
  *   3. Stop the world: signal every other registered thread and wait until
  *      each has spilled its registers and published its stack pointer
  *      (stw_linux.c).
@@ -57,8 +58,8 @@ enum { GH_MIN_GOAL = 4 << 20 };
 #define GH_DEBT_MAX_NS 100000000ull
 
 gh_gcstate gh_gc = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.stats_lock = PTHREAD_MUTEX_INITIALIZER,
+	.lock = GH_MUTEX_INITIALIZER(GH_RANK_GC),
+	.stats_lock = GH_MUTEX_INITIALIZER(GH_RANK_GCSTATS),
 	.next_gc = GH_MIN_GOAL,
 	.percent = 100,
 	.memlimit = INT64_MAX,
@@ -208,6 +209,7 @@ static bool goal_reached(void)
  * under half, give or take GH_DEBT_MAX_NS.  Caller holds gh_gc.lock. */
 static void charge_collection(uint64_t t0, uint64_t t1)
 {
+	gh_assert_held(&gh_gc.lock);
 	uint64_t ran = t0 - gh_gc.end_ns;
 	uint64_t debt = gh_gc.debt_ns > ran ? gh_gc.debt_ns - ran : 0;
 	__atomic_store_n(&gh_gc.debt_ns, debt + (t1 - t0), __ATOMIC_RELAXED);
@@ -287,9 +289,9 @@ void gh_gc_collect(bool forced)
 	/* The collecting thread's own stack is a root: it must be known. */
 	if (gh_thread_autoregister() != 0)
 		return;
-	gh_mutex_lock(&gh_gc.lock);
+	gh_lock(&gh_gc.lock);
 	if (!forced && !goal_reached()) {
-		pthread_mutex_unlock(&gh_gc.lock);
+		gh_unlock(&gh_gc.lock);
 		return; /* another thread collected meanwhile */
 	}
 	uint64_t t0 = gh_nanotime();
@@ -302,17 +304,17 @@ void gh_gc_collect(bool forced)
 	clear_stack_below();
 	cycle c = {0};
 	if (nmarkers) { /* 0: no memory even for one mark buffer; skipped */
-		gh_mprof_lock_unwinder();
 		gh_roots_lock();
 		gh_threads_lock();
 		gh_final_lock();
 		gh_mcache_registry_lock(); /* marking walks the caches */
+		gh_mprof_lock_unwinder();
 		dl_iterate_phdr(cycle_in_loader, &c);
+		gh_mprof_unlock_unwinder();
 		gh_mcache_registry_unlock();
 		gh_final_unlock();
 		gh_threads_unlock();
 		gh_roots_unlock();
-		gh_mprof_unlock_unwinder();
 	}
 
 	uint64_t t1 = gh_nanotime();
@@ -329,7 +331,7 @@ void gh_gc_collect(bool forced)
 	}
 	uint64_t t2 = gh_nanotime();
 
-	gh_mutex_lock(&gh_gc.stats_lock);
+	gh_lock(&gh_gc.stats_lock);
 	if (c.ok) {
 		uint64_t pause = c.t_start - c.t_stop;
 		uint32_t i = gh_gc.numgc % 256;
@@ -350,7 +352,7 @@ void gh_gc_collect(bool forced)
 	bool limited = gh_gc.limited;
 	if (c.ok)
 		charge_collection(c.t_stop, c.t_start);
-	pthread_mutex_unlock(&gh_gc.stats_lock);
+	gh_unlock(&gh_gc.stats_lock);
 
 	if (gh_gc.gctrace > 0 && c.ok)
 		gh_warn("gc %u @%.3fs: %.3f+%.3f+%.3f ms sweep+pause+sweep, "
@@ -361,15 +363,15 @@ void gh_gc_collect(bool forced)
 			(unsigned long long)(goal >> 20), limited ? " (limit)" : "",
 			(unsigned long long)(c.marked >> 20), nmarkers,
 			forced ? " (forced)" : "");
-	pthread_mutex_unlock(&gh_gc.lock);
+	gh_unlock(&gh_gc.lock);
 	if (c.ok)
 		gh_monitor_gc_done();
 }
 
 /* Steps 2, 3 and 6 of a collection around fn instead of marking: fn runs
  * with the world stopped, no collection or sweep in progress, and the
- * roots, thread registry and finalizer locks held (heapdump.c).  prepare,
- * if not NULL, runs just before, with only gh_gc.lock held. */
+ * roots, thread registry, finalizer and unwinder locks held (heapdump.c).
+ * prepare, if not NULL, runs just before, with only gh_gc.lock held. */
 typedef struct stopped_call {
 	void (*fn)(void *);
 	void *arg;
@@ -393,21 +395,21 @@ int gh_with_world_stopped(void (*prepare)(void *), void (*fn)(void *), void *arg
 {
 	if (gh_thread_autoregister() != 0)
 		return -1;
-	gh_mutex_lock(&gh_gc.lock);
+	gh_lock(&gh_gc.lock);
 	gh_sweep_finish();
 	if (prepare)
 		prepare(arg);
 	stopped_call c = {fn, arg, false};
-	gh_mprof_lock_unwinder();
 	gh_roots_lock();
 	gh_threads_lock();
 	gh_final_lock();
+	gh_mprof_lock_unwinder();
 	dl_iterate_phdr(call_in_loader, &c);
+	gh_mprof_unlock_unwinder();
 	gh_final_unlock();
 	gh_threads_unlock();
 	gh_roots_unlock();
-	gh_mprof_unlock_unwinder();
-	pthread_mutex_unlock(&gh_gc.lock);
+	gh_unlock(&gh_gc.lock);
 	if (!c.ok) {
 		errno = EAGAIN;
 		return -1;
@@ -424,33 +426,33 @@ void goheap_gc(void)
 int goheap_set_gc_percent(int percent)
 {
 	gh_init();
-	gh_mutex_lock(&gh_gc.stats_lock);
+	gh_lock(&gh_gc.stats_lock);
 	int old = gh_gc.percent;
 	int p = percent < 0 ? -1 : percent;
 	__atomic_store_n(&gh_gc.percent, p, __ATOMIC_RELAXED);
 	/* Turning collection off leaves the goal as it was (goheap_gc(3)). */
 	if (p >= 0 || gh_gc.memlimit != INT64_MAX)
 		set_goals(gh_gc.last_live, 0);
-	pthread_mutex_unlock(&gh_gc.stats_lock);
+	gh_unlock(&gh_gc.stats_lock);
 	return old;
 }
 
 int64_t goheap_set_memory_limit(int64_t bytes)
 {
 	gh_init();
-	gh_mutex_lock(&gh_gc.stats_lock);
+	gh_lock(&gh_gc.stats_lock);
 	int64_t old = gh_gc.memlimit;
 	if (bytes >= 0) {
 		gh_gc.memlimit = bytes;
 		set_goals(gh_gc.last_live, 0);
 	}
-	pthread_mutex_unlock(&gh_gc.stats_lock);
+	gh_unlock(&gh_gc.stats_lock);
 	return old;
 }
 
 void gh_gc_read_stats(goheap_memstats *m)
 {
-	gh_mutex_lock(&gh_gc.stats_lock);
+	gh_lock(&gh_gc.stats_lock);
 	m->next_gc = gh_gc.next_gc;
 	m->last_gc = gh_gc.last_gc;
 	m->pause_total_ns = gh_gc.pause_total_ns;
@@ -458,29 +460,31 @@ void gh_gc_read_stats(goheap_memstats *m)
 	memcpy(m->pause_end, gh_gc.pause_end, sizeof m->pause_end);
 	m->numgc = gh_gc.numgc;
 	m->gc_percent = gh_gc.percent < 0 ? UINT32_MAX : (uint32_t)gh_gc.percent;
-	pthread_mutex_unlock(&gh_gc.stats_lock);
+	gh_unlock(&gh_gc.stats_lock);
 }
 
 /* ---- fork ----
  *
  * The child of fork() has one thread and copies of every lock.  Before the
- * fork the forking thread takes every lock of the library, in lock order,
- * so that no structure is copied half-changed; both sides then release
- * them, and the child forgets the threads and caches that did not come
- * along. */
+ * fork the forking thread takes the locks of lockrank.h from gc to types,
+ * in rank order (mprof.c's own handler, called after this one, takes
+ * unwind and prof), so that no structure is copied half-changed; both
+ * sides then release them, and the child forgets the threads and caches
+ * that did not come along and initialises afresh the locks of the
+ * library's own threads. */
 
 static void fork_prepare(void)
 {
-	gh_mutex_lock(&gh_gc.lock);
+	gh_lock(&gh_gc.lock);
 	gh_roots_lock();
 	gh_threads_lock();
 	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++)
-		gh_mutex_lock(&gh_heap.central[sc].lock);
+		gh_lock(&gh_heap.central[sc].lock);
 	/* Sweeps run outside the locks: let those under way finish. */
 	gh_sweep_freeze();
-	gh_mutex_lock(&gh_heap.lock);
+	gh_lock(&gh_heap.lock);
 	gh_final_lock();
-	gh_mutex_lock(&gh_gc.stats_lock);
+	gh_lock(&gh_gc.stats_lock);
 	gh_mcache_registry_lock();
 	gh_types_lock();
 }
@@ -489,15 +493,15 @@ static void fork_release(void)
 {
 	gh_types_unlock();
 	gh_mcache_registry_unlock();
-	pthread_mutex_unlock(&gh_gc.stats_lock);
+	gh_unlock(&gh_gc.stats_lock);
 	gh_final_unlock();
-	pthread_mutex_unlock(&gh_heap.lock);
+	gh_unlock(&gh_heap.lock);
 	gh_sweep_thaw();
 	for (uint32_t sc = GH_NUM_SPANCLASSES; sc-- > 0;)
-		pthread_mutex_unlock(&gh_heap.central[sc].lock);
+		gh_unlock(&gh_heap.central[sc].lock);
 	gh_threads_unlock();
 	gh_roots_unlock();
-	pthread_mutex_unlock(&gh_gc.lock);
+	gh_unlock(&gh_gc.lock);
 }
 
 static void fork_child(void)

@@ -186,14 +186,14 @@ static struct {
 /* Helpers park on gen: the collecting thread bumps it to start a marking.
  * running counts helpers not yet done with the current one. */
 static struct {
-	pthread_mutex_t lock;
+	gh_mutex lock;
 	pthread_cond_t wake, done;
 	uint64_t gen;
 	uint32_t nstarted; /* helpers started (they never stop) */
 	uint32_t nready;   /* helpers that took their id and read gen */
 	uint32_t running;
-} helpers = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-	     0, 0, 0, 0};
+} helpers = {GH_MUTEX_INITIALIZER(GH_RANK_MARKHELPERS), PTHREAD_COND_INITIALIZER,
+	     PTHREAD_COND_INITIALIZER, 0, 0, 0, 0};
 
 bool gh_marking;
 
@@ -443,23 +443,23 @@ static void mark_worker(marker *m)
 static void *helper_main(void *arg)
 {
 	(void)arg;
-	gh_mutex_lock(&helpers.lock);
+	gh_lock(&helpers.lock);
 	uint32_t id = ++helpers.nready; /* 1, 2, ... */
 	uint64_t seen = helpers.gen;
 	pthread_cond_broadcast(&helpers.done);
 	for (;;) {
 		while (helpers.gen == seen)
-			pthread_cond_wait(&helpers.wake, &helpers.lock);
+			gh_cond_wait(&helpers.wake, &helpers.lock);
 		seen = helpers.gen;
 		bool mine = id < mk.nmarkers;
-		pthread_mutex_unlock(&helpers.lock);
+		gh_unlock(&helpers.lock);
 		if (mine) {
 			/* Memcheck's leave is per thread (see mgc.c). */
 			gh_track_quiet_begin();
 			mark_worker(&mk.m[id]);
 			gh_track_quiet_end();
 		}
-		gh_mutex_lock(&helpers.lock);
+		gh_lock(&helpers.lock);
 		if (mine && --helpers.running == 0)
 			pthread_cond_broadcast(&helpers.done);
 	}
@@ -479,7 +479,7 @@ static uint32_t gcprocs(void)
 uint32_t gh_mark_prepare(void)
 {
 	uint32_t want = gcprocs();
-	gh_mutex_lock(&helpers.lock);
+	gh_lock(&helpers.lock);
 	while (helpers.nstarted + 1 < want) {
 		if (gh_spawn_thread(helper_main, "goheap-mark", false) != 0)
 			break; /* mark with fewer */
@@ -488,8 +488,8 @@ uint32_t gh_mark_prepare(void)
 	/* Each new helper must have read the generation before a marking
 	 * bumps it. */
 	while (helpers.nready < helpers.nstarted)
-		pthread_cond_wait(&helpers.done, &helpers.lock);
-	pthread_mutex_unlock(&helpers.lock);
+		gh_cond_wait(&helpers.done, &helpers.lock);
+	gh_unlock(&helpers.lock);
 	uint32_t n = helpers.nstarted + 1 < want ? helpers.nstarted + 1 : want;
 	/* A buffer for each marker to start with (see Overflow). */
 	workbuf *b;
@@ -502,7 +502,7 @@ uint32_t gh_mark_prepare(void)
 void gh_mark_after_fork(void)
 {
 	/* The child has none of the helpers. */
-	pthread_mutex_init(&helpers.lock, NULL);
+	gh_mutex_init(&helpers.lock, GH_RANK_MARKHELPERS, 0);
 	pthread_cond_init(&helpers.wake, NULL);
 	pthread_cond_init(&helpers.done, NULL);
 	helpers.nstarted = helpers.nready = helpers.running = 0;
@@ -643,18 +643,18 @@ static void mark_all(uintptr_t sp, void *arg)
 
 	uint32_t nhelp = mk.nmarkers - 1;
 	if (nhelp) {
-		gh_mutex_lock(&helpers.lock);
+		gh_lock(&helpers.lock);
 		helpers.running = nhelp;
 		helpers.gen++;
 		pthread_cond_broadcast(&helpers.wake);
-		pthread_mutex_unlock(&helpers.lock);
+		gh_unlock(&helpers.lock);
 	}
 	mark_worker(m0);
 	if (nhelp) {
-		gh_mutex_lock(&helpers.lock);
+		gh_lock(&helpers.lock);
 		while (helpers.running)
-			pthread_cond_wait(&helpers.done, &helpers.lock);
-		pthread_mutex_unlock(&helpers.lock);
+			gh_cond_wait(&helpers.done, &helpers.lock);
+		gh_unlock(&helpers.lock);
 	}
 	gh_mcache_collect_all(mark_listed);
 	if (mk.overflow)

@@ -40,44 +40,17 @@
 #include <sched.h>
 #include <string.h>
 
+#include "debugmode.h"
 #include "gc.h"
 #include "gh.h"
 #include "mem.h"
 #include "mprof.h"
 #include "track.h"
 
-static pthread_mutex_t sweeper_lock = PTHREAD_MUTEX_INITIALIZER;
+static gh_mutex sweeper_lock = GH_MUTEX_INITIALIZER(GH_RANK_SWEEPER);
 static pthread_cond_t sweeper_cond = PTHREAD_COND_INITIALIZER;
 static bool sweeper_started;
 static uint32_t sweeper_want; /* sweepgen the sweeper should reach */
-
-void gh_span_publish(gh_span *s)
-{
-	/* A span swept for the current cycle must have clear mark bits, or
-	 * the next marking takes its blocks for scanned already.  A
-	 * collection that stops this thread between clearing and storing
-	 * may set bits (the caller holds the block) and advance the cycle:
-	 * then do both again. */
-	for (;;) {
-		uint32_t epoch = __atomic_load_n(&gh_gc.epoch, __ATOMIC_ACQUIRE);
-		memset(s->markbits, 0, sizeof s->markbits);
-		__atomic_store_n(&s->sweepgen, __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE),
-				 __ATOMIC_RELEASE);
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&gh_gc.epoch, __ATOMIC_ACQUIRE) == epoch)
-			return;
-	}
-}
-
-void gh_span_release(gh_span *s)
-{
-	if (s->types) {
-		if (GH_SPANCLASS_CLASS(s->spanclass) != 0)
-			gh_span_free_types(s);
-		s->types = NULL;
-	}
-	gh_mheap_free(s);
-}
 
 static bool sweep_large(gh_span *s, uint32_t sg)
 {
@@ -246,9 +219,9 @@ void gh_span_ensure_swept(gh_span *s)
 			gh_mcentral *c = &gh_heap.central[sc];
 			gh_link *fl;
 			uint32_t nfl;
-			gh_mutex_lock(&c->lock);
+			gh_lock(&c->lock);
 			bool mine = gh_mcentral_claim_locked(c, s, sg, &fl, &nfl);
-			pthread_mutex_unlock(&c->lock);
+			gh_unlock(&c->lock);
 			if (mine) {
 				gh_span_sweep_claimed(s, fl, nfl);
 				gh_mcentral_swept(c, s);
@@ -294,7 +267,7 @@ static void sweep_slot(void *obj)
 /* Proportional sweeping: the cursor each refill advances, so that the
  * sweep keeps pace with allocation even when the background sweeper gets
  * no CPU (Go's proportional sweep, in spans per batch). */
-static pthread_mutex_t cursor_lock = PTHREAD_MUTEX_INITIALIZER;
+static gh_mutex cursor_lock = GH_MUTEX_INITIALIZER(GH_RANK_SWEEPCURSOR);
 static void *cursor_chunk;
 static size_t cursor_off;
 static uint32_t cursor_gen;
@@ -308,7 +281,7 @@ void gh_sweep_some(uint32_t spans)
 		return;
 	gh_span *todo[16];
 	uint32_t n = 0;
-	gh_mutex_lock(&cursor_lock);
+	gh_lock(&cursor_lock);
 	if (cursor_gen != sg) {
 		/* Both read without the lock above. */
 		__atomic_store_n(&cursor_gen, sg, __ATOMIC_RELAXED);
@@ -327,7 +300,7 @@ void gh_sweep_some(uint32_t spans)
 		    cur != GH_SWEEPGEN_FRESH)
 			todo[n++] = s;
 	}
-	pthread_mutex_unlock(&cursor_lock);
+	gh_unlock(&cursor_lock);
 	for (uint32_t i = 0; i < n; i++)
 		sweep_slot(todo[i]);
 }
@@ -340,27 +313,27 @@ void gh_sweep_finish(void)
 static void *sweeper_main(void *arg)
 {
 	(void)arg;
-	gh_mutex_lock(&sweeper_lock);
+	gh_lock(&sweeper_lock);
 	for (;;) {
 		while (sweeper_want == 0)
-			pthread_cond_wait(&sweeper_cond, &sweeper_lock);
+			gh_cond_wait(&sweeper_cond, &sweeper_lock);
 		sweeper_want = 0;
-		pthread_mutex_unlock(&sweeper_lock);
+		gh_unlock(&sweeper_lock);
 		gh_sweep_finish();
-		gh_mutex_lock(&sweeper_lock);
+		gh_lock(&sweeper_lock);
 	}
 	return NULL;
 }
 
 void gh_sweep_background(void)
 {
-	gh_mutex_lock(&sweeper_lock);
+	gh_lock(&sweeper_lock);
 	/* If no thread can be had, lazy sweeping still does it all. */
 	if (!sweeper_started)
 		sweeper_started = gh_spawn_thread(sweeper_main, "goheap-sweep", false) == 0;
 	sweeper_want = 1;
 	pthread_cond_signal(&sweeper_cond);
-	pthread_mutex_unlock(&sweeper_lock);
+	gh_unlock(&sweeper_lock);
 }
 
 /* In the child of fork: a span whose sweep a thread of the parent had
@@ -383,8 +356,8 @@ void gh_sweep_after_fork(void)
 {
 	gh_sweep_thaw();
 	gh_fixalloc_foreach(&gh_heap.spanalloc, adopt_slot);
-	pthread_mutex_init(&cursor_lock, NULL);
-	pthread_mutex_init(&sweeper_lock, NULL);
+	gh_mutex_init(&cursor_lock, GH_RANK_SWEEPCURSOR, 0);
+	gh_mutex_init(&sweeper_lock, GH_RANK_SWEEPER, 0);
 	pthread_cond_init(&sweeper_cond, NULL);
 	sweeper_started = false;
 	sweeper_want = 0;

@@ -33,8 +33,15 @@
  *   - all, by gh_mheap_scavenge(0) (goheap_free_os_memory).
  * npreleased counts a span's released pages.
  *
+ * The life of an in-use span: gh_mheap_alloc hands it out FRESH (see
+ * gh_span.sweepgen), which no sweeper touches while the caller sets it up;
+ * gh_span_publish makes it part of the current cycle, once the caller
+ * holds what keeps its blocks alive (a block's address, an mcentral list);
+ * gh_span_release gives it back, with its table of block types, through
+ * gh_mheap_free.
+ *
  * Every function here that is not "_locked" takes the heap lock; the
- * "_locked" ones expect the caller to hold it.
+ * "_locked" ones expect the caller to hold it (gh_assert_held).
  */
 #include "config.h"
 
@@ -42,9 +49,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "debugmode.h"
+#include "gc.h"
 #include "gh.h"
 #include "mem.h"
-#include "mprof.h"
 #include "track.h"
 
 gh_mheap gh_heap;
@@ -71,6 +79,7 @@ uint64_t gh_walltime(void)
  * lock; readers find new entries through acquire loads. */
 static int pagemap_ensure(uintptr_t start, size_t n)
 {
+	gh_assert_held(&gh_heap.lock);
 	for (uintptr_t i = start >> GH_ARENA_SHIFT; i <= (start + n - 1) >> GH_ARENA_SHIFT; i++) {
 		gh_arena **slot = &gh_arena_index[i];
 		if (!*slot) {
@@ -112,6 +121,7 @@ static gh_span *free_list_for(size_t npages)
 
 static void free_insert_locked(gh_span *s)
 {
+	gh_assert_held(&gh_heap.lock);
 	gh_spanlist_insert(free_list_for(s->npages), s);
 }
 
@@ -129,6 +139,7 @@ static gh_span *free_span_at(uintptr_t p)
 /* Merge the free neighbour t into s (whose bounds the caller sets). */
 static void absorb_locked(gh_span *s, gh_span *t)
 {
+	gh_assert_held(&gh_heap.lock);
 	gh_spanlist_remove(t);
 	if (t->unusedsince < s->unusedsince)
 		s->unusedsince = t->unusedsince;
@@ -143,6 +154,7 @@ static void absorb_locked(gh_span *s, gh_span *t)
  * neighbours.  Caller holds the heap lock. */
 static void free_span_locked(gh_span *s, uint64_t now)
 {
+	gh_assert_held(&gh_heap.lock);
 	__atomic_store_n(&s->state, GH_SPAN_FREE, __ATOMIC_RELEASE);
 	__atomic_store_n(&s->spanclass, 0, __ATOMIC_RELAXED);
 	s->unusedsince = now;
@@ -164,6 +176,7 @@ static void free_span_locked(gh_span *s, uint64_t now)
 /* Best fit among the free spans, or NULL. */
 static gh_span *best_fit_locked(size_t npages)
 {
+	gh_assert_held(&gh_heap.lock);
 	for (size_t n = npages; n < GH_HEAP_LISTS; n++)
 		if (!gh_spanlist_empty(&gh_heap.free[n]))
 			return gh_heap.free[n].next;
@@ -182,6 +195,7 @@ static gh_span *best_fit_locked(size_t npages)
  * with errno ENOMEM.  Caller holds the heap lock. */
 static int grow_locked(size_t npages)
 {
+	gh_assert_held(&gh_heap.lock);
 	if (npages > (SIZE_MAX >> GH_PAGE_SHIFT) / 2) {
 		errno = ENOMEM;
 		return -1;
@@ -248,6 +262,7 @@ static int grow_locked(size_t npages)
  * lock.  Returns the bytes released. */
 static uint64_t scavenge_locked(uint64_t now, uint64_t delay)
 {
+	gh_assert_held(&gh_heap.lock);
 	uint64_t released = 0;
 	for (size_t i = 0; i <= GH_HEAP_LISTS; i++) {
 		gh_span *head = i < GH_HEAP_LISTS ? &gh_heap.free[i] : &gh_heap.freelarge;
@@ -270,6 +285,7 @@ static uint64_t scavenge_locked(uint64_t now, uint64_t delay)
  * the heap lock.  Returns the bytes released. */
 static uint64_t scavenge_to_locked(uint64_t goal, uint64_t budget)
 {
+	gh_assert_held(&gh_heap.lock);
 	uint64_t released = 0;
 	for (size_t i = GH_HEAP_LISTS + 1; i-- > 0 && released < budget;) {
 		gh_span *head = i < GH_HEAP_LISTS ? &gh_heap.free[i] : &gh_heap.freelarge;
@@ -294,6 +310,7 @@ static uint64_t scavenge_to_locked(uint64_t goal, uint64_t budget)
  * become due, or the heap holds more than the memory limit allows. */
 static void maybe_scavenge_locked(uint64_t now)
 {
+	gh_assert_held(&gh_heap.lock);
 	uint64_t cap = __atomic_load_n(&gh_heap.retain_cap, __ATOMIC_RELAXED);
 	if (GH_UNLIKELY(gh_mheap_retained() > cap))
 		scavenge_to_locked(cap, GH_SCAVENGE_STEP);
@@ -308,7 +325,7 @@ static void maybe_scavenge_locked(uint64_t now)
 
 void gh_mheap_init(void)
 {
-	pthread_mutex_init(&gh_heap.lock, NULL);
+	gh_mutex_init(&gh_heap.lock, GH_RANK_HEAP, 0);
 	for (size_t i = 0; i < GH_HEAP_LISTS; i++)
 		gh_spanlist_init(&gh_heap.free[i]);
 	gh_spanlist_init(&gh_heap.freelarge);
@@ -322,11 +339,11 @@ void gh_mheap_init(void)
 
 gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 {
-	gh_mutex_lock(&gh_heap.lock);
+	gh_lock(&gh_heap.lock);
 	gh_span *s = best_fit_locked(npages);
 	if (!s) {
 		if (grow_locked(npages) != 0) {
-			pthread_mutex_unlock(&gh_heap.lock);
+			gh_unlock(&gh_heap.lock);
 			return NULL;
 		}
 		s = best_fit_locked(npages);
@@ -335,7 +352,7 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 	if (s->npages > npages) {
 		gh_span *t = gh_fixalloc_alloc(&gh_heap.spanalloc);
 		if (!t) {
-			pthread_mutex_unlock(&gh_heap.lock);
+			gh_unlock(&gh_heap.lock);
 			errno = ENOMEM;
 			return NULL;
 		}
@@ -406,13 +423,13 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 	gh_stat_add(&gh_heap.stats.heap_inuse, (int64_t)bytes);
 	__atomic_store_n(&s->state, GH_SPAN_INUSE, __ATOMIC_RELEASE);
 	maybe_scavenge_locked(gh_nanotime());
-	pthread_mutex_unlock(&gh_heap.lock);
+	gh_unlock(&gh_heap.lock);
 	return s;
 }
 
 void gh_mheap_free(gh_span *s)
 {
-	gh_mutex_lock(&gh_heap.lock);
+	gh_lock(&gh_heap.lock);
 	GH_ASSERT(s->state == GH_SPAN_INUSE);
 	__atomic_store_n(&s->nspecials, 0, __ATOMIC_RELAXED);
 	s->nprofiled = 0;
@@ -426,14 +443,42 @@ void gh_mheap_free(gh_span *s)
 	uint64_t now = gh_nanotime();
 	free_span_locked(s, now);
 	maybe_scavenge_locked(now);
-	pthread_mutex_unlock(&gh_heap.lock);
+	gh_unlock(&gh_heap.lock);
+}
+
+void gh_span_publish(gh_span *s)
+{
+	/* A span swept for the current cycle must have clear mark bits, or
+	 * the next marking takes its blocks for scanned already.  A
+	 * collection that stops this thread between clearing and storing
+	 * may set bits (the caller holds the block) and advance the cycle:
+	 * then do both again. */
+	for (;;) {
+		uint32_t epoch = __atomic_load_n(&gh_gc.epoch, __ATOMIC_ACQUIRE);
+		memset(s->markbits, 0, sizeof s->markbits);
+		__atomic_store_n(&s->sweepgen, __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE),
+				 __ATOMIC_RELEASE);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&gh_gc.epoch, __ATOMIC_ACQUIRE) == epoch)
+			return;
+	}
+}
+
+void gh_span_release(gh_span *s)
+{
+	if (s->types) {
+		if (GH_SPANCLASS_CLASS(s->spanclass) != 0)
+			gh_span_free_types(s);
+		s->types = NULL;
+	}
+	gh_mheap_free(s);
 }
 
 uint64_t gh_mheap_scavenge_to(uint64_t goal, uint64_t budget)
 {
-	gh_mutex_lock(&gh_heap.lock);
+	gh_lock(&gh_heap.lock);
 	uint64_t r = gh_mheap_retained() > goal ? scavenge_to_locked(goal, budget) : 0;
-	pthread_mutex_unlock(&gh_heap.lock);
+	gh_unlock(&gh_heap.lock);
 	return r;
 }
 
@@ -450,12 +495,12 @@ static bool span_slot_dead(const void *slot)
 
 uint64_t gh_mheap_scavenge(uint64_t delay)
 {
-	gh_mutex_lock(&gh_heap.lock);
+	gh_lock(&gh_heap.lock);
 	uint64_t r = scavenge_locked(gh_nanotime(), delay);
 	/* Releasing everything: the pages of free span descriptors too, but
 	 * under efence, whose retired spans are dead and not free. */
 	if (delay == 0 && !(__atomic_load_n(&gh_debug_flags, __ATOMIC_RELAXED) & GH_DEBUG_EFENCE))
 		gh_fixalloc_release(&gh_heap.spanalloc, span_slot_dead);
-	pthread_mutex_unlock(&gh_heap.lock);
+	gh_unlock(&gh_heap.lock);
 	return r;
 }

@@ -46,6 +46,7 @@
 #include "gh.h"
 #include "mem.h"
 #include "monitor.h"
+#include "statfile.h"
 
 /* At least one refresh a second: goheap-stat's shortest interval. */
 #define GH_REFRESH_NS 1000000000ull

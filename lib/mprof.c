@@ -64,6 +64,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "debugmode.h"
 #include "gc.h"
 #include "gh.h"
 #include "mem.h"
@@ -95,13 +96,14 @@ typedef struct prof_rec {
 } prof_rec;
 enum { SLOT_EMPTY = 0, SLOT_DELETED = 1 };
 
-static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
+static gh_mutex prof_lock = GH_MUTEX_INITIALIZER(GH_RANK_PROF);
 /* Held around the unwinder, so that fork never copies it mid-way: neither
  * libunwind nor libgcc's unwinder has fork handlers for its own locks, and
  * a child that inherits one held hangs at its first sample.  Taken with no
- * other lock held, and before prof_lock; the collector takes it after
- * gh_gc.lock (gh_mprof_lock_unwinder). */
-static pthread_mutex_t unwind_lock = PTHREAD_MUTEX_INITIALIZER;
+ * other lock held, and before prof_lock; the collector takes it last
+ * before the loader's lock, after the finalizer lock
+ * (gh_mprof_lock_unwinder; lockrank.h). */
+static gh_mutex unwind_lock = GH_MUTEX_INITIALIZER(GH_RANK_UNWIND);
 static int64_t prof_rate;       /* bytes; 0 off (atomic) */
 static int64_t prof_rate_used;  /* the last rate that was not 0 */
 static gh_bucket *bucket_hash[BUCKET_HASH];
@@ -273,9 +275,9 @@ static uint32_t take_stack(uintptr_t *stk)
 static void record(void *p, size_t size)
 {
 	uintptr_t stk[MAX_STACK];
-	gh_mutex_lock(&unwind_lock);
+	gh_lock(&unwind_lock);
 	uint32_t n = take_stack(stk);
-	pthread_mutex_unlock(&unwind_lock);
+	gh_unlock(&unwind_lock);
 	gh_span *s = gh_span_of((uintptr_t)p);
 	if (!s)
 		return;
@@ -284,7 +286,7 @@ static void record(void *p, size_t size)
 	uintptr_t key = (uintptr_t)p;
 	if (GH_SPANCLASS_KIND(s->spanclass) == GH_KIND_TINY)
 		key &= ~(uintptr_t)(GH_TINY_SIZE - 1);
-	gh_mutex_lock(&prof_lock);
+	gh_lock(&prof_lock);
 	gh_bucket *b = bucket_get(stk, n, size);
 	uint8_t *f = &sampled_filter[filter_slot(key)];
 	if (b && table_insert(key, b) == 0) {
@@ -296,7 +298,7 @@ static void record(void *p, size_t size)
 		__atomic_fetch_add(&s->nspecials, 1, __ATOMIC_SEQ_CST);
 		__atomic_fetch_add(&s->nprofiled, 1, __ATOMIC_SEQ_CST);
 	}
-	pthread_mutex_unlock(&prof_lock);
+	gh_unlock(&prof_lock);
 }
 
 void gh_mprof_alloc(gh_mcache *c, void *p, size_t size)
@@ -327,7 +329,7 @@ void gh_mprof_free(gh_span *s, uintptr_t p)
 	uint8_t *f = &sampled_filter[filter_slot(p)];
 	if (__atomic_load_n(f, __ATOMIC_RELAXED) == 0)
 		return;
-	gh_mutex_lock(&prof_lock);
+	gh_lock(&prof_lock);
 	if (table_cap) {
 		for (size_t i = addr_hash(p) & (table_cap - 1); table[i].obj != SLOT_EMPTY;
 		     i = (i + 1) & (table_cap - 1)) {
@@ -345,7 +347,7 @@ void gh_mprof_free(gh_span *s, uintptr_t p)
 			__atomic_fetch_sub(&s->nspecials, 1, __ATOMIC_SEQ_CST);
 		}
 	}
-	pthread_mutex_unlock(&prof_lock);
+	gh_unlock(&prof_lock);
 }
 
 long goheap_set_profile_rate(long bytes)
@@ -354,11 +356,11 @@ long goheap_set_profile_rate(long bytes)
 	int64_t old = __atomic_load_n(&prof_rate, __ATOMIC_RELAXED);
 	if (bytes < 0)
 		return (long)old;
-	gh_mutex_lock(&prof_lock);
+	gh_lock(&prof_lock);
 	__atomic_store_n(&prof_rate, (int64_t)bytes, __ATOMIC_RELAXED);
 	if (bytes > 0)
 		prof_rate_used = bytes;
-	pthread_mutex_unlock(&prof_lock);
+	gh_unlock(&prof_lock);
 	/* The calling thread starts afresh; the others take the new rate
 	 * at their next sample (at most 4 MiB away if profiling was off). */
 	gh_mcache *c = gh_tls_cache;
@@ -371,26 +373,26 @@ long goheap_set_profile_rate(long bytes)
 
 void gh_mprof_lock_unwinder(void)
 {
-	gh_mutex_lock(&unwind_lock);
+	gh_lock(&unwind_lock);
 }
 
 void gh_mprof_unlock_unwinder(void)
 {
-	pthread_mutex_unlock(&unwind_lock);
+	gh_unlock(&unwind_lock);
 }
 
 /* ---- Start-up ---- */
 
 static void lock_prepare(void)
 {
-	gh_mutex_lock(&unwind_lock);
-	gh_mutex_lock(&prof_lock);
+	gh_lock(&unwind_lock);
+	gh_lock(&prof_lock);
 }
 
 static void lock_release(void)
 {
-	pthread_mutex_unlock(&prof_lock);
-	pthread_mutex_unlock(&unwind_lock);
+	gh_unlock(&prof_lock);
+	gh_unlock(&unwind_lock);
 }
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
@@ -715,7 +717,7 @@ int goheap_write_heap_profile(int fd)
 		return -1;
 	}
 	/* Copy the counts under the lock; write without it. */
-	gh_mutex_lock(&prof_lock);
+	gh_lock(&prof_lock);
 	uint64_t nb = nbuckets;
 	int64_t rate = prof_rate_used;
 	size_t snapsize = (nb ? nb : 1) * sizeof(snap);
@@ -728,7 +730,7 @@ int goheap_write_heap_profile(int fd)
 			nframes += b->nstk;
 		}
 	}
-	pthread_mutex_unlock(&prof_lock);
+	gh_unlock(&prof_lock);
 	if (!sn) {
 		errno = ENOMEM;
 		return -1;

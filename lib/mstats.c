@@ -24,7 +24,7 @@ void goheap_read_memstats(goheap_memstats *m)
 	m->size = sizeof *m;
 	m->version = GOHEAP_MEMSTATS_VERSION;
 
-	gh_mutex_lock(&gh_heap.lock);
+	gh_lock(&gh_heap.lock);
 	const gh_heapstats *h = &gh_heap.stats;
 	uint64_t large_nmalloc = h->large_nmalloc, large_nfree = h->large_nfree;
 	uint64_t large_alloc = h->large_alloc_bytes, large_free = h->large_free_bytes;
@@ -33,7 +33,7 @@ void goheap_read_memstats(goheap_memstats *m)
 	m->heap_released = h->heap_released;
 	m->mspan_inuse = h->mspan_inuse;
 	m->mspan_sys = h->mspan_sys;
-	pthread_mutex_unlock(&gh_heap.lock);
+	gh_unlock(&gh_heap.lock);
 	m->mcache_inuse = gh_stat_get(&h->mcache_inuse);
 	m->mcache_sys = gh_stat_get(&h->mcache_sys);
 	m->gc_sys = gh_stat_get(&h->gc_sys);

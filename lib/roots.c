@@ -27,7 +27,7 @@ typedef struct root_range {
 	uintptr_t lo, hi;
 } root_range;
 
-static pthread_mutex_t roots_lock = PTHREAD_MUTEX_INITIALIZER;
+static gh_mutex roots_lock = GH_MUTEX_INITIALIZER(GH_RANK_ROOTS);
 static root_range *ranges;
 static size_t nranges, capranges;
 static uintptr_t self_base; /* load address of libgoheap itself */
@@ -62,12 +62,12 @@ void gh_roots_init(void)
 
 void gh_roots_lock(void)
 {
-	gh_mutex_lock(&roots_lock);
+	gh_lock(&roots_lock);
 }
 
 void gh_roots_unlock(void)
 {
-	pthread_mutex_unlock(&roots_lock);
+	gh_unlock(&roots_lock);
 }
 
 typedef struct foreach_ctx {
@@ -134,6 +134,7 @@ void gh_roots_foreach(void (*fn)(int registered, const char *name, uintptr_t lo,
 				 void *arg),
 		      void *arg)
 {
+	gh_assert_held(&roots_lock);
 	foreach_ctx c = {fn, arg, NULL};
 	dl_iterate_phdr(object_roots, &c);
 	for (size_t i = 0; i < nranges; i++)
@@ -162,12 +163,12 @@ int goheap_add_roots(void *start, void *end)
 		return -1;
 	}
 	gh_init();
-	gh_mutex_lock(&roots_lock);
+	gh_lock(&roots_lock);
 	if (nranges == capranges) {
 		size_t cap = capranges ? capranges * 2 : 64;
 		root_range *r = gh_sys_alloc(cap * sizeof *r, &gh_heap.stats.other_sys);
 		if (!r) {
-			pthread_mutex_unlock(&roots_lock);
+			gh_unlock(&roots_lock);
 			errno = ENOMEM;
 			return -1;
 		}
@@ -181,7 +182,7 @@ int goheap_add_roots(void *start, void *end)
 	ranges[nranges].lo = lo;
 	ranges[nranges].hi = hi;
 	nranges++;
-	pthread_mutex_unlock(&roots_lock);
+	gh_unlock(&roots_lock);
 	return 0;
 }
 
@@ -189,14 +190,14 @@ int goheap_remove_roots(void *start, void *end)
 {
 	uintptr_t lo = ((uintptr_t)start + 7) & ~(uintptr_t)7, hi = (uintptr_t)end;
 	int found = -1;
-	gh_mutex_lock(&roots_lock);
+	gh_lock(&roots_lock);
 	for (size_t i = nranges; i-- > 0;)
 		if (ranges[i].lo == lo && ranges[i].hi == hi) {
 			ranges[i] = ranges[--nranges];
 			found = 0;
 			break;
 		}
-	pthread_mutex_unlock(&roots_lock);
+	gh_unlock(&roots_lock);
 	if (found)
 		errno = ENOENT;
 	return found;

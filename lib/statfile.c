@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 #include "gh.h"
-#include "monitor.h"
+#include "statfile.h"
 
 static char stats_dir[512]; /* the base directory */
 static char file_path[600]; /* the published file, while there is one */

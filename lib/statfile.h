@@ -3,8 +3,9 @@
  * file each process publishes (statfile.c, monitor.c) and the heap dump
  * (heapdump.c), with the readers goheap-stat, the tests and the fuzzers
  * share (tools/statread.c).  This header is included by the library and by
- * the tool alike, so it holds formats and reader declarations only; the
- * tool never links the library's internals.
+ * the tool alike, so it holds formats and reader declarations, and the
+ * writer's only where the library is built; the tool never links the
+ * library's internals.
  *
  * Both formats are specified for users in goheap-stat(1) and
  * goheap-heapdump(5); this comment is the implementer's summary.
@@ -287,5 +288,54 @@ int gh_dump_open(gh_dump_reader *r, const void *buf, size_t len);
 int gh_dump_next(gh_dump_reader *r, gh_dump_record *rec);
 /* Value of a named entry of a PARAMS or MEMSTATS record; 0 or -1. */
 int gh_dump_named_get(const gh_dump_record *rec, const char *name, uint64_t *out);
+
+/* ---- The writer (statfile.c) ------------------------------------------------------
+ *
+ * libgoheap's side, declared only where the library itself is built
+ * (GOHEAP_BUILDING): the tool, the tests and the fuzzers share the formats
+ * and the readers above, never the library's internals. */
+
+#ifdef GOHEAP_BUILDING
+#include "gh.h"
+
+/* The uint64_t scalars of goheap_memstats, in order, with their units:
+ * the stats file's schema and the heap dump's MEMSTATS record. */
+#define GH_MEMSTATS_SCALARS(X)                                                     \
+	X(alloc, BYTES) X(total_alloc, BYTES) X(sys, BYTES) X(nlookup, COUNT)      \
+	X(nmalloc, COUNT) X(nfree, COUNT) X(heap_alloc, BYTES) X(heap_sys, BYTES)  \
+	X(heap_idle, BYTES) X(heap_inuse, BYTES) X(heap_released, BYTES)           \
+	X(heap_objects, COUNT) X(mspan_inuse, BYTES) X(mspan_sys, BYTES)           \
+	X(mcache_inuse, BYTES) X(mcache_sys, BYTES) X(gc_sys, BYTES)               \
+	X(other_sys, BYTES) X(next_gc, BYTES) X(last_gc, TIMESTAMP)                \
+	X(pause_total_ns, NS)
+
+/* Figures the monitor adds to goheap_memstats in the file. */
+typedef struct gh_monitor_figures {
+	uint64_t update_ns;      /* wall clock of this update */
+	uint64_t nupdates;       /* updates so far */
+	uint64_t forced_gc;      /* collections forced by the monitor */
+	uint64_t scavenged;      /* bytes the monitor's scavenger released */
+	uint64_t requests;       /* requests served */
+	uint64_t start_ns;       /* process start, wall clock */
+	uint64_t forcegc_period; /* ns; 0 never */
+	uint64_t scavenge_delay; /* ns */
+} gh_monitor_figures;
+
+/* Remember where the stats file goes ($GOHEAP_STATS_DIR); at start-up,
+ * before threads may change the environment. */
+GH_INTERNAL void gh_statfile_configure(void);
+/* Create and publish this process's stats file; 0, or -1 (nothing
+ * published; a diagnostic was printed if something looked hostile). */
+GH_INTERNAL int gh_statfile_create(void);
+/* Write a new snapshot (the monitor thread only). */
+GH_INTERNAL void gh_statfile_update(const goheap_memstats *m, const gh_monitor_figures *f);
+/* The mapped header and request slot, or NULL if there is no file. */
+GH_INTERNAL gh_statfile_header *gh_statfile_header_ptr(void);
+GH_INTERNAL gh_statfile_request *gh_statfile_request_ptr(void);
+/* Unlink the file if this process made it (at exit). */
+GH_INTERNAL void gh_statfile_remove(void);
+/* In the child of fork: forget the parent's file without touching it. */
+GH_INTERNAL void gh_statfile_forget(void);
+#endif /* GOHEAP_BUILDING */
 
 #endif

@@ -9,8 +9,10 @@
  * key destructor) or when its explicit registrations are undone.
  *
  * The registry lock is held by a collection for the whole time the world
- * is stopped, so threads join and leave only between collections.  No
- * other lock is ever taken under it.
+ * is stopped, so threads join and leave only between collections.  It is
+ * no leaf: the collection takes the finalizer, unwinder and mark helpers'
+ * locks under it, the fork handler the mcentral and heap locks
+ * (lockrank.h).
  *
  * goheap_pthread_create keeps the start argument on a pending list, which
  * the collector scans, until the new thread has registered: in between,
@@ -27,7 +29,7 @@
 
 __thread gh_thread *gh_self_thread;
 
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static gh_mutex registry_lock = GH_MUTEX_INITIALIZER(GH_RANK_THREADS);
 static gh_thread *registry;
 static gh_fixalloc threadalloc;
 static uint64_t thread_inuse;
@@ -54,12 +56,12 @@ static void thread_exit(void *arg)
 
 void gh_threads_lock(void)
 {
-	gh_mutex_lock(&registry_lock);
+	gh_lock(&registry_lock);
 }
 
 void gh_threads_unlock(void)
 {
-	pthread_mutex_unlock(&registry_lock);
+	gh_unlock(&registry_lock);
 }
 
 gh_thread *gh_threads_first(void)
@@ -77,6 +79,7 @@ void gh_threads_init(void)
 /* Add the calling thread; caller holds the registry lock. */
 static gh_thread *add_self_locked(void)
 {
+	gh_assert_held(&registry_lock);
 	gh_thread *t = gh_fixalloc_alloc(&threadalloc);
 	if (!t) {
 		errno = ENOMEM;
@@ -101,6 +104,7 @@ static gh_thread *add_self_locked(void)
 
 static void remove_self_locked(gh_thread *t)
 {
+	gh_assert_held(&registry_lock);
 	if (t->prev)
 		t->prev->next = t->next;
 	else
@@ -117,12 +121,12 @@ int gh_thread_autoregister(void)
 	gh_thread *t = gh_self_thread;
 	if (t && t->autoreg)
 		return 0;
-	gh_mutex_lock(&registry_lock);
+	gh_lock(&registry_lock);
 	if (!t)
 		t = add_self_locked();
 	if (t)
 		t->autoreg = true;
-	pthread_mutex_unlock(&registry_lock);
+	gh_unlock(&registry_lock);
 	return t ? 0 : -1;
 }
 
@@ -131,21 +135,21 @@ void gh_thread_forget(void)
 	gh_thread *t = gh_self_thread;
 	if (!t)
 		return;
-	gh_mutex_lock(&registry_lock);
+	gh_lock(&registry_lock);
 	remove_self_locked(t);
-	pthread_mutex_unlock(&registry_lock);
+	gh_unlock(&registry_lock);
 }
 
 int goheap_register_thread(void)
 {
 	gh_init();
-	gh_mutex_lock(&registry_lock);
+	gh_lock(&registry_lock);
 	gh_thread *t = gh_self_thread;
 	if (!t)
 		t = add_self_locked();
 	if (t)
 		t->nreg++;
-	pthread_mutex_unlock(&registry_lock);
+	gh_unlock(&registry_lock);
 	return t ? 0 : -1;
 }
 
@@ -156,14 +160,14 @@ int goheap_unregister_thread(void)
 		errno = EINVAL;
 		return -1;
 	}
-	gh_mutex_lock(&registry_lock);
+	gh_lock(&registry_lock);
 	if (t->nreg > 0)
 		t->nreg--;
 	/* A thread that allocates stays registered until it exits: its cache
 	 * would hand it blocks the collector could not see it hold. */
 	if (t->nreg == 0 && !t->autoreg)
 		remove_self_locked(t);
-	pthread_mutex_unlock(&registry_lock);
+	gh_unlock(&registry_lock);
 	return 0;
 }
 
@@ -176,14 +180,14 @@ void gh_threads_scan_pending(void (*scan)(uintptr_t lo, uintptr_t hi))
 /* Take p off the pending list and free it. */
 static void pending_drop(pending_start *p)
 {
-	gh_mutex_lock(&registry_lock);
+	gh_lock(&registry_lock);
 	if (p->prev)
 		p->prev->next = p->next;
 	else
 		pending = p->next;
 	if (p->next)
 		p->next->prev = p->prev;
-	pthread_mutex_unlock(&registry_lock);
+	gh_unlock(&registry_lock);
 	free(p);
 }
 
@@ -208,12 +212,12 @@ int goheap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	p->start = start;
 	p->arg = arg;
 	p->prev = NULL;
-	gh_mutex_lock(&registry_lock);
+	gh_lock(&registry_lock);
 	p->next = pending;
 	if (pending)
 		pending->prev = p;
 	pending = p;
-	pthread_mutex_unlock(&registry_lock);
+	gh_unlock(&registry_lock);
 	int r = pthread_create(thread, attr, thread_start, p);
 	if (r != 0)
 		pending_drop(p);
@@ -247,7 +251,7 @@ void gh_threads_after_fork(void)
 /* gh_spawn_thread's hand-shake with the thread it starts. */
 typedef struct {
 	void *(*fn)(void *);
-	pthread_mutex_t lock;
+	gh_mutex lock;
 	pthread_cond_t cond;
 	bool started;
 } spawn_start;
@@ -256,10 +260,10 @@ static void *spawned_main(void *arg)
 {
 	spawn_start *st = arg;
 	void *(*fn)(void *) = st->fn;
-	gh_mutex_lock(&st->lock);
+	gh_lock(&st->lock);
 	st->started = true;
 	pthread_cond_signal(&st->cond);
-	pthread_mutex_unlock(&st->lock); /* st is gone after this */
+	gh_unlock(&st->lock); /* st is gone after this */
 	return fn(NULL);
 }
 
@@ -270,7 +274,7 @@ static void *spawned_main(void *arg)
  * forever. */
 int gh_spawn_thread(void *(*fn)(void *), const char *name, bool stoppable)
 {
-	spawn_start st = {fn, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+	spawn_start st = {fn, GH_MUTEX_INITIALIZER(GH_RANK_SPAWN), PTHREAD_COND_INITIALIZER, false};
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -301,11 +305,11 @@ int gh_spawn_thread(void *(*fn)(void *), const char *name, bool stoppable)
 		return -1;
 	/* With the signals of the caller back: a collection can stop it
 	 * meanwhile. */
-	gh_mutex_lock(&st.lock);
+	gh_lock(&st.lock);
 	while (!st.started)
-		pthread_cond_wait(&st.cond, &st.lock);
-	pthread_mutex_unlock(&st.lock);
-	pthread_mutex_destroy(&st.lock);
+		gh_cond_wait(&st.cond, &st.lock);
+	gh_unlock(&st.lock);
+	gh_mutex_destroy(&st.lock);
 	pthread_cond_destroy(&st.cond);
 	return 0;
 }
