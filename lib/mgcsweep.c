@@ -30,10 +30,11 @@
  *   - under a debug mode or Valgrind, the blocks freed, for the poison,
  *     the trace and the memory checker.
  * The span's own free list (blocks threads gave back, mcentral.c) was
- * taken by the claim and is dropped: its blocks carry no mark (the
- * collection marks only the blocks on the threads' lists, mcache.c), so
- * the swap frees them with the rest.  A span left with no live block
- * goes back to the page heap.
+ * taken by the claim and is dropped: its blocks are freed with the rest,
+ * their marks cleared first (the collection marks the blocks on the
+ * threads' lists, mcache.c, not those on spans' lists; a mark on one of
+ * these came from a stale word).  A span left with no live block goes back
+ * to the page heap.
  */
 #include "config.h"
 
@@ -174,9 +175,16 @@ static void sweep_debug(gh_span *s, uint32_t idx, void *arg)
 
 void gh_span_sweep_claimed(gh_span *s, gh_link *freelist, uint32_t nfreelist)
 {
-	(void)freelist; /* dropped: see the top of the file */
 	uint32_t cls = GH_SPANCLASS_CLASS(s->spanclass);
 	GH_ASSERT(cls != 0);
+	/* The dropped free list's blocks become free: a mark on one of them
+	 * came from a stale word that happened to point at it (or from a
+	 * thread that held it in a register on its way to the list), not
+	 * from a live reference.  Clearing it keeps the count below exact. */
+	for (gh_link *o = freelist; o; o = gh_link_read(o).next) {
+		uint32_t idx = gh_span_index(s, (uintptr_t)o);
+		s->markbits[idx >> 6] &= ~((uint64_t)1 << (idx & 63));
+	}
 	uint64_t was[GH_BITWORDS];
 	allocated_before(s, was);
 	if (gh_span_nspecials(s))
@@ -198,9 +206,9 @@ void gh_span_sweep_claimed(gh_span *s, gh_link *freelist, uint32_t nfreelist)
 	if (nwas)
 		s->needzero = 1;
 	/* The blocks of the dropped free list were counted free when they
-	 * were freed by hand. */
-	if (nwas > nlive + nfreelist)
-		gh_stat_add(&gh_heap.stats.small_nfree[cls], nwas - nlive - nfreelist);
+	 * were freed by hand; the others not marked are freed now. */
+	GH_ASSERT(nwas >= nlive + nfreelist);
+	gh_stat_add(&gh_heap.stats.small_nfree[cls], nwas - nlive - nfreelist);
 	GH_CHECK(gh_span_small_ok, s);
 	sweep_leave();
 }
