@@ -97,13 +97,14 @@ enum gh_kind {
 #define GH_SPANCLASS_KIND(sc) ((sc) & 3)
 #define GH_NUM_SPANCLASSES (GH_NUM_CLASSES * GH_NKINDS)
 
-/* ---- Errors -------------------------------------------------------------- */
+/* ---- Errors (error.c) ---------------------------------------------------- */
 
 /* Print one "goheap: ..." line on stderr and abort.  For broken invariants
  * and for misuse the host cannot recover from (a bad free). */
 GH_INTERNAL GH_NORETURN GH_PRINTF(1, 2) void gh_throw(const char *fmt, ...);
-/* Print one "goheap: ..." line on stderr without stdio (safe while other
- * threads are stopped). */
+/* Print one "goheap: ..." line on stderr without stdio's locks or
+ * allocation, so safe while other threads are stopped (they may hold the
+ * stdio or malloc locks). */
 GH_INTERNAL GH_PRINTF(1, 2) void gh_warn(const char *fmt, ...);
 
 #ifdef GH_DEBUG
@@ -186,7 +187,7 @@ GH_INTERNAL void gh_fixalloc_foreach(gh_fixalloc *f, void (*fn)(void *obj));
  * Slots of chunks added after the start are not visited. */
 GH_INTERNAL void *gh_fixalloc_next(gh_fixalloc *f, void **chunk, size_t *off);
 
-/* ---- Spans ---------------------------------------------------------------- */
+/* ---- Spans --------------------------------------------------------------- */
 
 /* A free small block.  Its tag equals gh_free_tag(block) exactly when the
  * block is free; see malloc.c. */
@@ -283,7 +284,7 @@ static inline void gh_spanlist_insert_tail(gh_span *head, gh_span *s)
 	gh_spanlist_insert(head->prev, s);
 }
 
-/* ---- Arenas and the page map (mheap.c) ------------------------------------ */
+/* ---- Arenas and the page map (mheap.c) ----------------------------------- */
 
 typedef struct gh_arena {
 	/* For each page: the span holding it.  In-use spans are entered for
@@ -334,7 +335,7 @@ static inline uint32_t gh_span_index(const gh_span *s, uintptr_t p)
 	return (uint32_t)(((uint64_t)(p - s->start) * s->divmagic) >> 32);
 }
 
-/* ---- Central lists (mcentral.c) -------------------------------------------- */
+/* ---- Central lists (mcentral.c) ------------------------------------------ */
 
 typedef struct gh_mcentral {
 	pthread_mutex_t lock;
@@ -356,7 +357,7 @@ GH_INTERNAL void gh_span_release(gh_span *s);
 /* Side table of block types for a typed span; 0 or -1. */
 GH_INTERNAL int gh_span_alloc_types(gh_span *s);
 
-/* ---- The page heap (mheap.c) ------------------------------------------------ */
+/* ---- The page heap (mheap.c) --------------------------------------------- */
 
 /* Statistics the heap keeps; summed into goheap_memstats by mstats.c. */
 typedef struct gh_heapstats {
@@ -417,12 +418,8 @@ GH_INTERNAL uint64_t gh_mheap_retained(void);
 /* What a heap operation releases at most when over retain_cap: bounds the
  * time it holds the heap lock (about 0.1 ms). */
 #define GH_SCAVENGE_STEP (1u << 20)
-/* Monotonic clock in ns. */
-GH_INTERNAL uint64_t gh_nanotime(void);
-/* Wall clock in ns since the Epoch. */
-GH_INTERNAL uint64_t gh_walltime(void);
 
-/* ---- Thread caches (mcache.c) ------------------------------------------------ */
+/* ---- Thread caches (mcache.c) -------------------------------------------- */
 
 typedef struct gh_cachelist {
 	gh_link *head;
@@ -475,7 +472,7 @@ GH_INTERNAL void gh_mcache_registry_unlock(void);
  * along, and forget their caches. */
 GH_INTERNAL void gh_mcache_after_fork(void);
 
-/* ---- Tunables (options.c) ------------------------------------------------------ */
+/* ---- Tunables (options.c) ------------------------------------------------ */
 
 typedef enum gh_option_id {
 	GH_OPT_GOGC,           /* percent; -1 off */
@@ -500,7 +497,7 @@ typedef enum gh_option_id {
 GH_INTERNAL void gh_options_init(void);
 GH_INTERNAL int64_t gh_option(gh_option_id id);
 
-/* ---- Entry points (malloc.c) ----------------------------------------------------- */
+/* ---- Entry points (malloc.c) --------------------------------------------- */
 
 GH_INTERNAL extern uintptr_t gh_tag_secret;
 
@@ -509,6 +506,10 @@ static inline uintptr_t gh_free_tag(const void *p)
 	return (uintptr_t)p ^ gh_tag_secret;
 }
 
+/* ---- Start-up (init.c) --------------------------------------------------- */
+
+/* Set the library up, once; every entry point that may come first calls
+ * it (the constructor normally has). */
 GH_INTERNAL void gh_init(void);
 
 #endif /* GH_H */

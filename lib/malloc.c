@@ -15,7 +15,7 @@
  *   3. The mcentral has no free block: it takes a span from the page heap
  *      and carves blocks out of it as they are needed (mheap.c).
  *   4. The page heap has no fitting run of pages: it maps more from the OS,
- *      at least 1 MiB at a time, in 64 MiB arenas (mem_linux.c).
+ *      at least 1 MiB at a time, in 64 MiB arenas (os.h).
  *
  * Freeing a small block goes the other way: push it on the calling
  * thread's list; a list longer than two batches gives a batch back to the
@@ -45,16 +45,12 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "gc.h"
 #include "gh.h"
-#include "mem.h"
-#include "monitor.h"
+#include "os.h"
 #include "mprof.h"
 #include "track.h"
 
@@ -62,76 +58,6 @@ uintptr_t gh_tag_secret;
 #ifdef HAVE_VALGRIND_MEMCHECK_H
 int gh_track_on;
 #endif
-
-static void vwarn(const char *fmt, va_list ap)
-{
-	char buf[512];
-	int n = snprintf(buf, sizeof buf, "goheap: ");
-	n += vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
-	if (n > (int)sizeof buf - 2)
-		n = (int)sizeof buf - 2;
-	buf[n++] = '\n';
-	ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
-	(void)w;
-}
-
-void gh_warn(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vwarn(fmt, ap);
-	va_end(ap);
-}
-
-void gh_throw(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vwarn(fmt, ap);
-	va_end(ap);
-	abort();
-}
-
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-
-static void init_once_fn(void)
-{
-	gh_track_init();
-	gh_options_init();
-	gh_debug_init();
-	/* The secret must differ from 0 so that zeroed memory never looks
-	 * free. */
-	do
-		gh_tag_secret = (uintptr_t)gh_sys_random();
-	while (gh_tag_secret == 0);
-	gh_mheap_init();
-	gh_gc_init();
-	gh_threads_init();
-	gh_roots_init();
-	if (gh_stw_init() != 0)
-		gh_throw("cannot install the stop-the-world signal handler");
-	/* Before gh_gc_atfork: its fork handlers must prepare first, as
-	 * the profile's lock is a leaf. */
-	gh_mprof_init();
-	gh_gc_atfork();
-	gh_monitor_start();
-}
-
-void gh_init(void)
-{
-	pthread_once(&init_once, init_once_fn);
-}
-
-/* At load: set up, and register the loading (normally the main) thread. */
-__attribute__((constructor)) static void gh_constructor(void)
-{
-	gh_init();
-	/* Out of memory already: the thread registers at its first
-	 * allocation or collection instead (mcache.c); refusing to load
-	 * would fail the whole program. */
-	if (gh_thread_autoregister() != 0 && errno != ENOMEM)
-		gh_throw("cannot register the main thread: no stack bounds");
-}
 
 /* Abort for a pointer that goheap_free or goheap_realloc cannot take. */
 static __attribute__((noinline, cold, noreturn)) void bad_pointer(const char *fn, const void *p, const char *why)

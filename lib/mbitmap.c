@@ -18,7 +18,7 @@
 
 #include "gc.h"
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 
 static pthread_mutex_t type_lock = PTHREAD_MUTEX_INITIALIZER;
 static gh_bumpalloc type_mem; /* type descriptors (under type_lock) */

@@ -24,7 +24,7 @@
 
 #include "gc.h"
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 #include "track.h"
 
 __thread gh_mcache *gh_tls_cache;

@@ -7,13 +7,13 @@
  * static data, so it scans them conservatively (mgcmark.c).  A collection:
  *
  *   1. Finish sweeping the previous cycle (mgcsweep.c).
- *   2. Take the roots, thread-registry and finalizer locks, and enter the
- *      dynamic loader's object list (dl_iterate_phdr), so that no thread
+ *   2. Take the roots, thread-registry and finalizer locks, and take the
+ *      dynamic loader's list lock (gh_os_with_loader_locked), so that no thread
  *      can join or leave, no root range change and no library be unloaded
  *      until the world runs again.
  *   3. Stop the world: signal every other registered thread and wait until
  *      each has spilled its registers and published its stack pointer
- *      (stw_linux.c).
+ *      (gh_stw_stop, os.h).
  *   4. Mark from the roots: thread stacks, static data, registered ranges,
  *      arguments of threads being started, finalizer records.
  *   5. Advance the cache epoch (thread caches give their blocks back before
@@ -37,15 +37,12 @@
 #include "config.h"
 
 #include <errno.h>
-#include <link.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "gc.h"
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 #include "mprof.h"
 #include "monitor.h"
 #include "track.h"
@@ -243,18 +240,15 @@ typedef struct cycle {
 	uint64_t wall_end;        /* its end, ns since the Epoch */
 } cycle;
 
-/* Steps 3-6, called by dl_iterate_phdr for the first loaded object, so that
- * the loader's list lock is held throughout. */
-static int cycle_in_loader(struct dl_phdr_info *info, size_t size, void *arg)
+/* Steps 3-6, with the loader's list lock held throughout. */
+static void cycle_in_loader(void *arg)
 {
-	(void)info;
-	(void)size;
 	cycle *c = arg;
 	c->t_stop = gh_nanotime();
 	if (gh_stw_stop() != 0) {
 		c->ok = false;
 		c->t_start = gh_nanotime();
-		return 1;
+		return;
 	}
 	gh_track_quiet_begin();
 	c->marked = gh_mark();
@@ -266,7 +260,6 @@ static int cycle_in_loader(struct dl_phdr_info *info, size_t size, void *arg)
 	c->t_start = gh_nanotime();
 	c->wall_end = gh_walltime();
 	c->ok = true;
-	return 1;
 }
 
 /* Zero the stack below the caller, where the sweep just run and the
@@ -305,7 +298,7 @@ void gh_gc_collect(bool forced)
 		gh_roots_lock();
 		gh_threads_lock();
 		gh_final_lock();
-		dl_iterate_phdr(cycle_in_loader, &c);
+		gh_os_with_loader_locked(cycle_in_loader, &c);
 		gh_final_unlock();
 		gh_threads_unlock();
 		gh_roots_unlock();
@@ -373,17 +366,14 @@ typedef struct stopped_call {
 	bool ok;
 } stopped_call;
 
-static int call_in_loader(struct dl_phdr_info *info, size_t size, void *arg)
+static void call_in_loader(void *arg)
 {
-	(void)info;
-	(void)size;
 	stopped_call *c = arg;
 	if (gh_stw_stop() != 0)
-		return 1;
+		return;
 	c->fn(c->arg);
 	gh_stw_start();
 	c->ok = true;
-	return 1;
 }
 
 int gh_with_world_stopped(void (*prepare)(void *), void (*fn)(void *), void *arg)
@@ -399,7 +389,7 @@ int gh_with_world_stopped(void (*prepare)(void *), void (*fn)(void *), void *arg
 	gh_roots_lock();
 	gh_threads_lock();
 	gh_final_lock();
-	dl_iterate_phdr(call_in_loader, &c);
+	gh_os_with_loader_locked(call_in_loader, &c);
 	gh_final_unlock();
 	gh_threads_unlock();
 	gh_roots_unlock();

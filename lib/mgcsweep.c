@@ -28,7 +28,7 @@
 
 #include "gc.h"
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 #include "mprof.h"
 #include "track.h"
 
