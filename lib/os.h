@@ -179,8 +179,9 @@ GH_INTERNAL void gh_os_wake_shared(uint32_t *word);
 /* ---- Processes (os_ipc_linux.c; os_linux.c) ------------------------------ */
 
 /* The start time of process pid in clock ticks since boot (/proc/PID/stat
- * field 22), or 0 if unknown.  With the pid it names a process for good:
- * pids are reused, start times of one pid are not.  System calls only. */
+ * field 22, as the kernel has it), or 0 if unknown.  With the pid it
+ * names a process for good: pids are reused, start times of one pid are
+ * not.  System calls only. */
 GH_INTERNAL uint64_t gh_os_proc_start_ticks(pid_t pid);
 
 /* The path of the running program (/proc/self/exe) into buf, NUL-ended;

@@ -38,10 +38,14 @@ void gh_os_wake_shared(uint32_t *word)
 	syscall(SYS_futex, word, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 }
 
+/* Read from the entry of the process's main thread, /proc/PID/task/PID/stat,
+ * which holds the same start time as /proc/PID/stat: emulators such as
+ * qemu-user make up their own /proc/PID/stat for the process they run, and
+ * its start time is a tick off the kernel's, which another process reads. */
 uint64_t gh_os_proc_start_ticks(pid_t pid)
 {
 	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	snprintf(path, sizeof path, "/proc/%ld/task/%ld/stat", (long)pid, (long)pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
