@@ -1,10 +1,11 @@
 /*
  * mem_darwin.c - memory and random bits of the OS layer on macOS.  See
- * os.h for the states and transitions.  Unlike Linux, macOS keeps released pages
- * accounted to the process until told they are reusable again, so
+ * os.h for the states and transitions.  Unlike Linux, macOS keeps released
+ * pages accounted to the process until told they are reusable again, so
  * gh_sys_unused and gh_sys_used are a MADV_FREE_REUSABLE / MADV_FREE_REUSE
- * pair, and released pages are not promised to read as zero: the heap keeps
- * such spans marked as needing zeroing (see mheap.c).
+ * pair, and released pages are not promised to read as zero: the heap
+ * keeps such spans marked as needing zeroing (see mheap.c).  Not built:
+ * the rest of the macOS port is missing (os.h).
  */
 #include "config.h"
 

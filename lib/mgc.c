@@ -7,9 +7,9 @@
  * static data, so it scans them conservatively (mgcmark.c).  A collection:
  *
  *   1. Finish sweeping the previous cycle (mgcsweep.c).
- *   2. Take the roots, thread-registry and finalizer locks, and take the
- *      dynamic loader's list lock (gh_os_with_loader_locked), so that no thread
- *      can join or leave, no root range change and no library be unloaded
+ *   2. Take the roots, thread-registry and finalizer locks, and the dynamic
+ *      loader's list lock (gh_os_with_loader_locked), so that no thread can
+ *      join or leave, no root range change and no library be unloaded
  *      until the world runs again.
  *   3. Stop the world: signal every other registered thread and wait until
  *      each has spilled its registers and published its stack pointer

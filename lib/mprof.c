@@ -49,9 +49,9 @@
  * never copy the unwinder mid-way (see below).  And the collector takes it
  * before it takes the loader's lock and stops the world: libunwind blocks
  * every signal while it looks up a return address, and waits meanwhile for
- * the loader's list lock; a thread waiting there could not
- * take the stop signal, and the collector, holding that lock, would wait
- * for it in vain.  Waiting for unwind_lock instead, it can.
+ * the loader's list lock; a thread waiting there could not take the stop
+ * signal, and the collector, holding that lock, would wait for it in vain.
+ * Waiting for unwind_lock instead, it can.
  */
 #include "config.h"
 
