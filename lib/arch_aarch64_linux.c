@@ -29,7 +29,6 @@
 #include "config.h"
 
 #include <signal.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <sys/ucontext.h>
 
@@ -97,14 +96,17 @@ void gh_os_cpu_relax(void)
 	__asm__ volatile("isb" ::: "memory");
 }
 
-/* ---- The signal context and system calls ---- */
+/* ---- The signal context and system calls ----
+ *
+ * Not instrumented: stw_linux.c's nudge calls these before it knows that
+ * its signal did not interrupt ThreadSanitizer's runtime. */
 
-uint64_t gh_arch_context_pc(const void *uc)
+GH_NOT_INSTRUMENTED uint64_t gh_arch_context_pc(const void *uc)
 {
 	return ((const ucontext_t *)uc)->uc_mcontext.pc;
 }
 
-uint64_t gh_arch_context_sp(const void *uc)
+GH_NOT_INSTRUMENTED uint64_t gh_arch_context_sp(const void *uc)
 {
 	return ((const ucontext_t *)uc)->uc_mcontext.sp;
 }
@@ -114,8 +116,9 @@ enum {
 	MAX_BACK = 12,      /* instructions looked at before the svc */
 };
 
-/* Instructions of the shape above, by their encodings (Arm ARM C6). */
-static bool is_mov_reg(uint32_t i, int *rd, int *rm) /* mov xd, xm / wd, wm */
+/* Instructions of the shape above, by their encodings (Arm ARM C6).
+ * mov xd, xm / mov wd, wm: */
+GH_NOT_INSTRUMENTED static bool is_mov_reg(uint32_t i, int *rd, int *rm)
 {
 	if ((i & 0x7fe0ffe0u) != 0x2a0003e0u)
 		return false;
@@ -124,7 +127,8 @@ static bool is_mov_reg(uint32_t i, int *rd, int *rm) /* mov xd, xm / wd, wm */
 	return true;
 }
 
-static bool is_movz(uint32_t i, int *rd, uint32_t *imm) /* mov xd/wd, #imm16 */
+/* mov xd/wd, #imm16 */
+GH_NOT_INSTRUMENTED static bool is_movz(uint32_t i, int *rd, uint32_t *imm)
 {
 	if ((i & 0x7fe00000u) != 0x52800000u)
 		return false;
@@ -133,7 +137,8 @@ static bool is_movz(uint32_t i, int *rd, uint32_t *imm) /* mov xd/wd, #imm16 */
 	return true;
 }
 
-static bool is_sxtw(uint32_t i, int *rd, int *rn) /* sxtw xd, wn */
+/* sxtw xd, wn */
+GH_NOT_INSTRUMENTED static bool is_sxtw(uint32_t i, int *rd, int *rn)
 {
 	if ((i & 0xfffffc00u) != 0x93407c00u)
 		return false;
@@ -144,7 +149,7 @@ static bool is_sxtw(uint32_t i, int *rd, int *rn) /* sxtw xd, wn */
 
 /* A load of x registers that writes no other: ldp (signed offset) or ldr
  * (unsigned offset), 64-bit.  Sets the bits of the registers loaded. */
-static bool is_load(uint32_t i, uint32_t *written)
+GH_NOT_INSTRUMENTED static bool is_load(uint32_t i, uint32_t *written)
 {
 	if ((i & 0xffc00000u) == 0xa9400000u) {
 		*written |= 1u << (i & 31) | 1u << ((i >> 10) & 31);
@@ -159,7 +164,8 @@ static bool is_load(uint32_t i, uint32_t *written)
 
 /* The first argument of the call whose svc is at svc, as glibc's wrapper
  * set it (see the top of the file); false if the code has another shape. */
-static bool first_argument(const uint32_t *svc, const uint64_t *regs, uint64_t *arg0)
+GH_NOT_INSTRUMENTED static bool first_argument(const uint32_t *svc, const uint64_t *regs,
+						 uint64_t *arg0)
 {
 	int rd, rm;
 	uint32_t imm;
@@ -203,7 +209,7 @@ static bool first_argument(const uint32_t *svc, const uint64_t *regs, uint64_t *
 	return false;
 }
 
-bool gh_arch_syscall_interrupted(const void *uc, gh_arch_syscall *c)
+GH_NOT_INSTRUMENTED bool gh_arch_syscall_interrupted(const void *uc, gh_arch_syscall *c)
 {
 	const mcontext_t *m = &((const ucontext_t *)uc)->uc_mcontext;
 	const uint32_t *pc = (const uint32_t *)m->pc;
@@ -217,6 +223,7 @@ bool gh_arch_syscall_interrupted(const void *uc, gh_arch_syscall *c)
 	for (int i = 1; i < 6; i++)
 		c->arg[i] = m->regs[i];
 	c->arg[0] = 0;
+	c->arg0_in_register = false;
 	c->arg0_known = first_argument(pc - 1, (const uint64_t *)m->regs, &c->arg[0]);
 	return true;
 }
@@ -230,7 +237,7 @@ void gh_arch_syscall_reissue(void *uc, long nr, const uint64_t arg[6])
 	m->pc -= 4;
 }
 
-bool gh_arch_syscall_rewound(const void *uc, uint64_t after_pc, long nr)
+GH_NOT_INSTRUMENTED bool gh_arch_syscall_rewound(const void *uc, uint64_t after_pc, long nr)
 {
 	const mcontext_t *m = &((const ucontext_t *)uc)->uc_mcontext;
 	return m->pc + 4 == after_pc && m->regs[8] == (uint64_t)nr;

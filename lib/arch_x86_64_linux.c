@@ -10,7 +10,6 @@
 #include "config.h"
 
 #include <signal.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <sys/ucontext.h>
 
@@ -97,21 +96,24 @@ void gh_os_cpu_relax(void)
 	__builtin_ia32_pause();
 }
 
-/* ---- The signal context and system calls ---- */
+/* ---- The signal context and system calls ----
+ *
+ * Not instrumented: stw_linux.c's nudge calls these before it knows that
+ * its signal did not interrupt ThreadSanitizer's runtime. */
 
-uint64_t gh_arch_context_pc(const void *uc)
+GH_NOT_INSTRUMENTED uint64_t gh_arch_context_pc(const void *uc)
 {
 	return (uint64_t)((const ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
 }
 
-uint64_t gh_arch_context_sp(const void *uc)
+GH_NOT_INSTRUMENTED uint64_t gh_arch_context_sp(const void *uc)
 {
 	return (uint64_t)((const ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
 }
 
 static const int arg_reg[6] = {REG_RDI, REG_RSI, REG_RDX, REG_R10, REG_R8, REG_R9};
 
-bool gh_arch_syscall_interrupted(const void *uc, gh_arch_syscall *c)
+GH_NOT_INSTRUMENTED bool gh_arch_syscall_interrupted(const void *uc, gh_arch_syscall *c)
 {
 	const greg_t *g = ((const ucontext_t *)uc)->uc_mcontext.gregs;
 	const uint8_t *pc = (const uint8_t *)g[REG_RIP];
@@ -122,15 +124,15 @@ bool gh_arch_syscall_interrupted(const void *uc, gh_arch_syscall *c)
 	for (int i = 0; i < 6; i++)
 		c->arg[i] = (uint64_t)g[arg_reg[i]];
 	c->arg0_known = true;
+	c->arg0_in_register = true;
 	/* The result took the number's place in rax.  glibc's wrappers load
 	 * it just before the syscall instruction ("mov $nr, %eax"): take it
 	 * from there. */
 	c->nr_known = pc[-7] == 0xb8;
 	c->nr = -1;
 	if (c->nr_known) {
-		uint32_t imm;
-		memcpy(&imm, pc - 6, sizeof imm);
-		c->nr = (long)imm;
+		c->nr = (long)((uint32_t)pc[-6] | (uint32_t)pc[-5] << 8 | (uint32_t)pc[-4] << 16 |
+			       (uint32_t)pc[-3] << 24);
 	}
 	return true;
 }
@@ -144,7 +146,7 @@ void gh_arch_syscall_reissue(void *uc, long nr, const uint64_t arg[6])
 	g[REG_RIP] -= 2;
 }
 
-bool gh_arch_syscall_rewound(const void *uc, uint64_t after_pc, long nr)
+GH_NOT_INSTRUMENTED bool gh_arch_syscall_rewound(const void *uc, uint64_t after_pc, long nr)
 {
 	const greg_t *g = ((const ucontext_t *)uc)->uc_mcontext.gregs;
 	return (uint64_t)g[REG_RIP] + 2 == after_pc && g[REG_RAX] == nr;

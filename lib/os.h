@@ -231,8 +231,8 @@ GH_INTERNAL size_t gh_os_object_build_id(const gh_os_object *o, const uint8_t **
 /* Run fn(arg) holding the loader's list lock, so that no library is
  * loaded or unloaded meanwhile: a collection marks inside it, so that no
  * static data it scans goes away (mgc.c).  A thread that waits for the
- * lock (in dlopen, dlclose, or an unwinder's lookup) waits with signals
- * open, as glibc's dlopen does; see mprof.c for one that did not. */
+ * lock with the stop signal blocked cannot be stopped meanwhile: libunwind
+ * does that (see mprof.c for how the collector avoids it). */
 GH_INTERNAL void gh_os_with_loader_locked(void (*fn)(void *arg), void *arg);
 
 /* ---- Threads and stopping them (os_linux.c, stw_linux.c) ----------------- */
@@ -333,6 +333,8 @@ typedef struct gh_arch_syscall {
 	 * else left unknown.  x86-64: the number (the result replaced it in
 	 * rax); arm64: the first argument (the result replaced it in x0). */
 	bool nr_known, arg0_known;
+	/* Whether arg[0] is the register's, not recovered (x86-64). */
+	bool arg0_in_register;
 	long nr;
 } gh_arch_syscall;
 

@@ -136,12 +136,13 @@ static uint64_t ts_ns(const struct timespec *ts)
 }
 
 /* Whether the interrupted call c is the one the collector saw (seen):
- * same place, same stack, same arguments where the context still holds
- * them. */
+ * same place, same stack, same arguments where the registers still hold
+ * them.  What the CPU file recovered from the code is not compared: the
+ * kernel's view wins. */
 static bool is_seen_call(const gh_arch_syscall *c, const struct gh_syscall_seen *seen)
 {
 	if (!seen->valid || c->pc != seen->pc || c->sp != seen->sp ||
-	    (c->nr_known && c->nr != seen->nr) || (c->arg0_known && c->arg[0] != seen->arg[0]))
+	    (c->arg0_in_register && c->arg[0] != seen->arg[0]))
 		return false;
 	return memcmp(&c->arg[1], &seen->arg[1], 5 * sizeof c->arg[0]) == 0;
 }
@@ -281,11 +282,6 @@ static void suspend_handler(int sig, siginfo_t *info, void *context)
  * the handler tells it the stop's happens-before edges besides.  Tested
  * on x86-64 only: ThreadSanitizer does not run under qemu-user. */
 #if defined(GH_TSAN)
-#if defined(__clang__)
-#define GH_NOT_INSTRUMENTED __attribute__((disable_sanitizer_instrumentation))
-#else
-#define GH_NOT_INSTRUMENTED __attribute__((no_sanitize_thread))
-#endif
 static int nudge_signal; /* 0: none (no libtsan.so, or no free signal) */
 static uintptr_t tsan_lo, tsan_hi; /* libtsan's code */
 
