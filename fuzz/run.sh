@@ -36,16 +36,17 @@ for t in ${FUZZ_ONLY:-statfile heapdump api}; do
 	echo "== fuzz_$t: building"
 	if [ "$t" = api ]; then
 		src="-DGOHEAP_BUILDING -I$top/include -pthread"
+		# The OS layer's files for this system and CPU only.
 		for f in "$top"/lib/*.c; do
-			case $f in */mem_darwin.c) ;; *) src="$src $f" ;; esac
+			case $f in */*_darwin.c | */arch_*.c) ;; *) src="$src $f" ;; esac
 		done
-		src="$src -ldl"
+		src="$src $top/lib/arch_$(uname -m)_linux.c -ldl"
 	else
-		src="$top/tools/statread.c"
+		src="$top/tools/statread.c $top/lib/os_ipc_linux.c"
 	fi
 	# shellcheck disable=SC2086 # $src is a list of words
 	"$cc" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-D_GNU_SOURCE -I"$out" -I"$top/lib" \
+		-D_GNU_SOURCE -I"$out" -I"$top/lib" -I"$top/include" \
 		"$here/fuzz_$t.c" $src -o "$out/fuzz_$t"
 	mkdir -p "$out/corpus_$t"
 	echo "== fuzz_$t: running for ${time}s"

@@ -39,7 +39,7 @@
 #include "debugmode.h"
 #include "gc.h"
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 #include "track.h"
 
 int gh_debug_flags;

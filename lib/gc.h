@@ -9,8 +9,9 @@
 #include <sys/types.h>
 
 #include "gh.h"
+#include "os.h"
 
-/* ---- Threads (threads.c) and stopping the world (stw_linux.c) ------------ */
+/* ---- Threads (threads.c) ------------------------------------------------- */
 
 /* A registered thread: the collector scans its stack and registers. */
 typedef struct gh_thread gh_thread;
@@ -23,33 +24,7 @@ struct gh_thread {
 	 * it. */
 	uintptr_t saved_sp;
 	uint32_t ack_epoch; /* the last stop this thread acknowledged */
-	/* The last stop this thread put off, busy in the allocator
-	 * (malloc.c): the collector signals it again. */
-	uint32_t defer_epoch;
-	/* The system call the thread was blocked in when the stop signal was
-	 * sent, as the kernel showed it; the handler restarts it if the
-	 * signal made it fail with EINTR (stw_linux.c).  Written by the
-	 * collector for stop seen_epoch, then published by a release store
-	 * of seen_epoch; the handler copies it before acknowledging, as the
-	 * next stop rewrites it. */
-	struct gh_syscall_seen {
-		bool valid;
-		long nr;
-		uint64_t arg[6], sp, pc;
-	} seen;
-	uint32_t seen_epoch;
-	/* Under ThreadSanitizer: the call the collector nudges the thread
-	 * out of (stw_linux.c). */
-	uint64_t nudge_pc, nudge_sp;
-	long nudge_nr;
-	/* A timed call restarted by the handler: its arguments after the
-	 * restart, and its deadline, so that later stops keep the deadline. */
-	struct gh_syscall_restart {
-		long nr;
-		uint64_t arg[6];
-		uint64_t deadline; /* CLOCK_MONOTONIC ns */
-		int64_t ts[2];     /* a timespec the restarted call reads */
-	} restart;
+	gh_os_thread os;    /* the stopping machinery's (os.h) */
 	uint32_t nreg;      /* explicit registrations not yet undone */
 	bool autoreg;       /* registered by its first allocation */
 	gh_thread *next, *prev;
@@ -76,33 +51,10 @@ GH_INTERNAL void gh_threads_scan_pending(void (*scan)(uintptr_t lo, uintptr_t hi
 /* In the child of fork: forget the threads that did not come along. */
 GH_INTERNAL void gh_threads_after_fork(void);
 
-/* The OS side: stack bounds of the calling thread, the stop signal. */
-GH_INTERNAL int gh_os_stack_bounds(uintptr_t *lo, uintptr_t *hi);
-GH_INTERNAL pid_t gh_os_gettid(void);
-GH_INTERNAL int gh_stw_init(void);
-/* The signal that stops threads (GOHEAP_SIGNAL, or the real-time signal
- * taken instead when the program handles it); 0 if there is none. */
-GH_INTERNAL int gh_stw_signal(void);
-/* Stop every registered thread but the caller (registry lock held).
- * Returns 0, or -1 if some thread did not acknowledge in time; then the
- * world is running again and a diagnostic has been printed. */
-GH_INTERNAL int gh_stw_stop(void);
-GH_INTERNAL void gh_stw_start(void);
-/* Zero the calling thread's vector registers (SSE on x86-64; nothing
- * elsewhere).  A thread stopped by the signal has them saved in the signal
- * frame on its stack, which is scanned; memcpy and structure copies leave
- * block addresses in them.  Seen: a collecting thread's hand-off of mark
- * work (a memcpy of queue entries) left 8 addresses in XMM0-7 of the
- * finalizer thread, which then slept, and every later collection found
- * them in its signal frame: 8 to 21 dropped blocks in 100 kept for good
- * (t-gc-final, with two markers).  Call it where a library thread has
- * handled block addresses and is about to wait. */
-GH_INTERNAL void gh_os_clear_vector_registers(void);
-/* Call fn with the caller's callee-saved registers spilled to its stack,
- * and the stack pointer below them. */
-GH_INTERNAL void gh_with_registers_spilled(void (*fn)(uintptr_t sp, void *arg), void *arg);
+/* Stopping the world and the threads' registers: os.h (stw_linux.c,
+ * arch_*_linux.c). */
 
-/* ---- Roots (roots.c) ------------------------------------------------------- */
+/* ---- Roots (roots.c) ----------------------------------------------------- */
 
 GH_INTERNAL void gh_roots_init(void);
 GH_INTERNAL void gh_roots_lock(void);
@@ -116,7 +68,7 @@ GH_INTERNAL void gh_roots_foreach(void (*fn)(int registered, const char *name, u
 					     uintptr_t hi, void *arg),
 				  void *arg);
 
-/* ---- Types (mbitmap.c) --------------------------------------------------------- */
+/* ---- Types (mbitmap.c) --------------------------------------------------- */
 
 struct goheap_type {
 	size_t size;     /* bytes per element, a multiple of 8 */
@@ -139,7 +91,7 @@ GH_INTERNAL void gh_span_free_types(gh_span *s);
 GH_INTERNAL void gh_types_lock(void);
 GH_INTERNAL void gh_types_unlock(void);
 
-/* ---- Marking (mgcmark.c) ---------------------------------------------------------- */
+/* ---- Marking (mgcmark.c) ------------------------------------------------- */
 
 /* Start the helper markers the next marking will use, with the world
  * running (gh_gc.lock held); returns the number of markers, 0 if the OS
@@ -174,7 +126,7 @@ static inline bool gh_span_testandmark(gh_span *s, uint32_t idx)
 	return (__atomic_fetch_or(&s->markbits[idx >> 6], bit, __ATOMIC_RELAXED) & bit) != 0;
 }
 
-/* ---- Sweeping (mgcsweep.c) ---------------------------------------------------------- */
+/* ---- Sweeping (mgcsweep.c) ----------------------------------------------- */
 
 /* Sweep the small span s, claimed by the caller (gh_mcentral_claim_locked,
  * which took its free list, freelist and nfreelist): its marked blocks
@@ -234,7 +186,7 @@ GH_INTERNAL bool gh_block_listed_ok(const gh_span *s, uintptr_t p, gh_broken *b,
 #define GH_CHECK(pred, ...) ((void)0)
 #endif
 
-/* ---- Finalizers (mfinal.c) ------------------------------------------------------------ */
+/* ---- Finalizers (mfinal.c) ----------------------------------------------- */
 
 /* A finalizer attached to a block (the seed's "special"). */
 typedef struct gh_special gh_special;
@@ -262,7 +214,7 @@ GH_INTERNAL void gh_final_foreach(void (*fn)(uintptr_t obj, void (*f)(void *, vo
 					     bool queued, void *ctx),
 				  void *ctx);
 
-/* ---- The cycle (mgc.c) -------------------------------------------------------------------- */
+/* ---- The cycle (mgc.c) --------------------------------------------------- */
 
 typedef struct gh_gcstate {
 	gh_mutex lock;       /* one collection at a time */

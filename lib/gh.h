@@ -196,13 +196,14 @@ enum gh_kind {
 #define GH_SPANCLASS_KIND(sc) ((sc) & 3)
 #define GH_NUM_SPANCLASSES (GH_NUM_CLASSES * GH_NKINDS)
 
-/* ---- Errors -------------------------------------------------------------- */
+/* ---- Errors (error.c) ---------------------------------------------------- */
 
 /* Print one "goheap: ..." line on stderr and abort.  For broken invariants
  * and for misuse the host cannot recover from (a bad free). */
 GH_INTERNAL GH_NORETURN GH_PRINTF(1, 2) void gh_throw(const char *fmt, ...);
-/* Print one "goheap: ..." line on stderr without stdio (safe while other
- * threads are stopped). */
+/* Print one "goheap: ..." line on stderr without stdio's locks or
+ * allocation, so safe while other threads are stopped (they may hold the
+ * stdio or malloc locks). */
 GH_INTERNAL GH_PRINTF(1, 2) void gh_warn(const char *fmt, ...);
 
 #ifdef GH_DEBUG
@@ -285,7 +286,7 @@ GH_INTERNAL void gh_fixalloc_foreach(gh_fixalloc *f, void (*fn)(void *obj));
  * Slots of chunks added after the start are not visited. */
 GH_INTERNAL void *gh_fixalloc_next(gh_fixalloc *f, void **chunk, size_t *off);
 
-/* ---- Spans ---------------------------------------------------------------- */
+/* ---- Spans --------------------------------------------------------------- */
 
 /* An explicitly freed small block waiting on a free list (a thread's, or
  * its span's): the first word links the list, the second is the free tag,
@@ -413,7 +414,7 @@ static inline void gh_spanlist_insert_tail(gh_span *head, gh_span *s)
 	gh_spanlist_insert(head->prev, s);
 }
 
-/* ---- Arenas and the page map (mheap.c) ------------------------------------ */
+/* ---- Arenas and the page map (mheap.c) ----------------------------------- */
 
 typedef struct gh_arena {
 	/* For each page: the span holding it.  In-use spans are entered for
@@ -464,7 +465,7 @@ static inline uint32_t gh_span_index(const gh_span *s, uintptr_t p)
 	return (uint32_t)(((uint64_t)(p - s->start) * s->divmagic) >> 32);
 }
 
-/* ---- Central lists (mcentral.c) -------------------------------------------- */
+/* ---- Central lists (mcentral.c) ------------------------------------------ */
 
 typedef struct gh_mcache gh_mcache;
 typedef struct gh_cachelist gh_cachelist;
@@ -511,7 +512,7 @@ GH_INTERNAL void gh_mcentral_swept(gh_mcentral *c, gh_span *s);
  * those on its free list.  Caller holds its mcentral's lock, or owns it. */
 GH_INTERNAL uint32_t gh_span_nfree(const gh_span *s);
 
-/* ---- The page heap (mheap.c) ------------------------------------------------ */
+/* ---- The page heap (mheap.c) --------------------------------------------- */
 
 /* Statistics the heap keeps; summed into goheap_memstats by mstats.c. */
 typedef struct gh_heapstats {
@@ -577,12 +578,8 @@ GH_INTERNAL uint64_t gh_mheap_retained(void);
 /* What a heap operation releases at most when over retain_cap: bounds the
  * time it holds the heap lock (about 0.1 ms). */
 #define GH_SCAVENGE_STEP (1u << 20)
-/* Monotonic clock in ns. */
-GH_INTERNAL uint64_t gh_nanotime(void);
-/* Wall clock in ns since the Epoch. */
-GH_INTERNAL uint64_t gh_walltime(void);
 
-/* ---- Thread caches (mcache.c) ------------------------------------------------ */
+/* ---- Thread caches (mcache.c) -------------------------------------------- */
 
 /* A thread's cache for one span class: the span it allocates from, and
  * the blocks it freed, kept for reuse. */
@@ -594,11 +591,6 @@ struct gh_cachelist {
 };
 
 struct gh_mcache {
-	/* Non-zero while the owner changes its cached span's allocation
-	 * state: a stop signal that arrives meanwhile is put off until it is
-	 * done (stw_linux.c), so that a collection never finds a cached span
-	 * half-changed (malloc.c). */
-	uint32_t busy;
 	/* Bytes the owner may still allocate before the next heap profile
 	 * sample; at or below zero every allocation takes the slow path
 	 * (mprof.h).  A fresh cache's zero sends the first one there. */
@@ -648,7 +640,7 @@ GH_INTERNAL void gh_mcache_registry_unlock(void);
  * along, and forget their caches. */
 GH_INTERNAL void gh_mcache_after_fork(void);
 
-/* ---- Tunables (options.c) ------------------------------------------------------ */
+/* ---- Tunables (options.c) ------------------------------------------------ */
 
 typedef enum gh_option_id {
 	GH_OPT_GOGC,           /* percent; -1 off */
@@ -673,7 +665,7 @@ typedef enum gh_option_id {
 GH_INTERNAL void gh_options_init(void);
 GH_INTERNAL int64_t gh_option(gh_option_id id);
 
-/* ---- Entry points (malloc.c) ----------------------------------------------------- */
+/* ---- Entry points (malloc.c) --------------------------------------------- */
 
 GH_INTERNAL extern uintptr_t gh_tag_secret;
 
@@ -682,6 +674,10 @@ static inline uintptr_t gh_free_tag(const void *p)
 	return (uintptr_t)p ^ gh_tag_secret;
 }
 
+/* ---- Start-up (init.c) --------------------------------------------------- */
+
+/* Set the library up, once; every entry point that may come first calls
+ * it (the constructor normally has). */
 GH_INTERNAL void gh_init(void);
 
 #endif /* GH_H */

@@ -39,7 +39,7 @@
 
 #include "gc.h"
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 #include "statfile.h"
 #include "track.h"
 

@@ -35,20 +35,24 @@
  *                step 2).  Under threads the collection takes final,
  *                unwind and markhelpers, and the fork handler the mcentral
  *                locks; so the thread registry is no leaf.
- *   mcentral     A small span is swept under its class's lock, and the
- *                sweep frees spans to the page heap (heap) with their type
- *                tables (types), queues finalizers (final) and drops
- *                profile samples (prof); growing takes a span from the heap.
+ *   mcentral     A class's span lists and its spans' free lists.  Spans are
+ *                swept outside it (claimed under it), but a span that
+ *                comes out of a sweep or a give-back with no block left
+ *                goes to the page heap (heap) with its type table (types)
+ *                under it; growing takes a span from the heap outside it.
+ *                fork freezes sweeping (gh_sweep_freeze) under all of them.
  *   heap         The page heap.  Nothing is taken under it but by the fork
  *                handler; everything that changes spans may take it.
- *   final        The finalizer table and queue: taken by the sweep (under
- *                mcentral), and held by a collection while the world is
+ *   final        The finalizer table and queue: taken by the sweep, and
+ *                held by a collection while the world is
  *                stopped, which takes unwind and markhelpers under it; so
  *                it is no leaf either.
  *   gcstats      The collector's figures (gh_gc.stats_lock): taken under
  *                gc at the end of a collection, alone by readers.
  *   mcaches      The registry of thread caches: alone, or under gc by the
- *                heap dump's statistics.
+ *                heap dump's statistics, or by a collection from before it
+ *                stops the world (under final) to after, as marking takes
+ *                every cache's spans back and marks their lists.
  *   types        Type descriptors and the type tables of small typed
  *                spans: alone (goheap_type_new), or under mcentral
  *                (growth, sweep).
@@ -70,12 +74,12 @@
  *   sweepcursor  The proportional sweep's cursor: alone.
  *
  * Outside this table: the dynamic loader's lock, which a collection takes
- * (dl_iterate_phdr) after unwind and before it stops the world, and holds
- * while it takes markhelpers; and the C library's own locks (stdio,
+ * (gh_os_with_loader_locked) after unwind and before it stops the world,
+ * and holds while it takes markhelpers; and the C library's own locks (stdio,
  * malloc, its thread list), which the collecting thread never takes while
  * the world is stopped (mgc.c).  The stats file has no lock: it is a
- * seqlock with a futex to sleep on (statfile.h); the debug modes take
- * none.
+ * seqlock with a word to sleep on (statfile.h, gh_os_wait_shared); the
+ * debug modes take none.
  *
  * fork: the prepare handler (mgc.c) takes gc .. types in this order, then
  * mprof.c's handler, registered earlier and so called later, unwind and

@@ -18,7 +18,7 @@
  *   3. The mcentral has no span with a free block: take a new span from
  *      the page heap (mheap.c); it is handed out without a write into it.
  *   4. The page heap has no fitting run of pages: it maps more from the OS,
- *      at least 1 MiB at a time, in 64 MiB arenas (mem_linux.c).
+ *      at least 1 MiB at a time, in 64 MiB arenas (os.h).
  *
  * Freeing a small block goes the other way: push it on the calling
  * thread's free list for its span class, to be handed out first; a list
@@ -61,17 +61,13 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "debugmode.h"
 #include "gc.h"
 #include "gh.h"
-#include "mem.h"
-#include "monitor.h"
+#include "os.h"
 #include "mprof.h"
 #include "track.h"
 
@@ -79,76 +75,6 @@ uintptr_t gh_tag_secret;
 #ifdef HAVE_VALGRIND_MEMCHECK_H
 int gh_track_on;
 #endif
-
-static void vwarn(const char *fmt, va_list ap)
-{
-	char buf[512];
-	int n = snprintf(buf, sizeof buf, "goheap: ");
-	n += vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
-	if (n > (int)sizeof buf - 2)
-		n = (int)sizeof buf - 2;
-	buf[n++] = '\n';
-	ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
-	(void)w;
-}
-
-void gh_warn(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vwarn(fmt, ap);
-	va_end(ap);
-}
-
-void gh_throw(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vwarn(fmt, ap);
-	va_end(ap);
-	abort();
-}
-
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-
-static void init_once_fn(void)
-{
-	gh_track_init();
-	gh_options_init();
-	gh_debug_init();
-	/* The secret must differ from 0 so that zeroed memory never looks
-	 * free. */
-	do
-		gh_tag_secret = (uintptr_t)gh_sys_random();
-	while (gh_tag_secret == 0);
-	gh_mheap_init();
-	gh_gc_init();
-	gh_threads_init();
-	gh_roots_init();
-	if (gh_stw_init() != 0)
-		gh_throw("cannot install the stop-the-world signal handler");
-	/* Before gh_gc_atfork: its fork handlers must prepare first, as
-	 * the profile's lock is a leaf. */
-	gh_mprof_init();
-	gh_gc_atfork();
-	gh_monitor_start();
-}
-
-void gh_init(void)
-{
-	pthread_once(&init_once, init_once_fn);
-}
-
-/* At load: set up, and register the loading (normally the main) thread. */
-__attribute__((constructor)) static void gh_constructor(void)
-{
-	gh_init();
-	/* Out of memory already: the thread registers at its first
-	 * allocation or collection instead (mcache.c); refusing to load
-	 * would fail the whole program. */
-	if (gh_thread_autoregister() != 0 && errno != ENOMEM)
-		gh_throw("cannot register the main thread: no stack bounds");
-}
 
 /* Abort for a pointer that goheap_free or goheap_realloc cannot take. */
 static __attribute__((noinline, cold, noreturn)) void bad_pointer(const char *fn, const void *p, const char *why)
@@ -170,8 +96,9 @@ static __attribute__((noinline, cold, noreturn)) void bad_pointer(const char *fn
  * (mcache.c): it must never do so while the owner is half-way through
  * taking a block from the span's bits, or the owner would write its stale
  * freeindex and alloccache into a span that someone else then sweeps or
- * caches.  So the owner marks itself busy around those steps, and a stop
- * signal that finds it busy is put off until it is done (stw_linux.c).
+ * caches.  So the owner marks those steps a no-stop section
+ * (gh_stw_nostop, os.h), and a stop signal that finds it in one is put
+ * off until it is done (stw_linux.c).
  * The steps are a dozen instructions with no call and no lock.
  *
  * The free lists need no such care: a block's free tag and list links are
@@ -181,23 +108,9 @@ static __attribute__((noinline, cold, noreturn)) void bad_pointer(const char *fn
  * and marks it too (a block with its free tag is marked, not scanned).
  */
 
-/* busy, as mcentral.c's busy_begin/busy_end: the compiler keeps the steps
- * between them; the signal handler reads the flag. */
-static inline __attribute__((always_inline)) void busy_begin(gh_mcache *c)
-{
-	__atomic_store_n(&c->busy, 1, __ATOMIC_RELAXED);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-}
-
-static inline __attribute__((always_inline)) void busy_end(gh_mcache *c)
-{
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	__atomic_store_n(&c->busy, 0, __ATOMIC_RELAXED);
-}
-
 /* Take the next free block of the cached span s by its bits, moving to
  * the next word of bits as needed: the fast path's step, in full.  NULL
- * when s has no free block left.  Caller is busy. */
+ * when s has no free block left.  Caller is in a no-stop section. */
 static void *next_free(gh_span *s)
 {
 	uint32_t fi = s->freeindex, n = s->nelems;
@@ -240,11 +153,11 @@ static void *cache_take(gh_mcache *c, uint32_t sc, bool *dirty)
 			*dirty = true;
 			return o;
 		}
-		busy_begin(c);
+		gh_stw_nostop_begin();
 		gh_span *s = l->span;
 		void *p = next_free(s);
 		bool nz = s->needzero;
-		busy_end(c);
+		gh_stw_nostop_end();
 		if (p) {
 			gh_local_add(&c->nmalloc[GH_SPANCLASS_CLASS(sc)], 1);
 			*dirty = nz;
@@ -401,7 +314,7 @@ static __attribute__((noinline)) void *malloc_slow(size_t size, uint32_t kind,
  * heap profile sample is due (which also stands for "no debug mode is
  * on", mprof.h); else the slow path.  The bits' step is Go's
  * nextFreeFast: a count of trailing zeros, an add, two compares and two
- * stores, busy around them (see Small blocks). */
+ * stores, in a no-stop section (see Small blocks). */
 static inline __attribute__((always_inline)) void *malloc_kind(size_t size, uint32_t kind,
 							     const goheap_type *type)
 {
@@ -424,21 +337,21 @@ static inline __attribute__((always_inline)) void *malloc_kind(size_t size, uint
 				if (type)
 					s = gh_span_of((uintptr_t)p);
 			} else {
-				busy_begin(c);
+				gh_stw_nostop_begin();
 				s = l->span;
 				uint64_t cache = s->alloccache;
 				uint32_t bit = (uint32_t)__builtin_ctzll(cache | (UINT64_C(1) << 63));
 				uint32_t idx = s->freeindex + bit;
 				uint32_t fi = idx + 1;
 				if (GH_UNLIKELY(!cache || !(fi & 63) || idx >= s->nelems)) {
-					busy_end(c);
+					gh_stw_nostop_end();
 					goto slow;
 				}
 				s->alloccache = cache >> (bit + 1);
 				__atomic_store_n(&s->freeindex, (uint16_t)fi, __ATOMIC_RELAXED);
 				p = (void *)(s->start + (size_t)idx * s->elemsize);
 				dirty = s->needzero;
-				busy_end(c);
+				gh_stw_nostop_end();
 			}
 			/* No memory checker here: see hand_out. */
 			c->sample_left = left;

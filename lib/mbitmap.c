@@ -18,7 +18,7 @@
 
 #include "gc.h"
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 
 static gh_mutex type_lock = GH_MUTEX_INITIALIZER(GH_RANK_TYPES);
 static gh_bumpalloc type_mem; /* type descriptors (under type_lock) */

@@ -16,7 +16,7 @@
  * caches' free lists, which stay allocated and stay the owners', and drops
  * the tiny blocks (gh_mcache_collect_all).  It never finds a cache in the
  * middle of a change it would undo: the owner changes its cached spans in
- * busy sections, which a stop waits for, and its free lists and tiny block
+ * no-stop sections, which a stop waits for, and its free lists and tiny block
  * in an order the collector tolerates (malloc.c).
  *
  * Live caches are kept on a registry so that goheap_read_memstats can sum
@@ -31,7 +31,7 @@
 
 #include "gc.h"
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 #include "track.h"
 
 __thread gh_mcache *gh_tls_cache;

@@ -22,7 +22,7 @@
  * Which thread may touch what of a small span:
  *   allocbits, markbits  the claiming sweeper (allocbits), the marker and
  *                        the sweeper (markbits); fixed otherwise;
- *   freeindex,           its owner while the span is cached, in busy
+ *   freeindex,           its owner while the span is cached, in no-stop
  *   alloccache           sections (malloc.c); the collector, with the world
  *                        stopped; the sweeper, having claimed it;
  *   freelist, nfreelist, under this lock, by anyone;
@@ -37,7 +37,7 @@
  *   a listed span is swept or still to sweep, never being swept;
  *   a cached span (inlist CACHED) is swept, and is its owner's
  *   gh_cachelist.span: a thread caches a span, and decides which list
- *   half is the swept one, inside a busy section (malloc.c), so that no
+ *   half is the swept one, inside a no-stop section (malloc.c), so that no
  *   collection can fall between its reading the sweepgen and the span
  *   being in its cache, where the collection takes it back;
  *   every block on a span's free list is a block of it, allocated in its
@@ -53,6 +53,7 @@
 
 #include "gc.h"
 #include "gh.h"
+#include "os.h"
 #include "track.h"
 
 gh_span gh_empty_span; /* alloccache 0: the fast path finds nothing */
@@ -143,7 +144,7 @@ void gh_mcentral_swept(gh_mcentral *c, gh_span *s)
 /* ---- Caching a span ---- */
 
 /* Take the span cached in c back onto its list.  Caller holds mc->lock,
- * with c busy. */
+ * in a no-stop section. */
 static void uncache_locked(gh_mcentral *mc, gh_mcache *c)
 {
 	gh_cachelist *l = &c->list[mc->spanclass];
@@ -162,7 +163,7 @@ static void uncache_locked(gh_mcentral *mc, gh_mcache *c)
 
 /* Make s, swept in this cycle and on no list, c's cached span: its bits
  * from freeindex on to allocate from, and its free list, if c has none,
- * as c's.  Caller holds mc->lock, with c busy. */
+ * as c's.  Caller holds mc->lock, in a no-stop section. */
 static void install_locked(gh_mcentral *mc, gh_mcache *c, gh_span *s)
 {
 	gh_cachelist *l = &c->list[mc->spanclass];
@@ -183,28 +184,14 @@ static void install_locked(gh_mcentral *mc, gh_mcache *c, gh_span *s)
 	GH_CHECK(gh_span_listed_ok, s, __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_RELAXED));
 }
 
-/* Run install_locked or uncache_locked with c busy: a collection cannot
- * stop the thread half-way (the stop waits, stw_linux.c). */
-static void busy_begin(gh_mcache *c)
-{
-	__atomic_store_n(&c->busy, 1, __ATOMIC_RELAXED);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-}
-
-static void busy_end(gh_mcache *c)
-{
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	__atomic_store_n(&c->busy, 0, __ATOMIC_RELAXED);
-}
-
 void gh_mcentral_uncache_span(gh_mcentral *mc, gh_mcache *c)
 {
 	if (c->list[mc->spanclass].span == &gh_empty_span)
 		return;
 	gh_lock(&mc->lock);
-	busy_begin(c);
+	gh_stw_nostop_begin();
 	uncache_locked(mc, c);
-	busy_end(c);
+	gh_stw_nostop_end();
 	gh_unlock(&mc->lock);
 }
 
@@ -250,7 +237,7 @@ bool gh_mcentral_cache_span(gh_mcentral *mc, gh_mcache *c)
 		/* Busy from reading the sweepgen to caching a span: a
 		 * collection in between would make the half read "to sweep"
 		 * and the span cached stale. */
-		busy_begin(c);
+		gh_stw_nostop_begin();
 		uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
 		uint32_t h = gh_sweep_half(sg);
 		gh_span *s = mc->partial[h].next;
@@ -259,11 +246,11 @@ bool gh_mcentral_cache_span(gh_mcentral *mc, gh_mcache *c)
 			gh_spanlist_remove(s);
 			s->inlist = GH_LIST_NONE;
 			install_locked(mc, c, s);
-			busy_end(c);
+			gh_stw_nostop_end();
 			gh_unlock(&mc->lock);
 			return true;
 		}
-		busy_end(c);
+		gh_stw_nostop_end();
 		/* Spans still to sweep: partial ones first, then full ones. */
 		gh_link *fl = NULL;
 		uint32_t nfl = 0;
@@ -284,12 +271,12 @@ bool gh_mcentral_cache_span(gh_mcentral *mc, gh_mcache *c)
 		if (!s)
 			return false;
 		gh_lock(&mc->lock);
-		busy_begin(c);
+		gh_stw_nostop_begin();
 		__atomic_store_n(&s->sweepgen, __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE),
 				 __ATOMIC_RELEASE);
 		uncache_locked(mc, c);
 		install_locked(mc, c, s);
-		busy_end(c);
+		gh_stw_nostop_end();
 		gh_unlock(&mc->lock);
 		return true;
 	}
@@ -297,20 +284,19 @@ bool gh_mcentral_cache_span(gh_mcentral *mc, gh_mcache *c)
 
 /* ---- Blocks given back ---- */
 
-/* Blocks moved from a thread's list to their spans' under one busy section,
+/* Blocks moved from a thread's list to their spans' in one no-stop section,
  * at most: it must stay short. */
 enum { RETURN_CHUNK = 128 };
 
 /* Move up to RETURN_CHUNK blocks from the head of l to their spans' free
- * lists, in one busy section of c (if any): a collection finds each block
+ * lists, in one no-stop section: a collection finds each block
  * either on l, where it marks it, or on its span's list.  Spans left with
  * no allocated block go to release[].  Caller holds mc->lock. */
 static uint32_t move_locked(gh_mcentral *mc, gh_mcache *c, gh_cachelist *l, uint32_t n,
 			    gh_span **release)
 {
 	uint32_t nrelease = 0;
-	if (c)
-		busy_begin(c);
+	gh_stw_nostop_begin();
 	uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
 	for (uint32_t i = 0; i < n; i++) {
 		gh_link *o = l->head;
@@ -338,8 +324,7 @@ static uint32_t move_locked(gh_mcentral *mc, gh_mcache *c, gh_cachelist *l, uint
 			list_swept_locked(mc, s, sg);
 		}
 	}
-	if (c)
-		busy_end(c);
+	gh_stw_nostop_end();
 	return nrelease;
 }
 

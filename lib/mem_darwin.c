@@ -1,10 +1,11 @@
 /*
- * mem_darwin.c - the OS memory contract of mem.h on macOS.  See mem.h for
- * the states and transitions.  Unlike Linux, macOS keeps released pages
- * accounted to the process until told they are reusable again, so
+ * mem_darwin.c - memory and random bits of the OS layer on macOS.  See
+ * os.h for the states and transitions.  Unlike Linux, macOS keeps released
+ * pages accounted to the process until told they are reusable again, so
  * gh_sys_unused and gh_sys_used are a MADV_FREE_REUSABLE / MADV_FREE_REUSE
- * pair, and released pages are not promised to read as zero: the heap keeps
- * such spans marked as needing zeroing (see mheap.c).
+ * pair, and released pages are not promised to read as zero: the heap
+ * keeps such spans marked as needing zeroing (see mheap.c).  Not built:
+ * the rest of the macOS port is missing (os.h).
  */
 #include "config.h"
 
@@ -15,7 +16,7 @@
 #include <unistd.h>
 
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 
 uint64_t gh_sys_nrequests;
 
@@ -94,6 +95,17 @@ void gh_sys_used(void *v, size_t n)
 void gh_sys_fault(void *v, size_t n)
 {
 	mprotect(v, n, PROT_NONE);
+}
+
+void *gh_sys_map_file(int fd, size_t n)
+{
+	void *v = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	return v == MAP_FAILED ? NULL : v;
+}
+
+void gh_sys_unmap_file(void *v, size_t n)
+{
+	munmap(v, n);
 }
 
 uint64_t gh_sys_rss(void)

@@ -1,6 +1,6 @@
 /*
- * mem_linux.c - the OS memory contract of mem.h on Linux: mmap, mprotect,
- * madvise.  See mem.h for the states and transitions.
+ * mem_linux.c - memory and random bits of the OS layer on Linux: mmap,
+ * mprotect, madvise, getrandom.  See os.h for the states and transitions.
  */
 #include "config.h"
 
@@ -10,11 +10,10 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 
 uint64_t gh_sys_nrequests;
 
@@ -107,6 +106,17 @@ void gh_sys_fault(void *v, size_t n)
 	mprotect(v, n, PROT_NONE);
 }
 
+void *gh_sys_map_file(int fd, size_t n)
+{
+	void *v = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	return v == MAP_FAILED ? NULL : v;
+}
+
+void gh_sys_unmap_file(void *v, size_t n)
+{
+	munmap(v, n);
+}
+
 uint64_t gh_sys_rss(void)
 {
 	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
@@ -139,9 +149,7 @@ uint64_t gh_sys_random(void)
 		/* Early boot or a seccomp filter: fall back on the kernel's
 		 * per-process random bytes and the clock. */
 		const uint64_t *at = (const uint64_t *)getauxval(AT_RANDOM);
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		r = (at ? at[0] ^ at[1] : 0) ^ (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15u;
+		r = (at ? at[0] ^ at[1] : 0) ^ gh_nanotime() * 0x9e3779b97f4a7c15u;
 	}
 	return r;
 }

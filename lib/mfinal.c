@@ -34,7 +34,7 @@
 
 #include "gc.h"
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 
 typedef struct final_rec {
 	uintptr_t obj; /* 0: empty slot; 1: deleted slot */

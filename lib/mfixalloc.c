@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 
 /* A chunk: its first word links the chunks, its second is the mask of its
  * released pages. */

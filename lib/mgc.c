@@ -8,14 +8,14 @@
  *
  *   1. Finish sweeping the previous cycle (mgcsweep.c).
  *   2. Take the roots, thread-registry, finalizer, cache-registry and
- *      unwinder locks, in that order (lockrank.h), and enter the dynamic
- *      loader's object list (dl_iterate_phdr), so that no thread can join
- *      or leave, no root range change, no thread be stopped inside the
+ *      unwinder locks, in that order (lockrank.h), and the dynamic
+ *      loader's list lock (gh_os_with_loader_locked), so that no thread can
+ *      join or leave, no root range change, no thread be stopped inside the
  *      unwinder (mprof.c) and no library be unloaded until the world runs
  *      again.
  *   3. Stop the world: signal every other registered thread and wait until
  *      each has spilled its registers and published its stack pointer
- *      (stw_linux.c).
+ *      (gh_stw_stop, os.h).
  *   4. Mark from the roots: thread stacks, static data, registered ranges,
  *      arguments of threads being started, finalizer records.
  *   5. Take every thread cache's spans back and mark the blocks on their
@@ -39,15 +39,12 @@
 #include "config.h"
 
 #include <errno.h>
-#include <link.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "gc.h"
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 #include "mprof.h"
 #include "monitor.h"
 #include "track.h"
@@ -246,18 +243,15 @@ typedef struct cycle {
 	uint64_t wall_end;        /* its end, ns since the Epoch */
 } cycle;
 
-/* Steps 3-6, called by dl_iterate_phdr for the first loaded object, so that
- * the loader's list lock is held throughout. */
-static int cycle_in_loader(struct dl_phdr_info *info, size_t size, void *arg)
+/* Steps 3-6, with the loader's list lock held throughout. */
+static void cycle_in_loader(void *arg)
 {
-	(void)info;
-	(void)size;
 	cycle *c = arg;
 	c->t_stop = gh_nanotime();
 	if (gh_stw_stop() != 0) {
 		c->ok = false;
 		c->t_start = gh_nanotime();
-		return 1;
+		return;
 	}
 	gh_track_quiet_begin();
 	c->marked = gh_mark();
@@ -269,7 +263,6 @@ static int cycle_in_loader(struct dl_phdr_info *info, size_t size, void *arg)
 	c->t_start = gh_nanotime();
 	c->wall_end = gh_walltime();
 	c->ok = true;
-	return 1;
 }
 
 /* Zero the stack below the caller, where the sweep just run and the
@@ -309,7 +302,7 @@ void gh_gc_collect(bool forced)
 		gh_final_lock();
 		gh_mcache_registry_lock(); /* marking walks the caches */
 		gh_mprof_lock_unwinder();
-		dl_iterate_phdr(cycle_in_loader, &c);
+		gh_os_with_loader_locked(cycle_in_loader, &c);
 		gh_mprof_unlock_unwinder();
 		gh_mcache_registry_unlock();
 		gh_final_unlock();
@@ -378,17 +371,14 @@ typedef struct stopped_call {
 	bool ok;
 } stopped_call;
 
-static int call_in_loader(struct dl_phdr_info *info, size_t size, void *arg)
+static void call_in_loader(void *arg)
 {
-	(void)info;
-	(void)size;
 	stopped_call *c = arg;
 	if (gh_stw_stop() != 0)
-		return 1;
+		return;
 	c->fn(c->arg);
 	gh_stw_start();
 	c->ok = true;
-	return 1;
 }
 
 int gh_with_world_stopped(void (*prepare)(void *), void (*fn)(void *), void *arg)
@@ -404,7 +394,7 @@ int gh_with_world_stopped(void (*prepare)(void *), void (*fn)(void *), void *arg
 	gh_threads_lock();
 	gh_final_lock();
 	gh_mprof_lock_unwinder();
-	dl_iterate_phdr(call_in_loader, &c);
+	gh_os_with_loader_locked(call_in_loader, &c);
 	gh_mprof_unlock_unwinder();
 	gh_final_unlock();
 	gh_threads_unlock();

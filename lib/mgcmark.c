@@ -81,7 +81,7 @@
 
 #include "gc.h"
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 #include "track.h"
 
 enum {
@@ -360,7 +360,7 @@ static workbuf *get_full(void)
 		if (__atomic_load_n(&mk.nidle, __ATOMIC_ACQUIRE) == mk.nmarkers)
 			return NULL;
 		if (i < 64)
-			__builtin_ia32_pause();
+			gh_os_cpu_relax();
 		else
 			sched_yield();
 	}
@@ -469,10 +469,8 @@ static void *helper_main(void *arg)
 static uint32_t gcprocs(void)
 {
 	int64_t n = gh_option(GH_OPT_GCPROCS);
-	if (n <= 0) {
-		long c = sysconf(_SC_NPROCESSORS_ONLN);
-		n = c > 0 ? c : 1;
-	}
+	if (n <= 0)
+		n = gh_os_ncpu();
 	return n > MAX_MARKERS ? MAX_MARKERS : (uint32_t)n;
 }
 

@@ -44,7 +44,7 @@
 #include "debugmode.h"
 #include "gc.h"
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 #include "mprof.h"
 #include "track.h"
 

@@ -47,30 +47,15 @@
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include "debugmode.h"
 #include "gc.h"
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 #include "track.h"
 
 gh_mheap gh_heap;
 gh_arena *gh_arena_index[1 << (GH_ADDR_BITS - GH_ARENA_SHIFT)];
-
-uint64_t gh_nanotime(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t gh_walltime(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- The page map. ---- */
 

@@ -17,7 +17,8 @@
  *      few percent of one CPU (Go 1.13's background scavenger, which aims
  *      at 1 %).  Also return free spans idle for GOHEAP_SCAVENGE_DELAY,
  *      every min(forcegc period, delay) / 2, as the seed's scavenger did.
- *   5. Sleep on the file's kick word (a futex) until the next deadline.
+ *   5. Sleep on the file's kick word (gh_os_wait_shared) until the next
+ *      deadline.
  *
  * The thread is not a registered thread: it holds no heap pointers, so a
  * collection neither stops nor scans it.  To collect or dump it must be
@@ -44,7 +45,7 @@
 
 #include "gc.h"
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 #include "monitor.h"
 #include "statfile.h"
 
@@ -71,7 +72,7 @@ void gh_monitor_gc_done(void)
 		return;
 	uint32_t *k = kick_word();
 	__atomic_add_fetch(k, 1, __ATOMIC_RELEASE);
-	gh_futex_wake(k);
+	gh_os_wake_shared(k);
 }
 
 static void refresh(void)
@@ -166,7 +167,7 @@ static bool serve_request(void)
 	__atomic_store_n(&r->value, value, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->result, result, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->done_seq, want, __ATOMIC_RELEASE);
-	gh_futex_wake(&r->done_seq);
+	gh_os_wake_shared(&r->done_seq);
 	return true;
 }
 
@@ -229,7 +230,7 @@ static void *monitor_main(void *arg)
 			until = last_gc_seen + force;
 		now = gh_nanotime();
 		if (until > now)
-			gh_futex_wait(k, kick, until - now);
+			gh_os_wait_shared(k, kick, until - now);
 	}
 	return NULL;
 }

@@ -49,25 +49,23 @@
  * never copy the unwinder mid-way (see below).  And the collector takes it
  * before it takes the loader's lock and stops the world: libunwind blocks
  * every signal while it looks up a return address, and waits meanwhile for
- * the loader's lock (dl_iterate_phdr); a thread waiting there could not
- * take the stop signal, and the collector, holding that lock, would wait
- * for it in vain.  Waiting for unwind_lock instead, it can.
+ * the loader's list lock; a thread waiting there could not take the stop
+ * signal, and the collector, holding that lock, would wait for it in vain.
+ * Waiting for unwind_lock instead, it can.
  */
 #include "config.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <execinfo.h>
-#include <link.h>
 #include <math.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "debugmode.h"
 #include "gc.h"
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 #include "mprof.h"
 
 enum {
@@ -395,17 +393,17 @@ static void lock_release(void)
 	gh_unlock(&unwind_lock);
 }
 
-static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+static int find_self(const gh_os_object *o, void *arg)
 {
 	uintptr_t me = (uintptr_t)arg;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+	for (unsigned i = 0; i < o->nsegments; i++) {
+		gh_os_segment seg;
+		gh_os_object_segment(o, i, &seg);
+		if (seg.kind != GH_SEGMENT_LOAD || !seg.executable)
 			continue;
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-		if (me >= lo && me < hi) {
-			self_lo = lo;
-			self_hi = hi;
+		if (me >= seg.lo && me < seg.hi) {
+			self_lo = seg.lo;
+			self_hi = seg.hi;
 			return 1;
 		}
 	}
@@ -417,7 +415,7 @@ void gh_mprof_init(void)
 	int64_t rate = gh_option(GH_OPT_PROFILE_RATE);
 	prof_rate = rate;
 	prof_rate_used = rate > 0 ? rate : 512 * 1024;
-	dl_iterate_phdr(find_self, (void *)(uintptr_t)gh_mprof_init);
+	gh_os_objects_foreach(find_self, (void *)(uintptr_t)gh_mprof_init);
 	/* Not under Valgrind: libunwind probes addresses with system calls
 	 * that memcheck reports.  Nor in a sanitizer build: its per-thread
 	 * cache's destructor runs after the sanitizer has let go of the
@@ -604,64 +602,46 @@ static uint32_t add_string(profctx *x, const char *s, size_t n)
 	return x->nstr++;
 }
 
-/* The GNU build id of an object, as hex, from its PT_NOTE segments. */
-static uint32_t build_id(profctx *x, struct dl_phdr_info *info)
+/* The GNU build id of an object, as hex. */
+static uint32_t build_id(profctx *x, const gh_os_object *o)
 {
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_NOTE)
-			continue;
-		const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
-		const uint8_t *end = p + ph->p_memsz;
-		while (p + sizeof(ElfW(Nhdr)) <= end) {
-			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
-			const uint8_t *name = p + sizeof *nh;
-			const uint8_t *desc = name + ((nh->n_namesz + 3) & ~3u);
-			const uint8_t *next = desc + ((nh->n_descsz + 3) & ~3u);
-			if (next > end)
-				break;
-			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
-			    memcmp(name, "GNU", 4) == 0 && nh->n_descsz <= 64) {
-				char hex[129];
-				static const char digits[] = "0123456789abcdef";
-				for (uint32_t k = 0; k < nh->n_descsz; k++) {
-					hex[2 * k] = digits[desc[k] >> 4];
-					hex[2 * k + 1] = digits[desc[k] & 15];
-				}
-				return add_string(x, hex, 2 * nh->n_descsz);
-			}
-			p = next;
-		}
+	const uint8_t *id;
+	size_t n = gh_os_object_build_id(o, &id);
+	if (!n)
+		return S_EMPTY;
+	char hex[129];
+	static const char digits[] = "0123456789abcdef";
+	for (size_t k = 0; k < n; k++) {
+		hex[2 * k] = digits[id[k] >> 4];
+		hex[2 * k + 1] = digits[id[k] & 15];
 	}
-	return S_EMPTY;
+	return add_string(x, hex, 2 * n);
 }
 
-static int add_mappings(struct dl_phdr_info *info, size_t size, void *arg)
+static int add_mappings(const gh_os_object *o, void *arg)
 {
 	profctx *x = arg;
-	const char *name = info->dlpi_name;
+	const char *name = o->name;
 	char exe[4096];
-	if (!name || !*name) {
-		/* The first object is the executable itself. */
-		if (x->nmaps != 0)
+	if (!*name) {
+		if (!o->first)
 			return 0; /* the vDSO */
-		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-		exe[n > 0 ? n : 0] = 0;
+		gh_os_program_path(exe, sizeof exe);
 		name = exe;
 	}
 	uint32_t file = add_string(x, name, strlen(name));
-	uint32_t bid = build_id(x, info);
-	for (int i = 0; i < info->dlpi_phnum && x->nmaps < MAX_MAPPINGS; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+	uint32_t bid = build_id(x, o);
+	for (unsigned i = 0; i < o->nsegments && x->nmaps < MAX_MAPPINGS; i++) {
+		gh_os_segment seg;
+		gh_os_object_segment(o, i, &seg);
+		if (seg.kind != GH_SEGMENT_LOAD || !seg.executable)
 			continue;
 		/* As /proc/PID/maps shows it: whole pages. */
 		uintptr_t pg = x->pagesize - 1;
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
 		mapping *m = &x->maps[x->nmaps++];
-		m->start = lo & ~pg;
-		m->limit = (lo + ph->p_memsz + pg) & ~pg;
-		m->offset = ph->p_offset & ~(uintptr_t)pg;
+		m->start = seg.lo & ~pg;
+		m->limit = (seg.hi + pg) & ~pg;
+		m->offset = seg.offset & ~(uint64_t)pg;
 		m->file = file;
 		m->buildid = bid;
 	}
@@ -749,7 +729,7 @@ int goheap_write_heap_profile(int fd)
 	x->pagesize = gh_sys_pagesize();
 	for (uint32_t i = 0; i < S_NFIXED; i++)
 		x->str[x->nstr++] = fixed_strings[i];
-	dl_iterate_phdr(add_mappings, x);
+	gh_os_objects_foreach(add_mappings, x);
 
 	uint8_t mb[1024];
 	pbuf m;
@@ -829,9 +809,7 @@ int goheap_write_heap_profile(int fd)
 		out_data(o, hdr, h.n);
 		out_data(o, x->str[i], n);
 	}
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	out_uint(o, P_TIME_NANOS, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+	out_uint(o, P_TIME_NANOS, gh_walltime());
 	m = (pbuf){mb, 0, sizeof mb, false};
 	pb_uint(&m, 1, S_SPACE);
 	pb_uint(&m, 2, S_BYTES);

@@ -64,7 +64,7 @@ static const gh_option_desc gh_option_table[GH_NUM_OPTIONS] = {
 			   "1 fills freed blocks with 0xdeadbeefdeadbeef"},
 	[GH_OPT_FAILSYS] = {"GOHEAP_DEBUG:failsys", 0, 0, INT32_MAX, NULL,
 			    "N > 0 makes the Nth request for OS memory fail with "
-			    "ENOMEM (fault injection; mem.h)"},
+			    "ENOMEM (fault injection; os.h)"},
 	[GH_OPT_CHECK] = {"GOHEAP_DEBUG:check", 0, 0, 1, NULL,
 			  "1 verifies the heap's invariants at every collection "
 			  "and aborts naming a broken one (mcheck.c)"},

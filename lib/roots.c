@@ -2,9 +2,9 @@
  * roots.c - the static roots: the writable segments of the executable and
  * of every loaded shared object, and the ranges given to goheap_add_roots.
  *
- * Segments are found with dl_iterate_phdr at every collection, so libraries
- * loaded or unloaded since the last one are seen; the collection runs inside
- * a dl_iterate_phdr callback (mgc.c), holding the loader's list lock, so no
+ * Segments are found through the loader's list (gh_os_objects_foreach) at
+ * every collection, so libraries loaded or unloaded since the last one are
+ * seen; the collection runs holding the loader's list lock (mgc.c), so no
  * library can be unloaded while its data is scanned.  libgoheap's own data
  * is never scanned: it holds heap addresses (arena bounds, cursors) that
  * must not keep blocks alive.
@@ -16,12 +16,11 @@
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <link.h>
 #include <string.h>
 
 #include "gc.h"
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 
 typedef struct root_range {
 	uintptr_t lo, hi;
@@ -33,14 +32,13 @@ static size_t nranges, capranges;
 static uintptr_t self_base; /* load address of libgoheap itself */
 
 /* Whether libgoheap's code lies in the first object, the program. */
-static int in_program(struct dl_phdr_info *info, size_t size, void *arg)
+static int in_program(const gh_os_object *o, void *arg)
 {
-	(void)size;
 	uintptr_t self = (uintptr_t)gh_roots_init;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		if (ph->p_type == PT_LOAD && self >= lo && self < lo + ph->p_memsz)
+	for (unsigned i = 0; i < o->nsegments; i++) {
+		gh_os_segment seg;
+		gh_os_object_segment(o, i, &seg);
+		if (seg.kind == GH_SEGMENT_LOAD && self >= seg.lo && self < seg.hi)
 			*(bool *)arg = true;
 	}
 	return 1; /* the first object is the program */
@@ -55,7 +53,7 @@ void gh_roots_init(void)
 	 * must be scanned: then skip nothing (our own globals hold at most a
 	 * heap bound or two, which can only keep a block alive). */
 	bool linked_in = false;
-	dl_iterate_phdr(in_program, &linked_in);
+	gh_os_objects_foreach(in_program, &linked_in);
 	if (linked_in)
 		self_base = 0;
 }
@@ -101,31 +99,31 @@ static void emit_without(foreach_ctx *c, uintptr_t lo, uintptr_t hi, uintptr_t a
 }
 
 /* The static roots of one loaded object: its writable segments. */
-static int object_roots(struct dl_phdr_info *info, size_t size, void *arg)
+static int object_roots(const gh_os_object *o, void *arg)
 {
-	(void)size;
 	foreach_ctx *c = arg;
-	if (info->dlpi_addr == self_base && self_base != 0)
+	if (o->base == self_base && self_base != 0)
 		return 0;
-	c->name = info->dlpi_name ? info->dlpi_name : "";
+	c->name = o->name;
 	/* The part made read-only after relocation (.got, .dynamic,
 	 * .data.rel.ro) cannot hold heap pointers: skip it. */
 	uintptr_t rlo = 0, rhi = 0;
-	for (int i = 0; i < info->dlpi_phnum; i++)
-		if (info->dlpi_phdr[i].p_type == PT_GNU_RELRO) {
-			rlo = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
-			rhi = rlo + info->dlpi_phdr[i].p_memsz;
+	gh_os_segment seg;
+	for (unsigned i = 0; i < o->nsegments; i++) {
+		gh_os_object_segment(o, i, &seg);
+		if (seg.kind == GH_SEGMENT_RELRO) {
+			rlo = seg.lo;
+			rhi = seg.hi;
 		}
+	}
 	/* Linked statically, the program's data holds the arena index: 32 MiB
 	 * of metadata that must not be read at every collection. */
 	uintptr_t xlo = (uintptr_t)gh_arena_index, xhi = xlo + sizeof gh_arena_index;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+	for (unsigned i = 0; i < o->nsegments; i++) {
+		gh_os_object_segment(o, i, &seg);
+		if (seg.kind != GH_SEGMENT_LOAD || !seg.writable)
 			continue;
-		uintptr_t lo = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)7;
-		uintptr_t hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-		emit_without(c, lo, hi, rlo, rhi, xlo, xhi);
+		emit_without(c, seg.lo & ~(uintptr_t)7, seg.hi, rlo, rhi, xlo, xhi);
 	}
 	return 0;
 }
@@ -136,7 +134,7 @@ void gh_roots_foreach(void (*fn)(int registered, const char *name, uintptr_t lo,
 {
 	gh_assert_held(&roots_lock);
 	foreach_ctx c = {fn, arg, NULL};
-	dl_iterate_phdr(object_roots, &c);
+	gh_os_objects_foreach(object_roots, &c);
 	for (size_t i = 0; i < nranges; i++)
 		fn(1, NULL, ranges[i].lo, ranges[i].hi, arg);
 }

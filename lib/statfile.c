@@ -35,11 +35,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "gh.h"
+#include "os.h"
 #include "statfile.h"
 
 static char stats_dir[512]; /* the base directory */
@@ -130,7 +130,7 @@ static int owner_alive(pid_t pid, int fd)
 	if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h ||
 	    memcmp(h.magic, GH_STATFILE_MAGIC, 8) != 0)
 		return 1; /* not ours to judge */
-	uint64_t ticks = gh_proc_start_ticks(pid);
+	uint64_t ticks = gh_os_proc_start_ticks(pid);
 	return h.start_ticks == 0 || ticks == 0 || h.start_ticks == ticks;
 }
 
@@ -196,7 +196,7 @@ static int open_private_dir(char *dir, size_t n)
 
 static uint64_t self_start_ticks(void)
 {
-	return gh_proc_start_ticks(getpid());
+	return gh_os_proc_start_ticks(getpid());
 }
 
 static size_t layout(gh_statfile_header *h)
@@ -218,7 +218,7 @@ static size_t layout(gh_statfile_header *h)
 	h->request_off = (uint32_t)off;
 	h->request_size = sizeof(gh_statfile_request);
 	off += sizeof(gh_statfile_request);
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t page = gh_sys_pagesize();
 	return (off + page - 1) & ~(page - 1);
 }
 
@@ -247,10 +247,10 @@ int gh_statfile_create(void)
 	memset(&hdr, 0, sizeof hdr);
 	size_t size = layout(&hdr);
 	struct stat st;
-	void *m = MAP_FAILED;
+	void *m = NULL;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    st.st_nlink != 1 || ftruncate(fd, (off_t)size) != 0 ||
-	    (m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+	    (m = gh_sys_map_file(fd, size)) == NULL) {
 		close(fd);
 		unlinkat(dfd, tmp, 0);
 		close(dfd);
@@ -283,7 +283,7 @@ int gh_statfile_create(void)
 	}
 	seq = 0;
 	if (renameat(dfd, tmp, dfd, name) != 0) {
-		munmap(m, size);
+		gh_sys_unmap_file(m, size);
 		unlinkat(dfd, tmp, 0);
 		close(dfd);
 		return -1;
@@ -354,7 +354,7 @@ void gh_statfile_forget(void)
 	void *m = map;
 	__atomic_store_n(&map, NULL, __ATOMIC_RELAXED);
 	if (m)
-		munmap(m, map_size);
+		gh_sys_unmap_file(m, map_size);
 	file_path[0] = 0;
 	file_pid = 0;
 }

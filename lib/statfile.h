@@ -4,8 +4,8 @@
  * (heapdump.c), with the readers goheap-stat, the tests and the fuzzers
  * share (tools/statread.c).  This header is included by the library and by
  * the tool alike, so it holds formats and reader declarations, and the
- * writer's only where the library is built; the tool never links the
- * library's internals.
+ * writer's only where the library is built; of the library, the tool
+ * links only the OS layer's os_ipc_linux.c (os.h).
  *
  * Both formats are specified for users in goheap-stat(1) and
  * goheap-heapdump(5); this comment is the implementer's summary.
@@ -39,10 +39,12 @@
  *   Requests: a requester of the same user maps the file read-write, takes
  *   the slot by swapping its pid into owner (0 = free; a slot held longer
  *   than GH_STATFILE_SLOT_STALE_NS is taken over), writes op, arg and path,
- *   increments req_seq, then increments the header's kick and wakes it
- *   (futex).  The monitor, which sleeps on kick, runs the request, stores
- *   the result and sets done_seq to req_seq (futex wake on done_seq).  The
- *   requester reads the result and frees the slot.
+ *   increments req_seq, then increments the header's kick and wakes its
+ *   waiters.  The monitor, which sleeps on kick, runs the request, stores
+ *   the result, sets done_seq to req_seq and wakes done_seq's waiters.  The
+ *   requester reads the result and frees the slot.  Waits and wakes are
+ *   those of a word of a shared file mapping, across processes
+ *   (gh_os_wait_shared in os.h; on Linux, keyed by file and offset).
  *
  * The heap dump (format version 1)
  *
@@ -56,16 +58,9 @@
 #ifndef GH_STATFILE_H
 #define GH_STATFILE_H
 
-#include <fcntl.h>
-#include <linux/futex.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
-#include <time.h>
-#include <unistd.h>
 
 /* ---- The stats file ------------------------------------------------------ */
 
@@ -84,7 +79,7 @@ typedef struct gh_statfile_header {
 	uint32_t header_size; /* sizeof(gh_statfile_header) of the writer */
 	uint64_t file_size;   /* bytes in the file */
 	uint32_t seq;         /* seqlock: odd while the values change */
-	uint32_t kick;        /* futex word: bumped to wake the monitor */
+	uint32_t kick;        /* bumped, and woken, to wake the monitor */
 	int32_t pid;
 	uint32_t uid;
 	uint64_t start_ticks; /* the process's start, /proc/PID/stat field 22 */
@@ -130,47 +125,6 @@ typedef struct gh_statfile_request {
 	uint64_t taken_ns; /* wall clock when owner took the slot */
 	char path[4096];   /* GH_OP_HEAPDUMP, _HEAP_PROFILE: absolute path, NUL-terminated */
 } gh_statfile_request;
-
-/* Wait on and wake a word of the shared mapping, across processes (the
- * futex of a shared file mapping is keyed by file and offset).  Linux. */
-static inline void gh_futex_wait(uint32_t *word, uint32_t val, uint64_t timeout_ns)
-{
-	struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
-	syscall(SYS_futex, word, FUTEX_WAIT, val, &ts, NULL, 0);
-}
-
-static inline void gh_futex_wake(uint32_t *word)
-{
-	syscall(SYS_futex, word, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
-}
-
-/* The start time of process pid in clock ticks since boot (/proc/PID/stat
- * field 22), or 0 if unknown.  With the pid it names a process for good:
- * pids are reused, start times of one pid are not.  System calls only. */
-static inline uint64_t gh_proc_start_ticks(pid_t pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	/* The command, field 2, may hold anything: count from its end. */
-	const char *p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	for (int field = 2; *p && field < 22; p++)
-		if (*p == ' ')
-			field++;
-	uint64_t t = 0;
-	while (*p >= '0' && *p <= '9')
-		t = t * 10 + (uint64_t)(*p++ - '0');
-	return t;
-}
 
 /* ---- The heap dump ----------------------------------------------------------- */
 

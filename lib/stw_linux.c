@@ -1,17 +1,19 @@
 /*
  * stw_linux.c - stopping the world on Linux: the suspend signal, its
- * handler, and the stack bounds of a thread.  The only OS-specific file of
- * the collector (mem_linux.c is the allocator's).
+ * handler, and the restart of system calls the signal interrupted.  Part
+ * of the OS layer (os.h); the CPU's side of it -- the signal context, the
+ * system-call instruction and numbers -- is in arch_*_linux.c.
  *
  * The collecting thread, holding the thread registry lock, bumps the stop
  * epoch and sends the suspend signal (GOHEAP_SIGNAL, SIGPWR by default; if
  * the program already handles that one when the library loads, the highest
- * real-time signal nobody handles) to every other registered thread.  Each handler spills the thread's
- * registers onto its stack (the kernel has already saved the interrupted
- * context there, as the handler runs on the thread's own stack), publishes
- * its stack pointer, acknowledges with a futex wake, and sleeps on the
- * resume epoch until the collector bumps it.  The handler uses only
- * async-signal-safe operations: atomics and the futex system call.
+ * real-time signal nobody handles) to every other registered thread.  Each
+ * handler spills the thread's registers onto its stack (the kernel has
+ * already saved the interrupted context there, as the handler runs on the
+ * thread's own stack), publishes its stack pointer, acknowledges with a
+ * wake on a word, and sleeps on the resume epoch until the collector bumps
+ * it.  The handler uses only async-signal-safe operations: atomics and the
+ * futex system call.
  *
  * A thread busy in the allocator -- changing its cached span's allocation
  * state, a dozen instructions with no call (malloc.c) -- is not stopped
@@ -25,75 +27,53 @@
  * by themselves.  Linux never restarts some calls after a handler has run,
  * SA_RESTART or not: poll, select, epoll_wait, nanosleep, clock_nanosleep
  * and their kin fail with EINTR.  A collection must not make them fail, so
- * (on x86-64) the collector reads the call a thread is blocked in from
+ * the collector reads the call a thread is blocked in from
  * /proc/self/task/TID/syscall just before signalling it, and the handler,
  * finding that very call interrupted (same arguments, stack and program
  * counter, result -EINTR) -- or, for a call entered after the collector
- * looked, finding one of those calls' numbers loaded just before the
- * syscall instruction, as glibc's wrappers do -- rewinds the saved context to
- * issue it again on return, with what is left of its timeout once the
- * world runs again.  A relative sleep keeps its deadline (from the time
- * the kernel says it had left, or, if the caller gave no place for that,
- * from when the first stop reached it: up to that much longer); so does a
- * timed poll or epoll_wait.  A later stop recognises a call it restarted
- * and keeps its deadline.
+ * looked, finding its number and arguments in the registers and in the
+ * instructions that issued it, as glibc's wrappers do (arch_*_linux.c) --
+ * rewinds the saved context to issue it again on return, with what is left
+ * of its timeout once the world runs again.  A relative sleep keeps its
+ * deadline (from the time the kernel says it had left, or, if the caller
+ * gave no place for that, from when the first stop reached it: up to that
+ * much longer); so does a timed poll or epoll_wait.  A later stop recognises a
+ * call it restarted and keeps its deadline.  What cannot be known for
+ * certain is not restarted: the call fails with EINTR, as POSIX allows
+ * after any signal.  (Under qemu-user, /proc shows the host's calls, which
+ * never match the guest's context.)
  *
  * A thread that does not acknowledge within the timeout
  * (GOHEAP_STOP_TIMEOUT ms; it blocks the signal, or is stuck) is named in
  * a one-line diagnostic and the collection is abandoned rather than hung.
+ * The line is written after the world runs again, and without stdio (the
+ * stopped threads may hold its lock).
  */
 #include "config.h"
 
 #include <errno.h>
-#include <linux/futex.h>
+#include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <link.h>
 #include <sys/syscall.h>
-#include <sys/ucontext.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "gc.h"
 #include "gh.h"
-#include "mem.h"
+#include "os.h"
 #include "track.h"
 
+__thread uint32_t gh_stw_nostop;
 static int stop_signal;
 static uint32_t stop_epoch;   /* odd while the world is stopped */
 static uint32_t ack_count;    /* acknowledgements of the current stop */
 
-static long futex(uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
-{
-	return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
-}
-
-pid_t gh_os_gettid(void)
-{
-	return (pid_t)syscall(SYS_gettid);
-}
-
-int gh_os_stack_bounds(uintptr_t *lo, uintptr_t *hi)
-{
-	pthread_attr_t attr;
-	void *addr;
-	size_t size;
-	if (pthread_getattr_np(pthread_self(), &attr) != 0)
-		return -1;
-	int r = pthread_attr_getstack(&attr, &addr, &size);
-	pthread_attr_destroy(&attr);
-	if (r != 0)
-		return -1;
-	*lo = (uintptr_t)addr;
-	*hi = (uintptr_t)addr + size;
-	return 0;
-}
-
-/* ---- Restarting interrupted system calls (x86-64) ---- */
+/* ---- Restarting interrupted system calls ---- */
 
 /* Parse /proc/self/task/TID/syscall into seen: "NR A1 .. A6 SP PC" for
  * a thread blocked in a call, anything else otherwise.  Uses only system
@@ -101,7 +81,6 @@ int gh_os_stack_bounds(uintptr_t *lo, uintptr_t *hi)
 static void read_syscall(pid_t tid, struct gh_syscall_seen *seen)
 {
 	seen->valid = false;
-#if defined(__x86_64__)
 	char path[64], buf[256];
 	int n = snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", (long)tid);
 	if (n <= 0 || n >= (int)sizeof path)
@@ -144,24 +123,11 @@ static void read_syscall(pid_t tid, struct gh_syscall_seen *seen)
 	seen->sp = v[7];
 	seen->pc = v[8];
 	seen->valid = true;
-#else
-	(void)tid;
-#endif
-}
-
-#if defined(__x86_64__)
-static const int arg_reg[6] = {REG_RDI, REG_RSI, REG_RDX, REG_R10, REG_R8, REG_R9};
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* The deadline of a timed call: kept if the call is the one this handler
  * restarted last time, else timeout_ns from when the stop reached it. */
-static uint64_t deadline_of(gh_thread *t, long nr, const uint64_t *arg, uint64_t stopped,
+static uint64_t deadline_of(gh_os_thread *t, long nr, const uint64_t *arg, uint64_t stopped,
 			    uint64_t timeout_ns)
 {
 	/* A call we restarted whose deadline has passed returned by itself:
@@ -177,46 +143,55 @@ static uint64_t ts_ns(const struct timespec *ts)
 	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
 }
 
-/* If the stop (which reached the thread at time stopped) interrupted the
- * call t was seen blocked in (seen), rewind the saved context so that the
- * call is issued again when the handler returns, with the time it has left
- * now that the world runs again. */
-static void restart_syscall_if_interrupted(gh_thread *t, const struct gh_syscall_seen *seen,
-					   ucontext_t *uc, uint64_t stopped)
+/* Whether the interrupted call c is the one the collector saw (seen):
+ * same place, same stack, same arguments where the registers still hold
+ * them.  What the CPU file recovered from the code is not compared: the
+ * kernel's view wins. */
+static bool is_seen_call(const gh_arch_syscall *c, const struct gh_syscall_seen *seen)
 {
-	greg_t *g = uc->uc_mcontext.gregs;
-	const uint8_t *pc = (const uint8_t *)g[REG_RIP];
-	if (g[REG_RAX] != -EINTR || pc[-2] != 0x0f || pc[-1] != 0x05)
+	if (!seen->valid || c->pc != seen->pc || c->sp != seen->sp ||
+	    (c->arg0_in_register && c->arg[0] != seen->arg[0]))
+		return false;
+	return memcmp(&c->arg[1], &seen->arg[1], 5 * sizeof c->arg[0]) == 0;
+}
+
+/* If the stop (which reached the thread at time stopped) interrupted the
+ * call t was seen blocked in (seen), or one the thread entered since whose
+ * number and arguments the context shows, rewind the saved context so that
+ * the call is issued again when the handler returns, with the time it has
+ * left now that the world runs again. */
+static void restart_syscall_if_interrupted(gh_os_thread *t, const struct gh_syscall_seen *seen,
+					   void *uc, uint64_t stopped)
+{
+	gh_arch_syscall c;
+	if (!gh_arch_syscall_interrupted(uc, &c))
 		return;
 	uint64_t arg[6];
-	for (int i = 0; i < 6; i++)
-		arg[i] = (uint64_t)g[arg_reg[i]];
+	memcpy(arg, c.arg, sizeof arg);
 	long nr;
-	if (seen->valid && (uint64_t)g[REG_RIP] == seen->pc &&
-	    (uint64_t)g[REG_RSP] == seen->sp && memcmp(arg, seen->arg, sizeof arg) == 0) {
+	unsigned kind;
+	if (is_seen_call(&c, seen)) {
 		nr = seen->nr;
+		arg[0] = seen->arg[0];
+		kind = gh_arch_syscall_kind(nr) & GH_SYSCALL_KIND_MASK;
 	} else {
-		/* The thread entered the call after the collector looked.
-		 * glibc's wrappers load the number just before the syscall
-		 * instruction ("mov $nr, %eax"): take it from there, for the
-		 * calls that never restart by themselves only. */
-		if (pc[-7] != 0xb8)
+		/* Entered after the collector looked: only the calls that
+		 * never restart by themselves, and only if the context and
+		 * the code tell number and arguments for certain. */
+		if (!c.nr_known || !c.arg0_known)
 			return;
-		uint32_t imm;
-		memcpy(&imm, pc - 6, sizeof imm);
-		nr = (long)imm;
-		if (nr != SYS_poll && nr != SYS_epoll_wait && nr != SYS_epoll_pwait &&
-		    nr != SYS_nanosleep && nr != SYS_clock_nanosleep && nr != SYS_select &&
-		    nr != SYS_pselect6 && nr != SYS_ppoll)
+		nr = c.nr;
+		kind = gh_arch_syscall_kind(nr) & GH_SYSCALL_KIND_MASK;
+		if (kind == GH_SYSCALL_OTHER)
 			return;
 	}
 	uint64_t now, deadline;
-	switch (nr) {
-	case SYS_nanosleep:
-	case SYS_clock_nanosleep: {
+	switch (kind) {
+	case GH_SYSCALL_NANOSLEEP:
+	case GH_SYSCALL_CLOCK_NANOSLEEP: {
 		/* nanosleep(req, rem); clock_nanosleep(clk, flags, req, rem) */
-		int req_i = nr == SYS_nanosleep ? 0 : 2, rem_i = req_i + 1;
-		if (nr == SYS_clock_nanosleep && (arg[1] & TIMER_ABSTIME))
+		int req_i = kind == GH_SYSCALL_NANOSLEEP ? 0 : 2, rem_i = req_i + 1;
+		if (kind == GH_SYSCALL_CLOCK_NANOSLEEP && (arg[1] & TIMER_ABSTIME))
 			break; /* absolute: the same call is right */
 		if (t->restart.nr == nr && t->restart.deadline > stopped &&
 		    memcmp(t->restart.arg, arg, sizeof arg) == 0)
@@ -225,7 +200,7 @@ static void restart_syscall_if_interrupted(gh_thread *t, const struct gh_syscall
 			deadline = stopped + ts_ns((const struct timespec *)arg[rem_i]);
 		else
 			deadline = stopped + ts_ns((const struct timespec *)arg[req_i]);
-		now = mono_ns();
+		now = gh_nanotime();
 		uint64_t left = deadline > now ? deadline - now : 0;
 		t->restart.ts[0] = (int64_t)(left / 1000000000u);
 		t->restart.ts[1] = (int64_t)(left % 1000000000u);
@@ -233,37 +208,29 @@ static void restart_syscall_if_interrupted(gh_thread *t, const struct gh_syscall
 		t->restart.deadline = deadline;
 		break;
 	}
-	case SYS_poll:
-	case SYS_epoll_wait:
-	case SYS_epoll_pwait: {
+	case GH_SYSCALL_POLL:
+	case GH_SYSCALL_EPOLL_WAIT: {
 		/* poll(fds, n, ms); epoll_wait(fd, ev, n, ms) */
-		int ms_i = nr == SYS_poll ? 2 : 3;
+		int ms_i = kind == GH_SYSCALL_POLL ? 2 : 3;
 		int ms = (int)arg[ms_i];
 		if (ms <= 0)
 			break;
 		deadline = deadline_of(t, nr, arg, stopped, (uint64_t)ms * 1000000u);
-		now = mono_ns();
+		now = gh_nanotime();
 		uint64_t left = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
 		arg[ms_i] = left;
 		t->restart.deadline = deadline;
 		break;
 	}
-	case SYS_select:
-	case SYS_pselect6:
-	case SYS_ppoll:
-	case SYS_epoll_pwait2:
-		break; /* the kernel updated the timeout in place */
 	default:
+		/* select, pselect6, ppoll: the kernel updated the timeout in
+		 * place; others seen blocked: issued again as they were. */
 		break;
 	}
 	t->restart.nr = nr;
 	memcpy(t->restart.arg, arg, sizeof arg);
-	for (int i = 0; i < 6; i++)
-		g[arg_reg[i]] = (greg_t)arg[i];
-	g[REG_RAX] = nr;
-	g[REG_RIP] -= 2;
+	gh_arch_syscall_reissue(uc, nr, arg);
 }
-#endif
 
 static void spill_and_wait(uintptr_t sp, void *arg)
 {
@@ -273,9 +240,9 @@ static void spill_and_wait(uintptr_t sp, void *arg)
 	GH_TSAN_RELEASE(&t->ack_epoch);
 	__atomic_store_n(&t->ack_epoch, epoch, __ATOMIC_RELEASE);
 	__atomic_fetch_add(&ack_count, 1, __ATOMIC_RELEASE);
-	futex(&ack_count, FUTEX_WAKE_PRIVATE, 1, NULL);
+	gh_os_wake(&ack_count, 1);
 	while (__atomic_load_n(&stop_epoch, __ATOMIC_ACQUIRE) == epoch)
-		futex(&stop_epoch, FUTEX_WAIT_PRIVATE, epoch, NULL);
+		gh_os_wait(&stop_epoch, epoch, GH_OS_FOREVER);
 	GH_TSAN_ACQUIRE(&stop_epoch);
 }
 
@@ -289,29 +256,23 @@ static void suspend_handler(int sig, siginfo_t *info, void *context)
 	/* A late signal from an abandoned stop, or a thread that left the
 	 * registry: nothing to do. */
 	if (t && (epoch & 1) && __atomic_load_n(&t->ack_epoch, __ATOMIC_RELAXED) != epoch) {
-		gh_mcache *c = gh_tls_cache;
-		if (c && __atomic_load_n(&c->busy, __ATOMIC_RELAXED)) {
+		if (__atomic_load_n(&gh_stw_nostop, __ATOMIC_RELAXED)) {
 			/* Half-way through a change of its cached span
 			 * (malloc.c): put the stop off and say so; the
 			 * collector signals again in a moment. */
-			__atomic_store_n(&t->defer_epoch, epoch, __ATOMIC_RELEASE);
-			futex(&ack_count, FUTEX_WAKE_PRIVATE, 1, NULL);
+			__atomic_store_n(&t->os.defer_epoch, epoch, __ATOMIC_RELEASE);
+			gh_os_wake(&ack_count, 1);
 			errno = saved_errno;
 			return;
 		}
-#if defined(__x86_64__)
-		uint64_t stopped = mono_ns();
+		uint64_t stopped = gh_nanotime();
 		struct gh_syscall_seen seen = {.valid = false};
-		if (__atomic_load_n(&t->seen_epoch, __ATOMIC_ACQUIRE) == epoch) {
-			GH_TSAN_ACQUIRE(&t->seen_epoch);
-			seen = t->seen;
+		if (__atomic_load_n(&t->os.seen_epoch, __ATOMIC_ACQUIRE) == epoch) {
+			GH_TSAN_ACQUIRE(&t->os.seen_epoch);
+			seen = t->os.seen;
 		}
 		gh_with_registers_spilled(spill_and_wait, t);
-		restart_syscall_if_interrupted(t, &seen, context, stopped);
-#else
-		(void)context;
-		gh_with_registers_spilled(spill_and_wait, t);
-#endif
+		restart_syscall_if_interrupted(&t->os, &seen, context, stopped);
 	}
 	errno = saved_errno;
 }
@@ -335,16 +296,13 @@ static void suspend_handler(int sig, siginfo_t *info, void *context)
  * not inside the runtime, which may hold its own locks: it calls munmap
  * with its thread registry locked) and runs the stop handler.  There
  * TSan's atomics are live (the calls are not ones it marks blocking), and
- * the handler tells it the stop's happens-before edges besides. */
-#if defined(GH_TSAN) && defined(__x86_64__)
-#if defined(__clang__)
-#define GH_NOT_INSTRUMENTED __attribute__((disable_sanitizer_instrumentation))
-#else
-#define GH_NOT_INSTRUMENTED __attribute__((no_sanitize_thread))
-#endif
+ * the handler tells it the stop's happens-before edges besides.  Tested
+ * on x86-64 only: ThreadSanitizer does not run under qemu-user. */
+#if defined(GH_TSAN)
 static int nudge_signal; /* 0: none (no libtsan.so, or no free signal) */
 static uintptr_t tsan_lo, tsan_hi; /* libtsan's code */
 
+/* The kernel's struct sigaction (rt_sigaction), as on x86-64 and arm64. */
 struct kernel_sigaction {
 	void (*action)(int, siginfo_t *, void *);
 	unsigned long flags;
@@ -352,13 +310,6 @@ struct kernel_sigaction {
 	uint64_t mask;
 };
 #define GH_SA_RESTORER 0x04000000ul
-
-/* The return from a handler: the rt_sigreturn system call, which the
- * kernel needs to be told of when the handler is installed directly. */
-__attribute__((visibility("hidden"))) void gh_sigreturn(void);
-__asm__(".pushsection .text\n\t.p2align 4\n\t.type gh_sigreturn, @function\n"
-	"gh_sigreturn:\n\tmovq $15, %rax\n\tsyscall\n\t.size gh_sigreturn, . - gh_sigreturn\n"
-	".popsection");
 
 static int find_tsan(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -379,35 +330,20 @@ static int find_tsan(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;
 }
 
-/* The calls TSan does not deliver signals in, which the kernel restarts
- * or the stop handler reissues. */
-static bool nudgeable(long nr)
-{
-	switch (nr) {
-	case SYS_read: case SYS_write: case SYS_readv: case SYS_writev:
-	case SYS_pread64: case SYS_pwrite64: case SYS_select: case SYS_pselect6:
-	case SYS_futex: case SYS_recvfrom: case SYS_recvmsg: case SYS_sendto:
-	case SYS_sendmsg: case SYS_accept: case SYS_accept4: case SYS_connect:
-	case SYS_wait4: case SYS_waitid: case SYS_flock:
-		return true;
-	default:
-		return false;
-	}
-}
-
 GH_NOT_INSTRUMENTED static void nudge_gate(int sig, siginfo_t *info, void *context)
 {
 	gh_thread *t = gh_self_thread;
 	if (!t)
 		return;
-	const greg_t *g = ((ucontext_t *)context)->uc_mcontext.gregs;
-	uint64_t pc = (uint64_t)g[REG_RIP], sp = (uint64_t)g[REG_RSP];
-	uint64_t want_pc = __atomic_load_n(&t->nudge_pc, __ATOMIC_RELAXED);
-	long nr = __atomic_load_n(&t->nudge_nr, __ATOMIC_RELAXED);
+	uint64_t sp = gh_arch_context_sp(context);
+	uint64_t want_pc = __atomic_load_n(&t->os.nudge_pc, __ATOMIC_RELAXED);
+	long nr = __atomic_load_n(&t->os.nudge_nr, __ATOMIC_RELAXED);
 	/* The call the collector saw, failed with EINTR, or rewound by the
 	 * kernel to be issued again (SA_RESTART). */
-	if (sp != __atomic_load_n(&t->nudge_sp, __ATOMIC_RELAXED) ||
-	    !((pc == want_pc && g[REG_RAX] == -EINTR) || (pc + 2 == want_pc && g[REG_RAX] == nr)))
+	gh_arch_syscall c;
+	if (sp != __atomic_load_n(&t->os.nudge_sp, __ATOMIC_RELAXED) ||
+	    !((gh_arch_syscall_interrupted(context, &c) && c.pc == want_pc) ||
+	      gh_arch_syscall_rewound(context, want_pc, nr)))
 		return;
 	suspend_handler(sig, info, context);
 }
@@ -429,10 +365,11 @@ static void nudge_init(void)
 	int sig = SIGRTMAX;
 	while (sig >= SIGRTMIN && (sig == stop_signal || signal_in_use(sig)))
 		sig--;
+	void (*restorer)(void) = gh_arch_sigreturn();
 	struct kernel_sigaction sa = {
 		.action = nudge_gate,
-		.flags = SA_SIGINFO | SA_RESTART | GH_SA_RESTORER,
-		.restorer = gh_sigreturn,
+		.flags = SA_SIGINFO | SA_RESTART | (restorer ? GH_SA_RESTORER : 0),
+		.restorer = restorer,
 		.mask = 1ull << (sig - 1) | 1ull << (stop_signal - 1),
 	};
 	if (sig >= SIGRTMIN && syscall(SYS_rt_sigaction, sig, &sa, NULL, sizeof sa.mask) == 0)
@@ -444,78 +381,42 @@ static void nudge(gh_thread *t)
 {
 	struct gh_syscall_seen now;
 	read_syscall(t->tid, &now);
-	if (!now.valid || !nudgeable(now.nr) || (now.pc >= tsan_lo && now.pc < tsan_hi))
+	if (!now.valid || !(gh_arch_syscall_kind(now.nr) & GH_SYSCALL_TSAN_HELD) ||
+	    (now.pc >= tsan_lo && now.pc < tsan_hi))
 		return;
-	__atomic_store_n(&t->nudge_pc, now.pc, __ATOMIC_RELAXED);
-	__atomic_store_n(&t->nudge_sp, now.sp, __ATOMIC_RELAXED);
-	__atomic_store_n(&t->nudge_nr, now.nr, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->os.nudge_pc, now.pc, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->os.nudge_sp, now.sp, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->os.nudge_nr, now.nr, __ATOMIC_RELAXED);
 	pthread_kill(t->pthread, nudge_signal);
 }
-#endif
 
-#if defined(__x86_64__)
-#define GH_XMM0_15 "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", \
-		   "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15"
-
-__attribute__((target("avx512f"))) static void clear_avx512(void)
+/* Every millisecond of a stop, nudge the threads TSan keeps from taking
+ * the signal; shortens *wait_ns to that millisecond. */
+static void nudge_late(gh_thread *self, uint32_t epoch, uint64_t waited, uint64_t *wait_ns)
 {
-	__asm__ volatile("vzeroall\n\t"
-			 "vpxord %%zmm16, %%zmm16, %%zmm16\n\tvpxord %%zmm17, %%zmm17, %%zmm17\n\t"
-			 "vpxord %%zmm18, %%zmm18, %%zmm18\n\tvpxord %%zmm19, %%zmm19, %%zmm19\n\t"
-			 "vpxord %%zmm20, %%zmm20, %%zmm20\n\tvpxord %%zmm21, %%zmm21, %%zmm21\n\t"
-			 "vpxord %%zmm22, %%zmm22, %%zmm22\n\tvpxord %%zmm23, %%zmm23, %%zmm23\n\t"
-			 "vpxord %%zmm24, %%zmm24, %%zmm24\n\tvpxord %%zmm25, %%zmm25, %%zmm25\n\t"
-			 "vpxord %%zmm26, %%zmm26, %%zmm26\n\tvpxord %%zmm27, %%zmm27, %%zmm27\n\t"
-			 "vpxord %%zmm28, %%zmm28, %%zmm28\n\tvpxord %%zmm29, %%zmm29, %%zmm29\n\t"
-			 "vpxord %%zmm30, %%zmm30, %%zmm30\n\tvpxord %%zmm31, %%zmm31, %%zmm31"
-			 ::: GH_XMM0_15, "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21",
-			 "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29",
-			 "xmm30", "xmm31");
+	if (!nudge_signal || !nudge_installed())
+		return;
+	if (*wait_ns > 1000000)
+		*wait_ns = 1000000;
+	if (waited < 1000000)
+		return;
+	for (gh_thread *t = gh_threads_first(); t; t = t->next)
+		if (t != self && __atomic_load_n(&t->ack_epoch, __ATOMIC_ACQUIRE) != epoch)
+			nudge(t);
+}
+#else
+static void nudge_init(void)
+{
 }
 
-__attribute__((target("avx"))) static void clear_avx(void)
+static void nudge_late(gh_thread *self, uint32_t epoch, uint64_t waited, uint64_t *wait_ns)
 {
-	__asm__ volatile("vzeroall" ::: GH_XMM0_15);
-}
-
-static void clear_sse(void)
-{
-	__asm__ volatile("pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\t"
-			 "pxor %%xmm2, %%xmm2\n\tpxor %%xmm3, %%xmm3\n\t"
-			 "pxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\t"
-			 "pxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7\n\t"
-			 "pxor %%xmm8, %%xmm8\n\tpxor %%xmm9, %%xmm9\n\t"
-			 "pxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
-			 "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\t"
-			 "pxor %%xmm14, %%xmm14\n\tpxor %%xmm15, %%xmm15" ::: GH_XMM0_15);
+	(void)self;
+	(void)epoch;
+	(void)waited;
+	(void)wait_ns;
 }
 #endif
-
-void gh_os_clear_vector_registers(void)
-{
-#if defined(__x86_64__)
-	/* Legacy SSE instructions leave the upper halves of the AVX
-	 * registers alone, and glibc's memcpy moves 32 or 64 bytes at a time
-	 * through YMM/ZMM registers, 16-31 included on AVX-512 machines. */
-	if (__builtin_cpu_supports("avx512f"))
-		clear_avx512();
-	else if (__builtin_cpu_supports("avx"))
-		clear_avx();
-	else
-		clear_sse();
-#endif
-}
-
-__attribute__((noinline)) void gh_with_registers_spilled(void (*fn)(uintptr_t sp, void *arg),
-							 void *arg)
-{
-	/* Forces every callee-saved register into this frame, below the
-	 * caller's frames and above the frame of fn. */
-	__builtin_unwind_init();
-	volatile uintptr_t marker = 0;
-	fn((uintptr_t)&marker, arg);
-	__asm__ volatile("" ::: "memory");
-}
 
 /* Whether the program has a handler of its own for sig (or ignores it on
  * purpose with SA_SIGINFO semantics). */
@@ -580,9 +481,7 @@ int gh_stw_init(void)
 	sigaddset(&sa.sa_mask, stop_signal);
 	if (sigaction(stop_signal, &sa, NULL) != 0)
 		return -1;
-#if defined(GH_TSAN) && defined(__x86_64__)
 	nudge_init();
-#endif
 	return 0;
 }
 
@@ -615,7 +514,8 @@ bool gh_stw_stopped(void)
 }
 
 /* The name of thread tid of this process, for a diagnostic: "goheap-mark",
- * the program's name for its own threads, or "exited". */
+ * the program's name for its own threads, or "exited".  System calls
+ * only. */
 static void thread_name(long tid, char *buf, size_t size)
 {
 	char path[64];
@@ -644,9 +544,9 @@ int gh_stw_stop(void)
 	for (gh_thread *t = gh_threads_first(); t; t = t->next) {
 		if (t == self)
 			continue;
-		read_syscall(t->tid, &t->seen);
-		GH_TSAN_RELEASE(&t->seen_epoch);
-		__atomic_store_n(&t->seen_epoch, epoch, __ATOMIC_RELEASE);
+		read_syscall(t->tid, &t->os.seen);
+		GH_TSAN_RELEASE(&t->os.seen_epoch);
+		__atomic_store_n(&t->os.seen_epoch, epoch, __ATOMIC_RELEASE);
 		if (pthread_kill(t->pthread, stop_signal) == 0)
 			want++;
 		else
@@ -667,53 +567,41 @@ int gh_stw_stop(void)
 		 * that lets them get there. */
 		bool deferred = false;
 		for (gh_thread *t = gh_threads_first(); t; t = t->next)
-			if (t != self && __atomic_load_n(&t->defer_epoch, __ATOMIC_ACQUIRE) == epoch &&
+			if (t != self && __atomic_load_n(&t->os.defer_epoch, __ATOMIC_ACQUIRE) == epoch &&
 			    __atomic_load_n(&t->ack_epoch, __ATOMIC_ACQUIRE) != epoch) {
 				if (!deferred) {
 					struct timespec pause = {0, 20000};
 					nanosleep(&pause, NULL);
 				}
 				deferred = true;
-				__atomic_store_n(&t->defer_epoch, 0, __ATOMIC_RELAXED);
+				__atomic_store_n(&t->os.defer_epoch, 0, __ATOMIC_RELAXED);
 				pthread_kill(t->pthread, stop_signal);
 			}
 		uint64_t waited = gh_nanotime() - start;
 		if (waited >= timeout)
 			break;
-		uint64_t left = timeout - waited;
-		struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
-		if (ts.tv_sec > 0) {
-			ts.tv_sec = 0;
-			ts.tv_nsec = 100000000;
-		}
-#if defined(GH_TSAN) && defined(__x86_64__)
-		if (nudge_signal && nudge_installed()) {
-			/* Every millisecond, nudge the threads TSan keeps
-			 * from taking the signal. */
-			if (ts.tv_nsec > 1000000)
-				ts.tv_nsec = 1000000;
-			if (waited >= 1000000)
-				for (gh_thread *t = gh_threads_first(); t; t = t->next)
-					if (t != self &&
-					    __atomic_load_n(&t->ack_epoch, __ATOMIC_ACQUIRE) != epoch)
-						nudge(t);
-		}
-#endif
-		futex(&ack_count, FUTEX_WAIT_PRIVATE, n, &ts);
+		uint64_t wait = timeout - waited;
+		if (wait > 100000000)
+			wait = 100000000;
+		nudge_late(self, epoch, waited, &wait);
+		gh_os_wait(&ack_count, n, wait);
 	}
 
+	/* Name the first thread that did not stop, then restart the world
+	 * before saying so: a stopped thread may hold any lock, stdio's
+	 * included, and gh_warn takes none. */
+	long tid = 0;
+	char name[32] = "";
 	for (gh_thread *t = gh_threads_first(); t; t = t->next)
 		if (t != self && __atomic_load_n(&t->ack_epoch, __ATOMIC_ACQUIRE) != epoch) {
-			char name[32];
-			thread_name((long)t->tid, name, sizeof name);
-			fprintf(stderr,
-				"goheap: thread %ld (%s) did not stop for the collector within "
-				"%lld ms (signal %d blocked?); collection skipped\n",
-				(long)t->tid, name, (long long)gh_option(GH_OPT_STOP_TIMEOUT),
-				stop_signal);
+			tid = (long)t->tid;
+			thread_name(tid, name, sizeof name);
 			break;
 		}
 	gh_stw_start();
+	gh_warn("thread %ld (%s) did not stop for the collector within %lld ms (signal %d "
+		"blocked?); collection skipped",
+		tid, name, (long long)gh_option(GH_OPT_STOP_TIMEOUT), stop_signal);
 	return -1;
 }
 
@@ -721,5 +609,5 @@ void gh_stw_start(void)
 {
 	GH_TSAN_RELEASE(&stop_epoch);
 	__atomic_add_fetch(&stop_epoch, 1, __ATOMIC_ACQ_REL);
-	futex(&stop_epoch, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+	gh_os_wake(&stop_epoch, GH_OS_WAKE_ALL);
 }

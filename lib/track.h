@@ -135,6 +135,16 @@ static inline void gh_track_quiet_end(void) {}
 #endif
 #define GH_NO_SANITIZE_SCAN GH_NO_SANITIZE_ADDRESS GH_NO_SANITIZE_THREAD
 
+/* No sanitizer code at all, not even a function's entry hook: for what a
+ * handler does before it knows that it did not interrupt ThreadSanitizer's
+ * runtime itself (stw_linux.c's nudge, and the CPU file's functions it
+ * calls). */
+#if defined(__clang__)
+#define GH_NOT_INSTRUMENTED __attribute__((disable_sanitizer_instrumentation))
+#else
+#define GH_NOT_INSTRUMENTED __attribute__((no_sanitize_thread))
+#endif
+
 /* Happens-before edges told to ThreadSanitizer directly, where it cannot
  * see them in the atomics: those of the stop handler, which TSan runs with
  * its atomics unobserved when the thread is in a call it knows to block

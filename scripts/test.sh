@@ -2,7 +2,8 @@
 # Quick start, part 2: build libgoheap and run the whole test suite: the TAP
 # tests; the same tests under Valgrind; once more with the heap checker on
 # (GOHEAP_DEBUG=check=1); once built with ASan+UBSan (in build-asan), once
-# with ThreadSanitizer (in build-tsan); and the fuzz targets briefly.  Ends
+# with ThreadSanitizer (in build-tsan); once cross-built for arm64 (in
+# build-arm64) and run under qemu-user; and the fuzz targets briefly.  Ends
 # with "N passed, N failed" summed from the Automake test harness's own
 # counts.
 set -uo pipefail
@@ -65,6 +66,33 @@ sanitized ASan+UBSan build-asan --enable-asan --enable-ubsan
 # Makefile sets for it and why.
 bash "$top/scripts/deps.sh" libtsan2
 sanitized TSan build-tsan --enable-tsan
+
+# arm64: cross-built and run under qemu-user, which the kernel starts for
+# every aarch64 program (binfmt_misc: the tests run their own program
+# again, and goheap-stat against a child).  make check-qemu leaves out the
+# tests qemu-user cannot run (Makefile.am says which and why).
+bash "$top/scripts/deps.sh" crossbuild-essential-arm64 qemu-user qemu-user-binfmt
+binfmt_aarch64() {
+	local d=/proc/sys/fs/binfmt_misc
+	[ -e "$d/register" ] || mount -t binfmt_misc binfmt_misc "$d" || return 1
+	[ -e "$d/qemu-aarch64" ] || cat /usr/lib/binfmt.d/qemu-aarch64.conf >"$d/register" || return 1
+	grep -q '^enabled' "$d/qemu-aarch64" || echo 1 >"$d/qemu-aarch64"
+}
+echo "== arm64 build (build-arm64), under qemu-user"
+mkdir -p "$top/build-arm64"
+cd "$top/build-arm64"
+if ! binfmt_aarch64; then
+	echo "FAIL: arm64: the kernel cannot be made to run aarch64 programs (binfmt_misc)"
+	failed=$((failed + 1))
+elif { [ -f Makefile ] && [ Makefile -nt ../configure ]; } ||
+	../configure -q --host=aarch64-linux-gnu --enable-werror; then
+	rm -f test-suite.log
+	run "make check-qemu (arm64)" check-qemu
+else
+	echo "FAIL: configure --host=aarch64-linux-gnu"
+	failed=$((failed + 1))
+fi
+cd "$top/build"
 
 # The readers of stats files and heap dumps under libFuzzer, briefly: one
 # test per target that builds and runs without a crash.

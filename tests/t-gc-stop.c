@@ -2,9 +2,12 @@
  * t-gc-stop: a registered thread that never acknowledges the stop signal
  * (it blocks it) gets a one-line "goheap:" diagnostic naming it, and the
  * collection is skipped instead of hanging; once the thread unblocks the
- * signal, collections work again.  Runs in a child (the program run
- * again with --child) with a short GOHEAP_STOP_TIMEOUT, its output
- * captured through a pipe.
+ * signal, collections work again.  The same while another registered
+ * thread, which does stop, holds stderr's stdio lock: the diagnostic must
+ * not wait for that lock (the thread holding it is parked until the world
+ * runs again).  Each case runs in a child (the program run again with
+ * --child) with a short GOHEAP_STOP_TIMEOUT, its output captured through a
+ * pipe; a child that hangs is killed by its own alarm.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -51,10 +54,14 @@ static void *stubborn(void *arg)
 	return NULL;
 }
 
+/* A child that hangs is killed by SIGALRM after this many seconds. */
+#define CHILD_ALARM 60
+
 /* The child: exit status bit 0: the skipped collection counted; bit 1:
  * a collection after unblocking did not run. */
 static int child(void)
 {
+	alarm(CHILD_ALARM);
 	pthread_t t;
 	if (pthread_create(&t, NULL, stubborn, NULL) != 0)
 		return 64;
@@ -80,6 +87,79 @@ static int child(void)
 	return status;
 }
 
+/* Holds stderr's stdio lock from when it is registered until phase 2;
+ * it takes the stop signal meanwhile. */
+static int held;
+
+static void *holder(void *arg)
+{
+	(void)arg;
+	goheap_register_thread();
+	flockfile(stderr);
+	__atomic_store_n(&held, 1, __ATOMIC_RELEASE);
+	while (get_phase() < 2)
+		usleep(1000);
+	funlockfile(stderr);
+	goheap_unregister_thread();
+	return NULL;
+}
+
+/* The child of the stdio case: exit status bit 0: the collection was not
+ * skipped.  A hang is an alarm's SIGALRM. */
+static int child_stdio(void)
+{
+	alarm(CHILD_ALARM);
+	pthread_t s, h;
+	if (pthread_create(&s, NULL, stubborn, NULL) != 0 ||
+	    pthread_create(&h, NULL, holder, NULL) != 0)
+		return 64;
+	while (!__atomic_load_n(&tid, __ATOMIC_ACQUIRE) || !__atomic_load_n(&held, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	printf("tid %ld\n", __atomic_load_n(&tid, __ATOMIC_ACQUIRE));
+	fflush(stdout);
+	goheap_memstats m;
+	goheap_read_memstats(&m);
+	uint32_t before = m.numgc;
+	goheap_gc(); /* the diagnostic, while the holder keeps stderr locked */
+	goheap_read_memstats(&m);
+	int status = m.numgc != before ? 1 : 0;
+	set_phase(2);
+	pthread_join(h, NULL);
+	pthread_join(s, NULL);
+	return status;
+}
+
+/* The child's output: "tid N", then what the library said; checks there
+ * is exactly one line of it, a "goheap:" line naming thread N. */
+static void check_diagnostic(const char *out)
+{
+	long tid_seen = strncmp(out, "tid ", 4) == 0 ? atol(out + 4) : 0;
+	const char *ebuf = strchr(out, '\n');
+	ebuf = ebuf ? ebuf + 1 : out + strlen(out);
+	int lines = 0;
+	for (const char *p = ebuf; *p; p++)
+		lines += *p == '\n';
+	is_int(lines, 1, "exactly one line from the library");
+	if (lines != 1)
+		diag("%s", ebuf);
+	ok(strncmp(ebuf, "goheap: ", 8) == 0, "it starts with \"goheap: \" (%.200s)", ebuf);
+	char want[64];
+	snprintf(want, sizeof want, "thread %ld ", tid_seen);
+	ok(tid_seen > 0 && strstr(ebuf, want) != NULL, "it names the thread (%s)", want);
+}
+
+static void test_stdio_lock_held(void)
+{
+	char out[8192];
+	int st = child_run("GOHEAP_STOP_TIMEOUT", "300", "stdio", NULL, out, sizeof out);
+	ok(st != -1 && WIFEXITED(st),
+	   "with stderr locked by a stopped thread, the collection came back (status %#x%s)", st,
+	   st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM ? ": hung" : "");
+	is_int(WIFEXITED(st) ? WEXITSTATUS(st) & 1 : -1, 0,
+	       "the collection that could not stop the thread was skipped");
+	check_diagnostic(out);
+}
+
 static void test_unacknowledged_stop(void)
 {
 	/* Run as a program of its own (exec, not a bare fork): the child
@@ -92,28 +172,16 @@ static void test_unacknowledged_stop(void)
 	       "the collection that could not stop the thread was skipped");
 	is_int(WIFEXITED(st) ? WEXITSTATUS(st) & 2 : -1, 0,
 	       "collections run again once the thread takes the signal");
-	/* "tid N", then what the library said. */
-	long tid_seen = strncmp(out, "tid ", 4) == 0 ? atol(out + 4) : 0;
-	char *ebuf = strchr(out, '\n');
-	ebuf = ebuf ? ebuf + 1 : out + strlen(out);
-	int lines = 0;
-	for (char *p = ebuf; *p; p++)
-		lines += *p == '\n';
-	is_int(lines, 1, "exactly one line from the library");
-	if (lines != 1)
-		diag("%s", ebuf);
-	ok(strncmp(ebuf, "goheap: ", 8) == 0, "it starts with \"goheap: \" (%.200s)", ebuf);
-	char want[64];
-	snprintf(want, sizeof want, "thread %ld ", tid_seen);
-	ok(tid_seen > 0 && strstr(ebuf, want) != NULL, "it names the thread (%s)", want);
+	check_diagnostic(out);
 }
 
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[1], "--child") == 0)
-		return child();
+		return strcmp(argv[2], "stdio") == 0 ? child_stdio() : child();
 	static const struct tap_test tests[] = {
 		TAP_TEST(test_unacknowledged_stop),
+		TAP_TEST(test_stdio_lock_held),
 	};
 	return TAP_MAIN(argc, argv, tests);
 }

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "os.h"
 #include "statfile.h"
 
 enum {
@@ -197,7 +198,7 @@ static bool same_process(const gh_statfile_view *v, pid_t pid)
 {
 	if (v->h->pid != pid)
 		return false;
-	uint64_t t = gh_proc_start_ticks(pid);
+	uint64_t t = gh_os_proc_start_ticks(pid);
 	return v->h->start_ticks == 0 || t == 0 || v->h->start_ticks == t;
 }
 

@@ -9,6 +9,8 @@
  * used, with 64-bit arithmetic that cannot overflow, and a failure is a
  * GH_READ_* code, never a crash.  Readers hold no lock and write nothing to
  * the stats file (requests aside), so the target never waits for them.
+ * Waits and wakes on the file's words are the OS layer's
+ * (lib/os_ipc_linux.c, linked in).
  */
 #include "config.h"
 
@@ -22,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "os.h"
 #include "statfile.h"
 
 const char *gh_read_strerror(int status)
@@ -218,7 +221,7 @@ int gh_statfile_send(int fd, uint32_t op, int64_t arg, const char *path, int tim
 	uint32_t seq = __atomic_load_n(&r->req_seq, __ATOMIC_RELAXED) + 1;
 	__atomic_store_n(&r->req_seq, seq, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&h->kick, 1, __ATOMIC_RELEASE);
-	gh_futex_wake(&h->kick);
+	gh_os_wake_shared(&h->kick);
 
 	st = GH_READ_TIMEOUT;
 	for (;;) {
@@ -233,7 +236,7 @@ int gh_statfile_send(int fd, uint32_t op, int64_t arg, const char *path, int tim
 		if (now >= deadline)
 			break;
 		uint64_t wait = deadline - now;
-		gh_futex_wait(&r->done_seq, done, wait < 100000000u ? wait : 100000000u);
+		gh_os_wait_shared(&r->done_seq, done, wait < 100000000u ? wait : 100000000u);
 	}
 	__atomic_store_n(&r->owner, 0, __ATOMIC_RELEASE);
 	munmap(m, size);
