@@ -339,13 +339,6 @@ GH_INTERNAL void gh_final_foreach(void (*fn)(uintptr_t obj, void (*f)(void *, vo
 					     bool queued, void *ctx),
 				  void *ctx);
 
-/* The address-table implementation's hooks, until the lists replace it. */
-GH_INTERNAL void gh_final_lock(void);
-GH_INTERNAL void gh_final_unlock(void);
-GH_INTERNAL void gh_final_after_fork(void);
-GH_INTERNAL bool gh_final_sweep_block(gh_span *s, uint32_t idx);
-GH_INTERNAL void gh_final_drop(gh_span *s, uint32_t idx);
-
 /* ---- Weak links (mweak.c) ------------------------------------------------- */
 
 /*
@@ -384,6 +377,44 @@ GH_INTERNAL int gh_weak_move(void **link, void **new_link);
 GH_INTERNAL void gh_weak_read_barrier(void *p);
 /* Registered links (the heap checker). */
 GH_INTERNAL uint64_t gh_weak_count(void);
+
+/* ---- Between the specials' files (mspecial.c, mfinal.c, mweak.c) ---------- */
+
+/* The list of s: insert sp (idx and kind set) at its sorted place, after
+ * those of equal key; remove sp; find block idx's first special of a kind.
+ * Caller holds the specials lock. */
+GH_INTERNAL void gh_special_insert(gh_span *s, gh_special *sp);
+GH_INTERNAL void gh_special_remove(gh_span *s, gh_special *sp);
+GH_INTERNAL gh_special *gh_special_find(gh_span *s, uint32_t idx, uint8_t kind);
+/* pthread_cond_wait on the specials lock (the finalizer thread). */
+GH_INTERNAL void gh_specials_wait(pthread_cond_t *cond);
+
+/* The block of finalizer sp, still in s's list, died: with sweep, queue
+ * the finalizer and keep the block (its mark bit); without (an explicit
+ * free), drop it.  Removes sp alone from the list. */
+GH_INTERNAL void gh_final_special_dead(gh_span *s, gh_special *sp, bool sweep);
+/* Steps 2 and 3 of gh_specials_mark_end (see mfinal.c). */
+GH_INTERNAL uint64_t gh_final_mark_end(void);
+/* Whether the finalizer thread is to be woken, which gh_specials_unlock
+ * does once the lock is free (gh_final_wake); clears the request. */
+GH_INTERNAL bool gh_final_take_wake(void);
+GH_INTERNAL void gh_final_wake(void);
+GH_INTERNAL void gh_final_after_fork(void);
+/* Attached finalizers; what is wrong with finalizer sp of s, or NULL (the
+ * heap checker). */
+GH_INTERNAL uint64_t gh_final_count(void);
+GH_INTERNAL const char *gh_final_special_bad(const gh_span *s, const gh_special *sp);
+
+/* Step 1 of gh_specials_mark_end: clear the links to unmarked blocks. */
+GH_INTERNAL void gh_weak_mark_end(void);
+/* sp, half of a weak link, was detached from its list because its block
+ * died: clear the link if sp is its target's half, unregister it, and
+ * free the record once both halves are out of their lists. */
+GH_INTERNAL void gh_weak_special_dead(gh_special *sp);
+/* Registered links lying in the heap; what is wrong with weak link
+ * special sp of s, or NULL (the heap checker). */
+GH_INTERNAL uint64_t gh_weak_count_in_heap(void);
+GH_INTERNAL const char *gh_weak_special_bad(const gh_span *s, const gh_special *sp);
 
 /* ---- The cycle (mgc.c) -------------------------------------------------------------------- */
 
