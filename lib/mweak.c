@@ -405,3 +405,52 @@ int gh_weak_move(void **link, void **new_link)
 {
 	return weak_move(link, new_link, false);
 }
+
+/* ---- The public API (goheap_register_weak_link(3)) ---- */
+
+int goheap_register_weak_link(void **link, const void *obj)
+{
+	int r = weak_register(link, obj, true);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return 0;
+}
+
+int goheap_unregister_weak_link(void **link)
+{
+	if (!weak_unregister(link, true)) {
+		errno = ENOENT;
+		return -1;
+	}
+	return 0;
+}
+
+int goheap_move_weak_link(void **link, void **new_link)
+{
+	int r = weak_move(link, new_link, true);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return 0;
+}
+
+void *goheap_read_weak_link(void *const *link)
+{
+	for (;;) {
+		uintptr_t h = __atomic_load_n((const uintptr_t *)link, __ATOMIC_ACQUIRE);
+		if (!h)
+			return NULL;
+		/* See the top of the file: the pointer exists, where a stop
+		 * would find it, before the word is checked again. */
+		void *p = (void *)~h;
+		__asm__ volatile("" : "+r"(p));
+		if (__atomic_load_n((const uintptr_t *)link, __ATOMIC_ACQUIRE) == h) {
+			gh_weak_read_barrier(p);
+			__asm__ volatile("" ::"r"(p));
+			return p;
+		}
+	}
+}
