@@ -169,8 +169,8 @@ static void check_specials(const gh_span *s, tally *t)
 			     "(unsorted, or two finalizers)", (const void *)s,
 			     (unsigned long)s->start, sp->idx, sp->kind, prev->idx, prev->kind);
 		if (!block_live(s, sp->idx))
-			FAIL("specials", "span %p at %#lx: special of kind %u on block %u, which is "
-			     "not live", (const void *)s, (unsigned long)s->start, sp->kind,
+			FAIL("specials", "span %p at %#lx: special of kind %u on block %u, "
+			     "which is not live", (const void *)s, (unsigned long)s->start, sp->kind,
 			     sp->idx);
 		const char *bad = NULL;
 		switch (sp->kind) {
@@ -386,7 +386,8 @@ void gh_check_heap(void)
 		     "blocks; %llu, %llu and %llu are registered",
 		     (unsigned long long)t.nfinalizers, (unsigned long long)t.nweak,
 		     (unsigned long long)t.nlinks, (unsigned long long)gh_final_count(),
-		     (unsigned long long)gh_weak_count(), (unsigned long long)gh_weak_count_in_heap());
+		     (unsigned long long)gh_weak_count(),
+		     (unsigned long long)gh_weak_count_in_heap());
 
 	gh_specials_unlock();
 	pthread_mutex_unlock(&gh_heap.lock);

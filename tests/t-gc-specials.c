@@ -139,7 +139,8 @@ static void test_self_pointers(void)
 					 : (collect_settle(4), gcu_tally(wa, N).finalized);
 		if (m[k].finalized)
 			cmp_int(got, >=, GCU_MOSTLY(N),
-				"%s: unreachable blocks pointing to themselves are finalized (%d of %d)",
+				"%s: unreachable blocks pointing to themselves are "
+				"finalized (%d of %d)",
 				m[k].name, got, N);
 		else
 			is_int(got, 0, "%s: blocks pointing to themselves are never finalized "

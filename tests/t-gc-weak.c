@@ -221,7 +221,8 @@ static void test_free(void)
 	goheap_free(big);
 	ok(goheap_read_weak_link(&l[10]) == NULL, "... and a large block's");
 	errno = 0;
-	is_int(goheap_unregister_weak_link(&l[0]), -1, "a link cleared by a free is no longer registered");
+	is_int(goheap_unregister_weak_link(&l[0]), -1,
+	       "a link cleared by a free is no longer registered");
 	is_int(errno, ENOENT, "... ENOENT");
 
 	unsigned char *q = goheap_malloc(64);
@@ -231,7 +232,8 @@ static void test_free(void)
 	       "goheap_realloc in place keeps the link");
 	unsigned char *q3 = goheap_realloc(q2, 5000);
 	if (q3 != q2)
-		ok(goheap_read_weak_link(&l[11]) == NULL, "goheap_realloc that moves the block clears it");
+		ok(goheap_read_weak_link(&l[11]) == NULL,
+		   "goheap_realloc that moves the block clears it");
 	else
 		skip("realloc did not move", "goheap_realloc that moves the block clears it");
 	goheap_free(q3);
@@ -478,7 +480,8 @@ static void test_holders(void)
 	for (size_t i = 0; i < HN; i++) {
 		struct holder *h = holders[i];
 		null += h != NULL && h->link == NULL;
-		intact += h != NULL && tap_check_range(h, sizeof *h, HOLDER, 0x4400 + i) == SIZE_MAX;
+		intact += h != NULL &&
+			  tap_check_range(h, sizeof *h, HOLDER, 0x4400 + i) == SIZE_MAX;
 	}
 	cmp_int(null, >=, GCU_MOSTLY(HN),
 		"links in live blocks (malloc, atomic, typed) are cleared in place (%d of %d)",
@@ -603,7 +606,8 @@ static void test_api(void)
 		is_int(errno, EINVAL, "... EINVAL");
 	}
 	errno = 0;
-	is_int(goheap_move_weak_link(&ul[3], bad_link[2]), -1, "moving a link into a freed block fails");
+	is_int(goheap_move_weak_link(&ul[3], bad_link[2]), -1,
+	       "moving a link into a freed block fails");
 	ok(goheap_read_weak_link(&ul[6]) == NULL, "a NULL word reads NULL");
 	goheap_free(q);
 	goheap_free(h);
