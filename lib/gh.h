@@ -23,6 +23,12 @@
  *   mcentral    the shared free blocks of one span class (mcentral.c).
  *   mheap       the page heap: spans, arenas, growth, release (mheap.c).
  *   fixalloc    free-list allocator for fixed-size metadata (mfixalloc.c).
+ *   special     a record attached to one block of a span, in the span's
+ *               list of specials: a finalizer (mfinal.c), a weak link to or
+ *               in the block (mweak.c), a heap profile sample (mprof.c);
+ *               see mspecial.c.
+ *   weak link   a word the collector sets to NULL when the block it is
+ *               registered for dies, without keeping the block alive.
  *
  * Locks: every lock is a gh_mutex with a rank; lockrank.h lists them all,
  * in the order they may be taken, and says why.
@@ -314,6 +320,7 @@ enum gh_span_state {
 };
 
 typedef struct gh_span gh_span;
+typedef struct gh_special gh_special; /* gc.h */
 struct gh_span {
 	/* The first 64 bytes are what allocation, goheap_free and the
 	 * marker read. */
@@ -342,7 +349,7 @@ struct gh_span {
 	uint16_t spanclass; /* 0 .. 3 for a large object (class 0) */
 	uint8_t state;      /* enum gh_span_state; changed under the heap lock */
 	uint8_t needzero;   /* the pages may hold non-zero bytes */
-	uint32_t nspecials; /* finalizers and profile samples on its blocks */
+	uint32_t nspecials; /* records on the specials list (mspecial.c) */
 	uint8_t inlist;     /* GH_LIST_*, under the mcentral lock */
 	uint8_t overflow;   /* marking could not queue a block of it (mgcmark.c) */
 	/* Blocks given back by threads (mcentral.c), each with its free tag:
@@ -362,9 +369,12 @@ struct gh_span {
 	uint64_t unusedsince; /* when the span became free, ns (monotonic) */
 
 	/* Of nspecials, those that are heap profile samples (mprof.c):
-	 * raised after nspecials and lowered before it, so that nspecials -
-	 * nprofiled never reads below the span's finalizer count. */
+	 * raised after nspecials and lowered before it, so that nspecials ==
+	 * nprofiled, read without the lock, means samples only. */
 	uint32_t nprofiled;
+	/* Its specials, sorted by block index, then kind; changed under the
+	 * specials lock (mspecial.c). */
+	gh_special *specials;
 
 	/* Small spans: one bit per block, as of the last sweep (see above). */
 	uint64_t allocbits[GH_BITWORDS];

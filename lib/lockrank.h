@@ -25,14 +25,14 @@
  *
  *   gc           A collection, goheap_gc and the heap dump hold it from
  *                start to end, and take nearly every other lock under it:
- *                they sweep (mcentral, heap, final, types, prof), start
+ *                they sweep (mcentral, heap, specials, types, prof), start
  *                helper threads (markhelpers, sweeper, spawn), stop the
  *                world (roots .. unwind), read the statistics (mcaches,
  *                heap, gcstats).
  *   roots        Held by a collection from before it stops the world to
  *   threads      after it restarts it, in this order, so that no root range
  *                changes and no thread joins or leaves meanwhile (mgc.c,
- *                step 2).  Under threads the collection takes final,
+ *                step 2).  Under threads the collection takes specials,
  *                unwind and markhelpers, and the fork handler the mcentral
  *                locks; so the thread registry is no leaf.
  *   mcentral     A class's span lists and its spans' free lists.  Spans are
@@ -43,15 +43,17 @@
  *                fork freezes sweeping (gh_sweep_freeze) under all of them.
  *   heap         The page heap.  Nothing is taken under it but by the fork
  *                handler; everything that changes spans may take it.
- *   final        The finalizer table and queue: taken by the sweep, and
- *                held by a collection while the world is
- *                stopped, which takes unwind and markhelpers under it; so
- *                it is no leaf either.
+ *   specials     Every span's list of specials, and the finalizers'
+ *                registry and queue and the weak links' table (mspecial.c,
+ *                mfinal.c, mweak.c): taken by the sweep, and held by a
+ *                collection while the world is stopped, which takes
+ *                mcaches, unwind and markhelpers under it; so it is no
+ *                leaf either.
  *   gcstats      The collector's figures (gh_gc.stats_lock): taken under
  *                gc at the end of a collection, alone by readers.
  *   mcaches      The registry of thread caches: alone, or under gc by the
  *                heap dump's statistics, or by a collection from before it
- *                stops the world (under final) to after, as marking takes
+ *                stops the world (under specials) to after, as marking takes
  *                every cache's spans back and marks their lists.
  *   types        Type descriptors and the type tables of small typed
  *                spans: alone (goheap_type_new), or under mcentral
@@ -104,7 +106,7 @@ enum gh_lockrank {
 	GH_RANK_THREADS,      /* registry_lock (threads.c) */
 	GH_RANK_MCENTRAL,     /* gh_heap.central[i].lock, 324 (mcentral.c) */
 	GH_RANK_HEAP,         /* gh_heap.lock (mheap.c) */
-	GH_RANK_FINAL,        /* final_lock (mfinal.c) */
+	GH_RANK_SPECIALS,     /* specials_lock (mspecial.c) */
 	GH_RANK_GCSTATS,      /* gh_gc.stats_lock (mgc.c) */
 	GH_RANK_MCACHES,      /* registry_lock (mcache.c) */
 	GH_RANK_TYPES,        /* type_lock (mbitmap.c) */

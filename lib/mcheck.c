@@ -10,8 +10,9 @@
  * and the details.
  *
  * gh_check_heap runs at the start of every collection, once the previous
- * cycle's sweep has finished (mgc.c), with every mcentral lock and the heap
- * lock held (in lock order), so that no structure it reads is half-changed:
+ * cycle's sweep has finished (mgc.c), with every mcentral lock, the heap
+ * lock and the specials lock held (in lock order), so that no structure it
+ * reads is half-changed:
  * every other thread that touches spans waits.  It is not run with the
  * world stopped: a thread stopped by signal may be in the middle of a list
  * update.  The blocks on threads' free lists are checked by the collection
@@ -41,6 +42,14 @@
  *                   half, those with free blocks on partial and the others
  *                   on full, with inlist saying which; a cached span is
  *                   swept;
+ *   specials        a span's list of specials (mspecial.c) is sorted by
+ *                   block and kind, linked both ways (the first one's prev
+ *                   is the last), each special on an allocated block of the
+ *                   span not on its free list, agreeing with its record,
+ *                   at most one finalizer a block; nspecials and nprofiled
+ *                   count the list; a span not in use has none; the
+ *                   finalizers and weak links found in all lists are those
+ *                   registered;
  *   statistics      heap_inuse, heap_sys and heap_released equal the sums
  *                   over in-use and free spans; the large object counts and
  *                   bytes equal the large spans in use; mspan_inuse equals
@@ -63,6 +72,7 @@ typedef struct tally {
 	uint64_t inuse_bytes, free_bytes, released_bytes;
 	uint64_t nlarge, large_bytes;
 	uint64_t ninuse, nfree, nsmall, ncached, nfresh;
+	uint64_t nfinalizers, nweak, nlinks; /* specials found, by kind */
 	uint64_t nslots;
 } tally;
 
@@ -216,6 +226,87 @@ bool gh_span_listed_ok(const gh_span *s, uint32_t sg, gh_broken *b)
 
 /* ---- The checker ---- */
 
+/* Whether block idx of s may be live: allocated in its bits and not on
+ * the span's free list (free, a bit per block of a small span).  Blocks
+ * are not read: their owners may be writing them, so a block on a
+ * thread's free list passes. */
+static bool block_live(const gh_span *s, uint32_t idx, const uint64_t *free)
+{
+	if (GH_SPANCLASS_CLASS(s->spanclass) == 0)
+		return idx == 0;
+	return gh_span_allocated(s, idx) && !(free[idx >> 6] >> (idx & 63) & 1);
+}
+
+/* The blocks on s's free list, a bit per block (its free list is checked
+ * by gh_span_small_ok). */
+static void free_listed(const gh_span *s, uint64_t free[GH_BITWORDS])
+{
+	memset(free, 0, GH_BITWORDS * sizeof *free);
+	uint32_t n = 0;
+	for (gh_link *o = s->freelist; o && n++ < s->nelems; o = gh_link_read(o).next) {
+		uint32_t idx = gh_span_index(s, (uintptr_t)o);
+		free[idx >> 6] |= (uint64_t)1 << (idx & 63);
+	}
+}
+
+static void check_specials(const gh_span *s, const uint64_t *free, tally *t)
+{
+	const gh_special *first = s->specials, *prev = NULL;
+	uint32_t n = 0, nprof = 0;
+	for (const gh_special *sp = first; sp; prev = sp, sp = sp->next) {
+		if (++n > s->nelems * 64u + 1000000u)
+			FAIL("specials", "span %p at %#lx: list loops", (const void *)s,
+			     (unsigned long)s->start);
+		if (sp->prev != (sp == first ? first->prev : prev) || !sp->prev)
+			FAIL("specials", "span %p at %#lx: special %p (block %u) has prev %p",
+			     (const void *)s, (unsigned long)s->start, (const void *)sp, sp->idx,
+			     (const void *)sp->prev);
+		if (sp->kind >= GH_SPECIAL_NKINDS)
+			FAIL("specials", "span %p at %#lx: special %p of kind %u", (const void *)s,
+			     (unsigned long)s->start, (const void *)sp, sp->kind);
+		if (prev && (prev->idx > sp->idx ||
+			     (prev->idx == sp->idx && prev->kind > sp->kind) ||
+			     (prev->idx == sp->idx && sp->kind == GH_SPECIAL_FINALIZER &&
+			      prev->kind == GH_SPECIAL_FINALIZER)))
+			FAIL("specials", "span %p at %#lx: block %u kind %u after block %u kind %u "
+			     "(unsorted, or two finalizers)", (const void *)s,
+			     (unsigned long)s->start, sp->idx, sp->kind, prev->idx, prev->kind);
+		if (!block_live(s, sp->idx, free))
+			FAIL("specials", "span %p at %#lx: special of kind %u on block %u, "
+			     "which is not live", (const void *)s, (unsigned long)s->start, sp->kind,
+			     sp->idx);
+		const char *bad = NULL;
+		switch (sp->kind) {
+		case GH_SPECIAL_FINALIZER:
+			t->nfinalizers++;
+			bad = gh_final_special_bad(s, sp);
+			break;
+		case GH_SPECIAL_WEAK:
+			t->nweak++;
+			bad = gh_weak_special_bad(s, sp);
+			break;
+		case GH_SPECIAL_LINK:
+			t->nlinks++;
+			bad = gh_weak_special_bad(s, sp);
+			break;
+		default:
+			nprof++;
+		}
+		if (bad)
+			FAIL("specials", "span %p at %#lx, block %u: %s", (const void *)s,
+			     (unsigned long)s->start, sp->idx, bad);
+	}
+	if (first && first->prev != prev)
+		FAIL("specials", "span %p at %#lx: first special's prev %p, last special %p",
+		     (const void *)s, (unsigned long)s->start, (const void *)first->prev,
+		     (const void *)prev);
+	if (n != s->nspecials || nprof != s->nprofiled)
+		FAIL("specials", "span %p at %#lx: nspecials %u and nprofiled %u, the list holds "
+		     "%u and %u", (const void *)s, (unsigned long)s->start, s->nspecials,
+		     s->nprofiled, n, nprof);
+}
+
+
 static void check_inuse(gh_span *s, uint32_t sg, tally *t)
 {
 	size_t bytes = span_bytes(s);
@@ -251,12 +342,17 @@ static void check_inuse(gh_span *s, uint32_t sg, tally *t)
 			     s->nelems, (unsigned long)s->limit, bytes);
 		t->nlarge++;
 		t->large_bytes += bytes;
+		uint64_t none[GH_BITWORDS] = {0};
+		check_specials(s, none, t);
 		return;
 	}
 	t->nsmall++;
 	gh_broken b;
 	if (!gh_span_small_ok(s, &b))
 		FAIL_B(b);
+	uint64_t free[GH_BITWORDS];
+	free_listed(s, free);
+	check_specials(s, free, t);
 	if (sgs == GH_SWEEPGEN_FRESH) {
 		/* On its way from the page heap to a thread's cache. */
 		t->nfresh++;
@@ -277,6 +373,9 @@ static void check_spans(uint32_t sg, tally *t)
 		case GH_SPAN_DEAD:
 			break;
 		case GH_SPAN_FREE:
+			if (s->specials || s->nspecials)
+				FAIL("specials", "free span %p at %#lx has %u specials", (void *)s,
+				     (unsigned long)s->start, s->nspecials);
 			t->nfree++;
 			t->free_bytes += span_bytes(s);
 			t->released_bytes += s->npreleased << GH_PAGE_SHIFT;
@@ -366,6 +465,7 @@ void gh_check_heap(void)
 	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++)
 		gh_lock(&gh_heap.central[sc].lock);
 	gh_lock(&gh_heap.lock);
+	gh_specials_lock();
 
 	tally t;
 	memset(&t, 0, sizeof t);
@@ -382,6 +482,16 @@ void gh_check_heap(void)
 		     (unsigned long long)t.nfree, (unsigned long long)listed);
 	check_centrals(&t, sg);
 	check_stats(&t);
+	if (t.nfinalizers != gh_final_count() || t.nweak != gh_weak_count() ||
+	    t.nlinks != gh_weak_count_in_heap())
+		FAIL("specials", "lists hold %llu finalizers, %llu weak links and %llu links in "
+		     "blocks; %llu, %llu and %llu are registered",
+		     (unsigned long long)t.nfinalizers, (unsigned long long)t.nweak,
+		     (unsigned long long)t.nlinks, (unsigned long long)gh_final_count(),
+		     (unsigned long long)gh_weak_count(),
+		     (unsigned long long)gh_weak_count_in_heap());
+
+	gh_specials_unlock();
 
 	gh_unlock(&gh_heap.lock);
 	for (uint32_t sc = GH_NUM_SPANCLASSES; sc-- > 0;)

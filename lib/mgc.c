@@ -7,7 +7,7 @@
  * static data, so it scans them conservatively (mgcmark.c).  A collection:
  *
  *   1. Finish sweeping the previous cycle (mgcsweep.c).
- *   2. Take the roots, thread-registry, finalizer, cache-registry and
+ *   2. Take the roots, thread-registry, specials, cache-registry and
  *      unwinder locks, in that order (lockrank.h), and the dynamic
  *      loader's list lock (gh_os_with_loader_locked), so that no thread can
  *      join or leave, no root range change, no thread be stopped inside the
@@ -17,7 +17,9 @@
  *      each has spilled its registers and published its stack pointer
  *      (gh_stw_stop, os.h).
  *   4. Mark from the roots: thread stacks, static data, registered ranges,
- *      arguments of threads being started, finalizer records.
+ *      arguments of threads being started, finalizer records; then clear
+ *      weak links to unmarked blocks and queue the finalizers of unmarked
+ *      blocks, marking those (mspecial.c).
  *   5. Take every thread cache's spans back and mark the blocks on their
  *      free lists (mcache.c), then advance the sweepgen: every span is now
  *      to be swept.
@@ -255,6 +257,8 @@ static void cycle_in_loader(void *arg)
 	}
 	gh_track_quiet_begin();
 	c->marked = gh_mark();
+	/* Weak links and finalizers, world still stopped (mspecial.c). */
+	c->marked += gh_specials_mark_end();
 	gh_track_quiet_end();
 	__atomic_add_fetch(&gh_gc.epoch, 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&gh_heap.sweepgen, 2, __ATOMIC_RELEASE);
@@ -299,13 +303,13 @@ void gh_gc_collect(bool forced)
 	if (nmarkers) { /* 0: no memory even for one mark buffer; skipped */
 		gh_roots_lock();
 		gh_threads_lock();
-		gh_final_lock();
+		gh_specials_lock();
 		gh_mcache_registry_lock(); /* marking walks the caches */
 		gh_mprof_lock_unwinder();
 		gh_os_with_loader_locked(cycle_in_loader, &c);
 		gh_mprof_unlock_unwinder();
 		gh_mcache_registry_unlock();
-		gh_final_unlock();
+		gh_specials_unlock();
 		gh_threads_unlock();
 		gh_roots_unlock();
 	}
@@ -363,7 +367,7 @@ void gh_gc_collect(bool forced)
 
 /* Steps 2, 3 and 6 of a collection around fn instead of marking: fn runs
  * with the world stopped, no collection or sweep in progress, and the
- * roots, thread registry, finalizer and unwinder locks held (heapdump.c).
+ * roots, thread registry, specials and unwinder locks held (heapdump.c).
  * prepare, if not NULL, runs just before, with only gh_gc.lock held. */
 typedef struct stopped_call {
 	void (*fn)(void *);
@@ -392,11 +396,11 @@ int gh_with_world_stopped(void (*prepare)(void *), void (*fn)(void *), void *arg
 	stopped_call c = {fn, arg, false};
 	gh_roots_lock();
 	gh_threads_lock();
-	gh_final_lock();
+	gh_specials_lock();
 	gh_mprof_lock_unwinder();
 	gh_os_with_loader_locked(call_in_loader, &c);
 	gh_mprof_unlock_unwinder();
-	gh_final_unlock();
+	gh_specials_unlock();
 	gh_threads_unlock();
 	gh_roots_unlock();
 	gh_unlock(&gh_gc.lock);
@@ -473,7 +477,7 @@ static void fork_prepare(void)
 	/* Sweeps run outside the locks: let those under way finish. */
 	gh_sweep_freeze();
 	gh_lock(&gh_heap.lock);
-	gh_final_lock();
+	gh_specials_lock();
 	gh_lock(&gh_gc.stats_lock);
 	gh_mcache_registry_lock();
 	gh_types_lock();
@@ -484,7 +488,7 @@ static void fork_release(void)
 	gh_types_unlock();
 	gh_mcache_registry_unlock();
 	gh_unlock(&gh_gc.stats_lock);
-	gh_final_unlock();
+	gh_specials_unlock();
 	gh_unlock(&gh_heap.lock);
 	gh_sweep_thaw();
 	for (uint32_t sc = GH_NUM_SPANCLASSES; sc-- > 0;)
@@ -501,7 +505,7 @@ static void fork_child(void)
 	/* Spans first: giving the other threads' caches back sweeps. */
 	gh_sweep_after_fork();
 	gh_mcache_after_fork();
-	gh_final_after_fork();
+	gh_specials_after_fork();
 	gh_mark_after_fork();
 }
 

@@ -24,9 +24,10 @@
  * gcmarkBits -> allocBits).  A block allocated before and not marked is
  * free from then on, its bytes left as they were (a span that ever handed
  * out a block is "needzero").  Blocks are visited only:
- *   - those with specials (finalizers, profile samples), before the swap:
- *     an unreachable block with a finalizer is marked, so it lives on, and
- *     its finalizer queued (mfinal.c);
+ *   - those with specials, before the swap (gh_specials_sweep, mspecial.c):
+ *     the collection queued the finalizers of unreachable blocks already,
+ *     and marked the blocks; the sweep drops the profile samples and weak
+ *     links of the blocks that died;
  *   - under a debug mode or Valgrind, the blocks freed, for the poison,
  *     the trace and the memory checker.
  * The span's own free list (blocks threads gave back, mcentral.c) was
@@ -55,9 +56,9 @@ static uint32_t sweeper_want; /* sweepgen the sweeper should reach */
 
 static bool sweep_large(gh_span *s, uint32_t sg)
 {
-	if (!gh_span_marked(s, 0) && !(gh_span_nspecials(s) && gh_final_sweep_block(s, 0))) {
-		if (gh_span_nspecials(s))
-			gh_mprof_free(s, s->start);
+	if (gh_span_nspecials(s))
+		gh_specials_sweep(s);
+	if (!gh_span_marked(s, 0)) {
 		if (gh_debug_on())
 			gh_debug_free((void *)s->start, s->elemsize, 0, true);
 		gh_track_free((void *)s->start);
@@ -143,20 +144,6 @@ static void foreach_unmarked(gh_span *s, const uint64_t was[GH_BITWORDS],
 	}
 }
 
-/* A block with specials that the collection did not reach: a finalizer
- * keeps it alive (marked) for one more cycle; a profile sample is
- * accounted as freed. */
-static void sweep_special(gh_span *s, uint32_t idx, void *arg)
-{
-	(void)arg;
-	if (gh_final_sweep_block(s, idx)) {
-		gh_span_testandmark(s, idx);
-		return;
-	}
-	if (gh_span_nspecials(s))
-		gh_mprof_free(s, s->start + (size_t)idx * s->elemsize);
-}
-
 /* A block this sweep frees, under a debug mode or Valgrind.  One with
  * its free tag was freed by goheap_free already, and reported then. */
 static void sweep_debug(gh_span *s, uint32_t idx, void *arg)
@@ -188,7 +175,7 @@ void gh_span_sweep_claimed(gh_span *s, gh_link *freelist, uint32_t nfreelist)
 	uint64_t was[GH_BITWORDS];
 	allocated_before(s, was);
 	if (gh_span_nspecials(s))
-		foreach_unmarked(s, was, sweep_special, NULL);
+		gh_specials_sweep(s);
 	if (gh_debug_on())
 		foreach_unmarked(s, was, sweep_debug, NULL);
 

@@ -6,11 +6,11 @@
  * branch: the calling thread's byte countdown to the next sample
  * (gh_mcache.sample_left).  The allocation that would take it to zero or
  * below goes to the slow path, which samples; the debug modes hold it at
- * zero to send every allocation there (debugmode.h).  Sampled blocks count
- * as specials of their span (nspecials, and nprofiled of those), which
- * sends the frees of all the span's blocks to the slow path; there a block
- * that was not sampled skips the finalizer table (nspecials == nprofiled)
- * and the profile's lock (a counting filter in mprof.c).
+ * zero to send every allocation there (debugmode.h).  Sampled blocks carry
+ * a special (nspecials, and nprofiled of those), which sends the frees of
+ * all the span's blocks to the slow path; there, in a span with samples
+ * only (nspecials == nprofiled), a block that was not sampled skips the
+ * specials lock (a counting filter in mprof.c).
  */
 #ifndef GH_MPROF_H
 #define GH_MPROF_H
@@ -23,9 +23,11 @@ GH_INTERNAL void gh_mprof_init(void);
  * mode sent there: count p, of size usable bytes, against the countdown of
  * cache c, and record it as a sample if that ran out. */
 GH_INTERNAL void gh_mprof_alloc(gh_mcache *c, void *p, size_t size);
-/* Account the free of the block p of span s if it was sampled.  Only
- * called when s->nspecials is non-zero. */
-GH_INTERNAL void gh_mprof_free(gh_span *s, uintptr_t p);
+/* Whether block idx of s may have been sampled; false is sure.  No lock. */
+GH_INTERNAL bool gh_mprof_maybe_sampled(const gh_span *s, uint32_t idx);
+/* The sampled block of sp, a profile special detached from s, died: count
+ * its free and free the record.  Caller holds the specials lock. */
+GH_INTERNAL void gh_mprof_special_dead(gh_span *s, gh_special *sp);
 /* Keep every thread out of the unwinder, around a stop of the world (see
  * mprof.c). */
 GH_INTERNAL void gh_mprof_lock_unwinder(void);
