@@ -111,6 +111,11 @@ GH_INTERNAL void gh_roots_foreach(void (*fn)(int registered, const char *name, u
 					     uintptr_t hi, void *arg),
 				  void *arg);
 
+/* When it points to a nonzero int, the static data of the loaded shared
+ * objects is not scanned, the program's own still is (the drop-in's
+ * GC_no_dls, boehm.c).  NULL in libgoheap itself. */
+GH_INTERNAL extern const int *gh_roots_no_dls;
+
 /* ---- Types (mbitmap.c) --------------------------------------------------------- */
 
 struct goheap_type {
@@ -259,6 +264,10 @@ GH_INTERNAL void gh_gc_read_stats(goheap_memstats *m);
  * monotonic): 10 % above the largest recent goal, within the memory
  * limit's share. */
 GH_INTERNAL uint64_t gh_gc_scavenge_goal(uint64_t now);
+/* Called by every collection once it holds gh_gc.lock, before it does
+ * anything: false skips the collection.  NULL but in the libgc.so.1
+ * drop-in (boehm.c: GC_disable, GC_dont_gc, the start callback). */
+GH_INTERNAL extern bool (*gh_gc_start_hook)(void);
 /* Install the fork handlers. */
 GH_INTERNAL void gh_gc_atfork(void);
 GH_INTERNAL void gh_threads_after_fork(void);

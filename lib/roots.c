@@ -31,6 +31,7 @@ static pthread_mutex_t roots_lock = PTHREAD_MUTEX_INITIALIZER;
 static root_range *ranges;
 static size_t nranges, capranges;
 static uintptr_t self_base; /* load address of libgoheap itself */
+const int *gh_roots_no_dls;
 
 /* Whether libgoheap's code lies in the first object, the program. */
 static int in_program(struct dl_phdr_info *info, size_t size, void *arg)
@@ -74,6 +75,7 @@ typedef struct foreach_ctx {
 	void (*fn)(int registered, const char *name, uintptr_t lo, uintptr_t hi, void *arg);
 	void *arg;
 	const char *name;
+	size_t nobjects; /* loaded objects seen; the first is the program */
 } foreach_ctx;
 
 /* Report [lo, hi) less the ranges [alo, ahi) and [blo, bhi). */
@@ -105,6 +107,8 @@ static int object_roots(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
 	foreach_ctx *c = arg;
+	if (c->nobjects++ > 0 && gh_roots_no_dls && __atomic_load_n(gh_roots_no_dls, __ATOMIC_RELAXED))
+		return 0;
 	if (info->dlpi_addr == self_base && self_base != 0)
 		return 0;
 	c->name = info->dlpi_name ? info->dlpi_name : "";
@@ -134,7 +138,7 @@ void gh_roots_foreach(void (*fn)(int registered, const char *name, uintptr_t lo,
 				 void *arg),
 		      void *arg)
 {
-	foreach_ctx c = {fn, arg, NULL};
+	foreach_ctx c = {fn, arg, NULL, 0};
 	dl_iterate_phdr(object_roots, &c);
 	for (size_t i = 0; i < nranges; i++)
 		fn(1, NULL, ranges[i].lo, ranges[i].hi, arg);

@@ -1,0 +1,23 @@
+/*
+ * boehm.h - what the files of the libgc.so.1 drop-in share (boehm.c for
+ * the overview).  Only the drop-in library is built from them.
+ */
+#ifndef GH_BOEHM_H
+#define GH_BOEHM_H
+
+#include "goheap/gc.h"
+#include "gh.h"
+
+/* Print a warning through the program's warn proc (GC_set_warn_proc). */
+GH_INTERNAL void gh_boehm_warn(const char *msg, GC_word arg);
+/* Uncollectable objects now (GC_dump). */
+GH_INTERNAL size_t gh_boehm_uncollectable_count(void);
+
+/* boehm_final.c: set up at load; forget the finalizer of an object that
+ * GC_free frees; run the finalizers due after an explicit collection
+ * (unless finalization is on demand). */
+GH_INTERNAL void gh_boehm_final_init(void);
+GH_INTERNAL void gh_boehm_final_forget(void *obj);
+GH_INTERNAL void gh_boehm_after_collect(void);
+
+#endif
