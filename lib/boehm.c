@@ -1298,20 +1298,126 @@ void GC_start_mark_threads(void)
 {
 }
 
+/* Threads made by GC_pthread_create keep what they return alive until
+ * they are joined, as Boehm's do: the value sits in a record of the
+ * thread, an uncollectable object (scanned), from the thread's end to
+ * GC_pthread_join, or to its end if it is detached.  The records are
+ * listed (under threads_lock) so that join and detach find them. */
+typedef struct thread_rec thread_rec;
+struct thread_rec {
+	void *(*start)(void *);
+	void *arg;
+	void *result;
+	pthread_t id;
+	bool detached, done;
+	thread_rec *next;
+};
+
+static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static thread_rec *threads;
+static __thread thread_rec *self_rec;
+
+/* Take r off the list; caller holds threads_lock. */
+static void unlink_rec(thread_rec *r)
+{
+	for (thread_rec **pp = &threads; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			return;
+		}
+}
+
+static thread_rec *find_rec(pthread_t t)
+{
+	for (thread_rec *r = threads; r; r = r->next)
+		if (pthread_equal(r->id, t))
+			return r;
+	return NULL;
+}
+
+/* The thread is ending with result: keep it, or drop the record of a
+ * detached thread. */
+static void thread_done(thread_rec *r, void *result)
+{
+	gh_mutex_lock(&threads_lock);
+	r->result = result;
+	r->done = true;
+	bool drop = r->detached;
+	if (drop)
+		unlink_rec(r);
+	pthread_mutex_unlock(&threads_lock);
+	self_rec = NULL;
+	if (drop)
+		GC_free(r);
+}
+
+static void *thread_main(void *v)
+{
+	thread_rec *r = v;
+	self_rec = r;
+	void *result = r->start(r->arg);
+	thread_done(r, result);
+	return result;
+}
+
 int GC_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*start)(void *),
 		      void *arg)
 {
-	return goheap_pthread_create(t, attr, start, arg);
+	thread_rec *r = GC_malloc_uncollectable(sizeof *r);
+	if (!r)
+		return EAGAIN;
+	int state = PTHREAD_CREATE_JOINABLE;
+	if (attr)
+		pthread_attr_getdetachstate(attr, &state);
+	r->start = start;
+	r->arg = arg;
+	r->detached = state == PTHREAD_CREATE_DETACHED;
+	/* Listed before it runs, with its id set before anyone can look
+	 * for it: the lock is held across the creation. */
+	gh_mutex_lock(&threads_lock);
+	int rc = goheap_pthread_create(&r->id, attr, thread_main, r);
+	if (rc == 0) {
+		*t = r->id;
+		r->next = threads;
+		threads = r;
+	}
+	pthread_mutex_unlock(&threads_lock);
+	if (rc != 0)
+		GC_free(r);
+	return rc;
 }
 
 int GC_pthread_join(pthread_t t, void **ret)
 {
-	return pthread_join(t, ret);
+	int rc = pthread_join(t, ret);
+	if (rc == 0) {
+		gh_mutex_lock(&threads_lock);
+		thread_rec *r = find_rec(t);
+		if (r)
+			unlink_rec(r);
+		pthread_mutex_unlock(&threads_lock);
+		if (r)
+			GC_free(r);
+	}
+	return rc;
 }
 
 int GC_pthread_detach(pthread_t t)
 {
-	return pthread_detach(t);
+	int rc = pthread_detach(t);
+	if (rc == 0) {
+		gh_mutex_lock(&threads_lock);
+		thread_rec *r = find_rec(t);
+		bool drop = r && r->done;
+		if (r)
+			r->detached = true;
+		if (drop)
+			unlink_rec(r);
+		pthread_mutex_unlock(&threads_lock);
+		if (drop)
+			GC_free(r);
+	}
+	return rc;
 }
 
 int GC_pthread_cancel(pthread_t t)
@@ -1321,6 +1427,9 @@ int GC_pthread_cancel(pthread_t t)
 
 void GC_pthread_exit(void *ret)
 {
+	thread_rec *r = self_rec;
+	if (r)
+		thread_done(r, ret);
 	pthread_exit(ret);
 }
 

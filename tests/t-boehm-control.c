@@ -14,8 +14,10 @@
 enum { N = 300 };
 static GC_word hidden[N];
 
-static BU_NOINLINE void churn(size_t bytes)
+/* Allocate bytes of garbage (bytes / divisor under Valgrind). */
+static BU_NOINLINE void churn(size_t bytes, size_t divisor)
 {
+	bytes = tap_scale(bytes, divisor);
 	for (size_t done = 0; done < bytes; done += 4096)
 		GC_malloc(4096);
 }
@@ -27,7 +29,7 @@ static void test_disable_nests(void)
 	GC_disable();
 	ok(GC_is_disabled(), "GC_disable disables");
 	GC_gcollect();
-	churn(64 << 20);
+	churn(64 << 20, 16);
 	is_uint(GC_get_gc_no(), n0, "no collection, explicit or automatic, while disabled");
 	GC_enable();
 	ok(GC_is_disabled(), "GC_disable nests: one GC_enable is not enough");
@@ -58,7 +60,7 @@ static void test_start_callback(void)
 	GC_gcollect();
 	GC_gcollect();
 	is_int(starts, 2, "called at the start of each collection");
-	churn(32 << 20);
+	churn(32 << 20, 2);
 	cmp_int(starts, >, 2, "automatic collections too");
 	GC_disable();
 	int before = starts;
@@ -167,7 +169,7 @@ static void test_expand_and_max(void)
 		 "and the heap has that much");
 	GC_set_max_heap_size(96 << 20);
 	GC_gcollect_and_unmap();
-	churn(512 << 20);
+	churn(512 << 20, 16);
 	cmp_uint(GC_get_heap_size(), <=, 100 << 20,
 		 "GC_set_max_heap_size keeps the heap about that size (a soft limit)");
 	GC_set_max_heap_size(0);
@@ -178,7 +180,7 @@ static void test_handle_fork(void)
 	GC_set_handle_fork(1);
 	pid_t pid = fork();
 	if (pid == 0) {
-		churn(16 << 20);
+		churn(16 << 20, 2);
 		GC_gcollect();
 		_exit(GC_get_gc_no() > 0 ? 0 : 1);
 	}
@@ -232,7 +234,7 @@ static void test_statistics(void)
 	cmp_uint(GC_get_bytes_since_gc(), >=, since + (1 << 20) - 65536,
 		 "GC_get_bytes_since_gc counts");
 	size_t heap = GC_get_heap_size(), fr = GC_get_free_bytes();
-	cmp_uint(heap, >, 1 << 20, "GC_get_heap_size");
+	cmp_uint(heap, >=, 1 << 20, "GC_get_heap_size");
 	cmp_uint(fr, <, heap, "GC_get_free_bytes is less");
 	GC_word n = GC_get_gc_no();
 	GC_gcollect();

@@ -28,6 +28,7 @@ static void fin2(void *obj, void *cd)
 
 static void reset(void)
 {
+	memset(hidden, 0, sizeof hidden);
 	memset(finalized, 0, sizeof finalized);
 	memset(seen_cd, 0, sizeof seen_cd);
 }

@@ -35,7 +35,35 @@ static void test_create_join(void)
 	void *ret = NULL;
 	is_int(pthread_join(t, &ret), 0, "pthread_join (GC_pthread_join)");
 	is_ptr(ret, BU_REVEAL(hidden_arg), "the thread ran with its argument");
-	ok(GC_base(ret) == ret, "an argument referenced only by the thread being started lives");
+	ok(GC_base(ret) == ret, "an argument referenced only by the thread lives");
+}
+
+static volatile int returned;
+
+static void *make_result(void *arg)
+{
+	(void)arg;
+	void *p = GC_malloc(64);
+	hidden_arg = BU_HIDE(p);
+	returned = 1;
+	return p;
+}
+
+/* What a thread returns lives until it is joined: the thread is gone, and
+ * the value sits only in the C library's record of it. */
+static void test_result_until_join(void)
+{
+	pthread_t t;
+	returned = 0;
+	pthread_create(&t, NULL, make_result, NULL);
+	while (!returned)
+		usleep(1000);
+	usleep(100000);
+	bu_collect();
+	void *ret = NULL;
+	pthread_join(t, &ret);
+	ok(ret == BU_REVEAL(hidden_arg) && GC_base(ret) == ret,
+	   "a thread's result lives until pthread_join");
 }
 
 static void *exiter(void *arg)
@@ -182,6 +210,7 @@ static void test_register_my_thread(void)
 
 static const struct tap_test tests[] = {
 	TAP_TEST(test_create_join),
+	TAP_TEST(test_result_until_join),
 	TAP_TEST(test_exit_detach),
 	TAP_TEST(test_sigmask),
 	TAP_TEST(test_stack_base),
