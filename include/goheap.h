@@ -131,6 +131,41 @@ GOHEAP_API int goheap_set_finalizer(void *obj, void (*fn)(void *obj, void *arg),
  * (A finalizer thread, started with the first finalizer, runs them too.) */
 GOHEAP_API int goheap_run_finalizers(void);
 
+/*
+ * Weak links (goheap_register_weak_link(3)), added in 0.3.0.  A weak link
+ * is a void * word, anywhere in memory, that refers to a block without
+ * keeping it alive: once the collector finds the block unreachable (before
+ * its finalizer, if any, is queued), or once the block is freed, the link
+ * reads NULL.  The word holds the block's address hidden from the
+ * collector: read it only with goheap_read_weak_link.
+ *
+ * goheap_register_weak_link makes *link a weak link to obj, the start of a
+ * live goheap block (not a tiny one); a link registered already is
+ * pointed at obj instead.  link must be aligned to 8 bytes and, if it lies
+ * in a goheap block, in a live one; a link lying in a block that dies or
+ * is freed is unregistered with it.  0, or -1 with errno EINVAL (bad link
+ * or obj) or ENOMEM.
+ *
+ * goheap_unregister_weak_link makes *link an ordinary word again, set to
+ * NULL.  0, or -1 with errno ENOENT (link is not registered).
+ *
+ * goheap_move_weak_link moves the weak link at link to new_link (same
+ * block, or NULL if cleared), leaving NULL at link: for code that moves
+ * the memory holding a link.  0, or -1 with errno ENOENT (link is not
+ * registered), EEXIST (new_link is another registered link) or EINVAL.
+ *
+ * goheap_read_weak_link returns the block *link refers to, which stays
+ * alive as long as the returned pointer is seen by the collector, or NULL
+ * if the block has died or been freed.  link must be registered (or hold
+ * NULL).  No lock, no system call.
+ *
+ * All four are thread-safe; a link may be read while it is being cleared.
+ */
+GOHEAP_API int goheap_register_weak_link(void **link, const void *obj);
+GOHEAP_API int goheap_unregister_weak_link(void **link);
+GOHEAP_API int goheap_move_weak_link(void **link, void **new_link);
+GOHEAP_API void *goheap_read_weak_link(void *const *link);
+
 /* Make the calling thread's stack and registers roots.  Threads that
  * allocate are registered by their first allocation until they exit; a
  * thread that holds heap pointers without ever allocating must register.

@@ -191,33 +191,235 @@ GH_INTERNAL void gh_check_heap(void);
 GH_INTERNAL void gh_sweep_background(void);
 GH_INTERNAL void gh_sweep_after_fork(void);
 
-/* ---- Finalizers (mfinal.c) ------------------------------------------------------------ */
+/* ---- Specials (mspecial.c) ---------------------------------------------- */
 
-/* A finalizer attached to a block (the seed's "special"). */
-typedef struct gh_special gh_special;
-struct gh_special {
-	gh_special *next;
-	uint32_t idx; /* block index in its span */
-	void (*fn)(void *obj, void *arg);
-	void *arg;
+/*
+ * A special is a small record attached to one block of a span: its
+ * finalizer, a weak link to it or inside it, a heap profile sample.  Each
+ * span keeps its specials in one list (gh_span.specials), sorted by block
+ * index and, for one block, by kind, in the order of enum gh_special_kind,
+ * which is the order in which they act when the block dies.  nspecials
+ * counts them, so that goheap_free's fast path and the sweeper look at
+ * spans with specials only.  Records live in fixed-size metadata
+ * (mfixalloc.c), never in the GC heap, and every list and record is
+ * guarded by one lock, the specials lock (see mspecial.c for why one).
+ */
+enum gh_special_kind {
+	GH_SPECIAL_FINALIZER = 0, /* the block's finalizer (mfinal.c) */
+	GH_SPECIAL_WEAK = 1,      /* a weak link points at the block (mweak.c) */
+	GH_SPECIAL_LINK = 2,      /* a weak link lies inside the block (mweak.c) */
+	GH_SPECIAL_PROFILE = 3,   /* a heap profile sample (mprof.c) */
+	GH_SPECIAL_NKINDS = 4,
 };
 
-GH_INTERNAL void gh_final_lock(void);
-GH_INTERNAL void gh_final_unlock(void);
-GH_INTERNAL void gh_final_after_fork(void);
-/* During marking: keep alive what finalizable blocks reference, and the
- * blocks queued for finalization and their arguments. */
+/* The part of a record that the span's list links.  Each kind's record
+ * starts with one (a weak link has two: one in the list of its target's
+ * span, one in that of the span it lies in). */
+struct gh_special {
+	gh_special *next, *prev; /* the span's list; prev NULL for the first */
+	uint32_t idx;            /* index of the block in the span */
+	uint8_t kind;            /* enum gh_special_kind */
+};
+
+/* The specials lock.  A leaf: taken under an mcentral lock (sweeping) and
+ * held by a collection from before it stops the world until after it
+ * restarts it (mgc.c), like the roots and thread-registry locks, so that
+ * the collector may read and change every list while the world is
+ * stopped.  Nothing that takes another lock runs under it. */
+GH_INTERNAL void gh_specials_lock(void);
+GH_INTERNAL void gh_specials_unlock(void);
+/* In the child of fork: the lock anew, the finalizer thread if needed. */
+GH_INTERNAL void gh_specials_after_fork(void);
+
+/*
+ * The sweeper's hook.  Contract:
+ *   - called once per sweep of a span s whose nspecials is not zero, by
+ *     whoever sweeps s, before s's mark bits become its allocation state
+ *     and before any block of s is freed;
+ *   - the caller holds s's mcentral lock (a small span) or has claimed s
+ *     (a large span), and not the specials lock;
+ *   - for every special whose block is unmarked it acts by kind: a
+ *     finalizer is queued and its block kept (its mark bit set); a profile
+ *     sample's free is counted and the record dropped; a weak link to the
+ *     block is cleared (*link = NULL) and dropped; a weak link lying in the
+ *     block is dropped without writing to it;
+ *   - it sets mark bits of s, never clears one, and frees no block; it may
+ *     unlink records from other spans' lists (a weak link's other half);
+ *   - when it returns, a block of s is live exactly when it is marked.
+ * Finalizers and weak links to dead blocks are normally dealt with earlier,
+ * at mark termination (gh_specials_mark_end), so that the sweep mostly
+ * drops profile samples and the weak links of blocks that died.
+ */
+GH_INTERNAL void gh_specials_sweep(gh_span *s);
+
+/* The explicit free's hook: block idx of s, live, is about to be freed by
+ * goheap_free (or goheap_realloc moving it).  Called only if s has
+ * specials, with no lock held, the span swept.  Drops the block's
+ * finalizer without running it, counts the free of its profile samples,
+ * clears (to NULL) and drops the weak links that point at it, and drops
+ * those that lie in it without writing to them. */
+GH_INTERNAL void gh_specials_free_block(gh_span *s, uint32_t idx);
+
+/* Mark termination's hook: called by the collecting thread right after
+ * gh_mark, with the world still stopped and the specials lock held:
+ *   1. clears every weak link whose target is unmarked (before any
+ *      finalizer is looked at, as Boehm's collector does);
+ *   2. marks what the unmarked blocks with finalizers reference, each as
+ *      its mode says (GH_FINAL_*), for finalization order;
+ *   3. queues the finalizers of the blocks still unmarked, and marks
+ *      those blocks and what they reference, which their finalizers may
+ *      use (in Java mode, or unless GH_FINAL_NO_ORDER).
+ * Returns the bytes it marked, which the collection adds to gh_mark's. */
+GH_INTERNAL uint64_t gh_specials_mark_end(void);
+
+/* Mark more, after gh_mark, with the world stopped (mgcmark.c): run fn(arg)
+ * as the only marker, which marks through gh_mark_range and
+ * gh_mark_referents, then everything reachable from what it marked.
+ * Returns the bytes marked. */
+GH_INTERNAL uint64_t gh_mark_closure(void (*fn)(void *), void *arg);
+
+/* ---- Finalizers (mfinal.c) ------------------------------------------------ */
+
+typedef void (*gh_final_fn)(void *obj, void *arg);
+
+/* How a finalizable block's own pointers count for finalization order
+ * (Boehm's GC_register_finalizer variants).  In every mode arg is a root
+ * until the finalizer has run, and the block and everything it references
+ * live until then (but see gh_final_set_java). */
+enum gh_final_mode {
+	/* goheap_set_finalizer, GC_register_finalizer: what the block
+	 * references is kept alive, so that an unreachable finalizable block
+	 * reachable from another is finalized only after that one; a block
+	 * that reaches itself (a cycle, or a pointer to itself) never is. */
+	GH_FINAL_ORDERED = 0,
+	/* GC_register_finalizer_ignore_self: as ORDERED, but the block's
+	 * pointers into itself do not keep it alive (longer cycles still do). */
+	GH_FINAL_IGNORE_SELF = 1,
+	/* GC_register_finalizer_no_order: the block's pointers do not count
+	 * for order: it is finalized even if it reaches itself or other
+	 * finalizable blocks, which may be finalized in the same collection.
+	 * It is not finalized while another block's ORDERED finalizer keeps
+	 * it alive. */
+	GH_FINAL_NO_ORDER = 2,
+};
+
+/* Give obj the finalizer (fn, arg) in the given mode, replacing any it
+ * has (Boehm's semantics; goheap_set_finalizer refuses to replace), or
+ * remove its finalizer if fn is NULL.  The finalizer it had, or NULL and
+ * NULL, go to *ofn and *oarg where these are not NULL.  Returns 0;
+ * -EINVAL if obj is not the start of a live, non-tiny goheap block (*ofn
+ * and *oarg are set to NULL); -ENOMEM (nothing changed).  Starts the
+ * finalizer thread with the first finalizer.  Thread-safe. */
+GH_INTERNAL int gh_final_register(void *obj, gh_final_fn fn, void *arg, enum gh_final_mode mode,
+				  gh_final_fn *ofn, void **oarg);
+/* Finalize on demand (GC_set_finalize_on_demand): while on, queued
+ * finalizers run only in goheap_run_finalizers (GC_invoke_finalizers),
+ * never on the finalizer thread.  Off by default. */
+GH_INTERNAL void gh_final_set_on_demand(bool on);
+GH_INTERNAL bool gh_final_on_demand(void);
+/* The notifier (GC_set_finalizer_notifier): in on-demand mode, called
+ * (on the library's finalizer thread, with no lock held) after a
+ * collection that leaves finalizers queued, at most once per collection.
+ * NULL: none (the default). */
+GH_INTERNAL void gh_final_set_notifier(void (*fn)(void));
+GH_INTERNAL void (*gh_final_notifier(void))(void);
+/* Java mode (GC_set_java_finalization), on by default as in Debian's
+ * libgc: what a GH_FINAL_NO_ORDER block references is kept alive until
+ * its finalizer has run, marked after the order is decided.  Off, only
+ * the block itself is kept: what only it referenced may be freed first
+ * (Boehm's documented risk of unordered finalization). */
+GH_INTERNAL void gh_final_set_java(bool on);
+GH_INTERNAL bool gh_final_java(void);
+/* Whether finalizers are queued (GC_should_invoke_finalizers). */
+GH_INTERNAL bool gh_final_pending(void);
+/* During marking (a root job, mgcmark.c): mark the blocks queued for
+ * finalization and what they reference, and the arguments of every
+ * finalizer, attached or queued.  What attached finalizers' blocks
+ * reference is marked later, by gh_specials_mark_end.  Caller holds the
+ * specials lock (the collection does). */
 GH_INTERNAL void gh_final_mark_roots(void);
-/* During sweeping (span lock held): block idx of s is unreachable; queue
- * its finalizer if it has one.  Returns true if the block must live on. */
-GH_INTERNAL bool gh_final_sweep_block(gh_span *s, uint32_t idx);
-/* Explicit free of a block that may have a finalizer: drop it. */
-GH_INTERNAL void gh_final_drop(gh_span *s, uint32_t idx);
-/* Call fn on every finalizer, set (queued false) or queued to run; caller
- * holds the finalizer lock (heapdump.c). */
+/* Call fn on every finalizer, attached (queued false) or queued to run;
+ * caller holds the specials lock (heapdump.c). */
 GH_INTERNAL void gh_final_foreach(void (*fn)(uintptr_t obj, void (*f)(void *, void *), void *arg,
 					     bool queued, void *ctx),
 				  void *ctx);
+
+/* ---- Weak links (mweak.c) ------------------------------------------------- */
+
+/*
+ * A weak link is a word anywhere in memory (static data, a stack, a
+ * malloc'd or a goheap block) that the collector sets to NULL once the
+ * block it is registered for becomes unreachable: Boehm's disappearing
+ * links, on which goheap_register_weak_link(3) builds.  The collector
+ * never reads the word, and never keeps the block alive for it: the word
+ * must hold a pointer the collector cannot see (hidden, ~p, or in an
+ * atomic block).  Clearing happens with the world stopped at the end of
+ * marking, before any finalizer is queued (gh_specials_mark_end), and on
+ * an explicit free of the block; a link lying in a block that dies or is
+ * freed is dropped, never written.  Costs O(links) per collection, nothing
+ * on the allocation and free fast paths.
+ */
+
+/* Register link (8-aligned, not NULL) for obj, the start of a live,
+ * non-tiny goheap block; does not write *link.  Returns 0 (registered), 1
+ * (link was registered already: it now stands for obj, Boehm's
+ * GC_DUPLICATE), -EINVAL (bad link or obj, or link in a free block),
+ * -ENOMEM.  Thread-safe. */
+GH_INTERNAL int gh_weak_register(void **link, const void *obj);
+/* Unregister link; *link is left as it is.  1 if it was registered, 0 if
+ * not (Boehm's GC_unregister_disappearing_link). */
+GH_INTERNAL int gh_weak_unregister(void **link);
+/* Move the registration of link to new_link, same target; neither word is
+ * written.  0; -ENOENT (link not registered); -EEXIST (new_link, other
+ * than link, is registered).  new_link == link asks whether link is
+ * registered (Boehm's GC_move_disappearing_link). */
+GH_INTERNAL int gh_weak_move(void **link, void **new_link);
+/* Called by every reader of a weak link on the non-NULL pointer it is
+ * about to return (goheap_read_weak_link): the hook where concurrent
+ * marking will shade the target, as a write barrier would, lest a
+ * pointer read while marking runs be missed.  Today marking stops the
+ * world and this does nothing. */
+GH_INTERNAL void gh_weak_read_barrier(void *p);
+/* Registered links (the heap checker). */
+GH_INTERNAL uint64_t gh_weak_count(void);
+
+/* ---- Between the specials' files (mspecial.c, mfinal.c, mweak.c) ---------- */
+
+/* The list of s: insert sp (idx and kind set) at its sorted place, after
+ * those of equal key; remove sp; find block idx's first special of a kind.
+ * Caller holds the specials lock. */
+GH_INTERNAL void gh_special_insert(gh_span *s, gh_special *sp);
+GH_INTERNAL void gh_special_remove(gh_span *s, gh_special *sp);
+GH_INTERNAL gh_special *gh_special_find(gh_span *s, uint32_t idx, uint8_t kind);
+/* pthread_cond_wait on the specials lock (the finalizer thread). */
+GH_INTERNAL void gh_specials_wait(pthread_cond_t *cond);
+
+/* The block of finalizer sp, still in s's list, died: with sweep, queue
+ * the finalizer and keep the block (its mark bit); without (an explicit
+ * free), drop it.  Removes sp alone from the list. */
+GH_INTERNAL void gh_final_special_dead(gh_span *s, gh_special *sp, bool sweep);
+/* Steps 2 and 3 of gh_specials_mark_end (see mfinal.c). */
+GH_INTERNAL uint64_t gh_final_mark_end(void);
+/* Whether the finalizer thread is to be woken, which gh_specials_unlock
+ * does once the lock is free (gh_final_wake); clears the request. */
+GH_INTERNAL bool gh_final_take_wake(void);
+GH_INTERNAL void gh_final_wake(void);
+GH_INTERNAL void gh_final_after_fork(void);
+/* Attached finalizers; what is wrong with finalizer sp of s, or NULL (the
+ * heap checker). */
+GH_INTERNAL uint64_t gh_final_count(void);
+GH_INTERNAL const char *gh_final_special_bad(const gh_span *s, const gh_special *sp);
+
+/* Step 1 of gh_specials_mark_end: clear the links to unmarked blocks. */
+GH_INTERNAL void gh_weak_mark_end(void);
+/* sp, half of a weak link, was detached from its list because its block
+ * died: clear the link if sp is its target's half, unregister it, and
+ * free the record once both halves are out of their lists. */
+GH_INTERNAL void gh_weak_special_dead(gh_special *sp);
+/* Registered links lying in the heap; what is wrong with weak link
+ * special sp of s, or NULL (the heap checker). */
+GH_INTERNAL uint64_t gh_weak_count_in_heap(void);
+GH_INTERNAL const char *gh_weak_special_bad(const gh_span *s, const gh_special *sp);
 
 /* ---- The cycle (mgc.c) -------------------------------------------------------------------- */
 

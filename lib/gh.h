@@ -23,6 +23,12 @@
  *   mcentral    the shared free blocks of one span class (mcentral.c).
  *   mheap       the page heap: spans, arenas, growth, release (mheap.c).
  *   fixalloc    free-list allocator for fixed-size metadata (mfixalloc.c).
+ *   special     a record attached to one block of a span, in the span's
+ *               list of specials: a finalizer (mfinal.c), a weak link to or
+ *               in the block (mweak.c), a heap profile sample (mprof.c);
+ *               see mspecial.c.
+ *   weak link   a word the collector sets to NULL when the block it is
+ *               registered for dies, without keeping the block alive.
  *
  * Lock order: an mcentral lock may be held while taking the heap lock,
  * never the other way round; the cache registry lock is a leaf.
@@ -205,6 +211,7 @@ enum gh_span_state {
 };
 
 typedef struct gh_span gh_span;
+typedef struct gh_special gh_special; /* gc.h */
 struct gh_span {
 	/* The first 64 bytes are what goheap_free and the marker read. */
 	uintptr_t start;   /* first byte */
@@ -230,7 +237,7 @@ struct gh_span {
 	uint8_t needzero;   /* the pages may hold non-zero bytes */
 	uint8_t inlist;     /* GH_LIST_*: which mcentral list holds the span */
 	uint8_t overflow;   /* marking could not queue a block of it (mgcmark.c) */
-	uint32_t nspecials; /* finalizers and profile samples on its blocks */
+	uint32_t nspecials; /* records on the specials list (mspecial.c) */
 	gh_link *freelist;
 	/* Typed spans: the block's goheap_type, one pointer (large) or an
 	 * array of nelems pointers (small). */
@@ -244,9 +251,12 @@ struct gh_span {
 	uint64_t unusedsince; /* when the span became free, ns (monotonic) */
 
 	/* Of nspecials, those that are heap profile samples (mprof.c):
-	 * raised after nspecials and lowered before it, so that nspecials -
-	 * nprofiled never reads below the span's finalizer count. */
+	 * raised after nspecials and lowered before it, so that nspecials ==
+	 * nprofiled, read without the lock, means samples only. */
 	uint32_t nprofiled;
+	/* Its specials, sorted by block index, then kind; changed under the
+	 * specials lock (mspecial.c). */
+	gh_special *specials;
 
 	/* The collector's mark bits, one per block. */
 	uint64_t markbits[GH_MAX_OBJS_PER_SPAN / 64];

@@ -448,13 +448,8 @@ static __attribute__((noinline, cold)) void free_slow(void *p)
 	if (!s)
 		bad_pointer("goheap_free", p, why);
 	uint32_t sc = s->spanclass;
-	uint32_t nspecials = __atomic_load_n(&s->nspecials, __ATOMIC_SEQ_CST);
-	if (nspecials) {
-		/* Profile samples only: no finalizer to look for. */
-		if (nspecials != __atomic_load_n(&s->nprofiled, __ATOMIC_SEQ_CST))
-			gh_final_drop(s, gh_span_index(s, (uintptr_t)p));
-		gh_mprof_free(s, (uintptr_t)p);
-	}
+	if (__atomic_load_n(&s->nspecials, __ATOMIC_SEQ_CST))
+		gh_specials_free_block(s, GH_SPANCLASS_CLASS(sc) ? gh_span_index(s, (uintptr_t)p) : 0);
 	if (GH_SPANCLASS_CLASS(sc) == 0) {
 		if (!claim_large(s, (uintptr_t)p))
 			bad_pointer("goheap_free", p, "block is free (double free?)");

@@ -2,8 +2,8 @@
  * mcheck.c - the heap's invariants, verified (GOHEAP_DEBUG=check=1).
  *
  * gh_check_heap runs at the start of every collection, once the previous
- * cycle's sweep has finished (mgc.c), with every mcentral lock and the heap
- * lock held (in lock order), so that no structure it reads is half-changed:
+ * cycle's sweep has finished (mgc.c), with every mcentral lock, the heap
+ * lock and the specials lock held (in lock order), so that no structure it reads is half-changed:
  * every other thread that touches spans waits.  It is not run with the
  * world stopped: a thread stopped by signal may be in the middle of a list
  * update.  What it verifies, each under the name it aborts with:
@@ -26,6 +26,13 @@
  *   central list    each mcentral lists exactly its in-use spans, those
  *                   with free blocks on nonempty and the others on empty,
  *                   with inlist saying which;
+ *   specials        a span's list of specials (mspecial.c) is sorted by
+ *                   block and kind, linked both ways (the first one's prev
+ *                   is the last), each special on a live block of the span
+ *                   and agreeing with its record, at most one finalizer a
+ *                   block; nspecials and nprofiled count the list; a span
+ *                   not in use has none; the finalizers and weak links
+ *                   found in all lists are those registered;
  *   statistics      heap_inuse, heap_sys and heap_released equal the sums
  *                   over in-use and free spans; the large object counts and
  *                   bytes equal the large spans in use; mspan_inuse equals
@@ -48,6 +55,7 @@ typedef struct tally {
 	uint64_t nlarge, large_bytes;
 	uint64_t ninuse, nfree, nsmall;
 	uint64_t nslots;
+	uint64_t nfinalizers, nweak, nlinks; /* specials found, by kind */
 } tally;
 
 #define FAIL(inv, ...) gh_throw("heap check: " inv ": " __VA_ARGS__)
@@ -125,6 +133,76 @@ static void check_block_list(const gh_span *s)
 		     s->nelems - s->ncarved);
 }
 
+/* Whether block idx of s is live: carved and without its free tag.  (A
+ * tiny block's tag word holds its allocations' bytes: not read.) */
+static bool block_live(const gh_span *s, uint32_t idx)
+{
+	if (GH_SPANCLASS_CLASS(s->spanclass) == 0)
+		return idx == 0;
+	if (idx >= s->ncarved)
+		return false;
+	const gh_link *o = (const gh_link *)(s->start + (size_t)idx * s->elemsize);
+	return GH_SPANCLASS_KIND(s->spanclass) == GH_KIND_TINY ||
+	       gh_track_peek(&o->tag) != gh_free_tag(o);
+}
+
+static void check_specials(const gh_span *s, tally *t)
+{
+	const gh_special *first = s->specials, *prev = NULL;
+	uint32_t n = 0, nprof = 0;
+	for (const gh_special *sp = first; sp; prev = sp, sp = sp->next) {
+		if (++n > s->nelems * 64u + 1000000u)
+			FAIL("specials", "span %p at %#lx: list loops", (const void *)s,
+			     (unsigned long)s->start);
+		if (sp->prev != (sp == first ? first->prev : prev) || !sp->prev)
+			FAIL("specials", "span %p at %#lx: special %p (block %u) has prev %p",
+			     (const void *)s, (unsigned long)s->start, (const void *)sp, sp->idx,
+			     (const void *)sp->prev);
+		if (sp->kind >= GH_SPECIAL_NKINDS)
+			FAIL("specials", "span %p at %#lx: special %p of kind %u", (const void *)s,
+			     (unsigned long)s->start, (const void *)sp, sp->kind);
+		if (prev && (prev->idx > sp->idx ||
+			     (prev->idx == sp->idx && prev->kind > sp->kind) ||
+			     (prev->idx == sp->idx && sp->kind == GH_SPECIAL_FINALIZER &&
+			      prev->kind == GH_SPECIAL_FINALIZER)))
+			FAIL("specials", "span %p at %#lx: block %u kind %u after block %u kind %u "
+			     "(unsorted, or two finalizers)", (const void *)s,
+			     (unsigned long)s->start, sp->idx, sp->kind, prev->idx, prev->kind);
+		if (!block_live(s, sp->idx))
+			FAIL("specials", "span %p at %#lx: special of kind %u on block %u, which is "
+			     "not live", (const void *)s, (unsigned long)s->start, sp->kind,
+			     sp->idx);
+		const char *bad = NULL;
+		switch (sp->kind) {
+		case GH_SPECIAL_FINALIZER:
+			t->nfinalizers++;
+			bad = gh_final_special_bad(s, sp);
+			break;
+		case GH_SPECIAL_WEAK:
+			t->nweak++;
+			bad = gh_weak_special_bad(s, sp);
+			break;
+		case GH_SPECIAL_LINK:
+			t->nlinks++;
+			bad = gh_weak_special_bad(s, sp);
+			break;
+		default:
+			nprof++;
+		}
+		if (bad)
+			FAIL("specials", "span %p at %#lx, block %u: %s", (const void *)s,
+			     (unsigned long)s->start, sp->idx, bad);
+	}
+	if (first && first->prev != prev)
+		FAIL("specials", "span %p at %#lx: first special's prev %p, last special %p",
+		     (const void *)s, (unsigned long)s->start, (const void *)first->prev,
+		     (const void *)prev);
+	if (n != s->nspecials || nprof != s->nprofiled)
+		FAIL("specials", "span %p at %#lx: nspecials %u and nprofiled %u, the list holds "
+		     "%u and %u", (const void *)s, (unsigned long)s->start, s->nspecials,
+		     s->nprofiled, n, nprof);
+}
+
 static void check_inuse(gh_span *s, uint32_t sg, tally *t)
 {
 	size_t bytes = span_bytes(s);
@@ -160,6 +238,7 @@ static void check_inuse(gh_span *s, uint32_t sg, tally *t)
 	}
 	t->ninuse++;
 	t->inuse_bytes += bytes;
+	check_specials(s, t);
 	if (cls == 0) {
 		if (s->elemsize != bytes || s->nelems != 1 || s->limit != s->start + bytes)
 			FAIL("span", "large span %p at %#lx: elemsize %zu, nelems %u, limit %#lx "
@@ -195,6 +274,9 @@ static void check_spans(uint32_t sg, tally *t)
 		case GH_SPAN_DEAD:
 			break;
 		case GH_SPAN_FREE:
+			if (s->specials || s->nspecials)
+				FAIL("specials", "free span %p at %#lx has %u specials", (void *)s,
+				     (unsigned long)s->start, s->nspecials);
 			t->nfree++;
 			t->free_bytes += span_bytes(s);
 			t->released_bytes += s->npreleased << GH_PAGE_SHIFT;
@@ -281,6 +363,7 @@ void gh_check_heap(void)
 	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++)
 		gh_mutex_lock(&gh_heap.central[sc].lock);
 	gh_mutex_lock(&gh_heap.lock);
+	gh_specials_lock();
 
 	tally t;
 	memset(&t, 0, sizeof t);
@@ -297,7 +380,15 @@ void gh_check_heap(void)
 		     (unsigned long long)t.nfree, (unsigned long long)listed);
 	check_centrals(&t);
 	check_stats(&t);
+	if (t.nfinalizers != gh_final_count() || t.nweak != gh_weak_count() ||
+	    t.nlinks != gh_weak_count_in_heap())
+		FAIL("specials", "lists hold %llu finalizers, %llu weak links and %llu links in "
+		     "blocks; %llu, %llu and %llu are registered",
+		     (unsigned long long)t.nfinalizers, (unsigned long long)t.nweak,
+		     (unsigned long long)t.nlinks, (unsigned long long)gh_final_count(),
+		     (unsigned long long)gh_weak_count(), (unsigned long long)gh_weak_count_in_heap());
 
+	gh_specials_unlock();
 	pthread_mutex_unlock(&gh_heap.lock);
 	for (uint32_t sc = GH_NUM_SPANCLASSES; sc-- > 0;)
 		pthread_mutex_unlock(&gh_heap.central[sc].lock);

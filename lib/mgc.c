@@ -7,7 +7,7 @@
  * static data, so it scans them conservatively (mgcmark.c).  A collection:
  *
  *   1. Finish sweeping the previous cycle (mgcsweep.c).
- *   2. Take the roots, thread-registry and finalizer locks, and enter the
+ *   2. Take the roots, thread-registry and specials locks, and enter the
  *      dynamic loader's object list (dl_iterate_phdr), so that no thread
  *      can join or leave, no root range change and no library be unloaded
  *      until the world runs again.
@@ -15,7 +15,9 @@
  *      each has spilled its registers and published its stack pointer
  *      (stw_linux.c).
  *   4. Mark from the roots: thread stacks, static data, registered ranges,
- *      arguments of threads being started, finalizer records.
+ *      arguments of threads being started, finalizer records; then clear
+ *      weak links to unmarked blocks and queue the finalizers of unmarked
+ *      blocks, marking those (mspecial.c).
  *   5. Advance the cache epoch (thread caches give their blocks back before
  *      their next allocation) and the sweepgen (every span is now to be
  *      swept).
@@ -260,6 +262,8 @@ static int cycle_in_loader(struct dl_phdr_info *info, size_t size, void *arg)
 	}
 	gh_track_quiet_begin();
 	c->marked = gh_mark();
+	/* Weak links and finalizers, world still stopped (mspecial.c). */
+	c->marked += gh_specials_mark_end();
 	gh_track_quiet_end();
 	__atomic_add_fetch(&gh_gc.epoch, 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&gh_heap.sweepgen, 2, __ATOMIC_RELEASE);
@@ -311,9 +315,9 @@ void gh_gc_collect(bool forced)
 		gh_mprof_lock_unwinder();
 		gh_roots_lock();
 		gh_threads_lock();
-		gh_final_lock();
+		gh_specials_lock();
 		dl_iterate_phdr(cycle_in_loader, &c);
-		gh_final_unlock();
+		gh_specials_unlock();
 		gh_threads_unlock();
 		gh_roots_unlock();
 		gh_mprof_unlock_unwinder();
@@ -372,7 +376,7 @@ void gh_gc_collect(bool forced)
 
 /* Steps 2, 3 and 6 of a collection around fn instead of marking: fn runs
  * with the world stopped, no collection or sweep in progress, and the
- * roots, thread registry and finalizer locks held (heapdump.c).  prepare,
+ * roots, thread registry and specials locks held (heapdump.c).  prepare,
  * if not NULL, runs just before, with only gh_gc.lock held. */
 typedef struct stopped_call {
 	void (*fn)(void *);
@@ -405,9 +409,9 @@ int gh_with_world_stopped(void (*prepare)(void *), void (*fn)(void *), void *arg
 	gh_mprof_lock_unwinder();
 	gh_roots_lock();
 	gh_threads_lock();
-	gh_final_lock();
+	gh_specials_lock();
 	dl_iterate_phdr(call_in_loader, &c);
-	gh_final_unlock();
+	gh_specials_unlock();
 	gh_threads_unlock();
 	gh_roots_unlock();
 	gh_mprof_unlock_unwinder();
@@ -481,7 +485,7 @@ static void fork_prepare(void)
 	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++)
 		gh_mutex_lock(&gh_heap.central[sc].lock);
 	gh_mutex_lock(&gh_heap.lock);
-	gh_final_lock();
+	gh_specials_lock();
 	gh_mutex_lock(&gh_gc.stats_lock);
 	gh_mcache_registry_lock();
 	gh_types_lock();
@@ -492,7 +496,7 @@ static void fork_release(void)
 	gh_types_unlock();
 	gh_mcache_registry_unlock();
 	pthread_mutex_unlock(&gh_gc.stats_lock);
-	gh_final_unlock();
+	gh_specials_unlock();
 	pthread_mutex_unlock(&gh_heap.lock);
 	for (uint32_t sc = GH_NUM_SPANCLASSES; sc-- > 0;)
 		pthread_mutex_unlock(&gh_heap.central[sc].lock);
@@ -507,7 +511,7 @@ static void fork_child(void)
 	gh_threads_after_fork();
 	gh_mcache_after_fork();
 	gh_sweep_after_fork();
-	gh_final_after_fork();
+	gh_specials_after_fork();
 	gh_mark_after_fork();
 }
 

@@ -5,8 +5,8 @@
  *
  * Marking runs with the world stopped.  Every root range (thread stacks
  * from their saved stack pointer to their base, static data, registered
- * ranges, arguments of threads being started, finalizer records) is
- * scanned conservatively: each aligned word that points into a live span
+ * ranges, arguments of threads being started, finalizer arguments and
+ * queued finalizers) is scanned conservatively: each aligned word that points into a live span
  * is taken as a pointer to the block holding it.  A newly marked block
  * that may hold pointers is queued; taking it from the queue scans it:
  * every word of a goheap_malloc block, the declared pointer words of a
@@ -42,6 +42,9 @@
  *      work of its own and the list is empty.
  *   5. The collecting thread waits until every helper has left marking,
  *      then sums the marked bytes.
+ *   6. Once gh_mark has returned, mark termination may mark more, alone
+ *      (gh_mark_closure): what blocks with finalizers keep alive, marked
+ *      after weak links are cleared (mspecial.c).
  *
  * The two shared lists are lock-free stacks.  A buffer may be popped,
  * pushed again and popped by others while a pop that read it is between
@@ -661,4 +664,34 @@ uint64_t gh_mark(void)
 	for (uint32_t i = 0; i < mk.nmarkers; i++)
 		marked += mk.m[i].marked;
 	return marked;
+}
+
+uint64_t gh_mark_closure(void (*fn)(void *), void *arg)
+{
+	marker *m0 = &mk.m[0];
+	uint32_t nmarkers = mk.nmarkers;
+	uint64_t before = 0, after = 0;
+	for (uint32_t i = 0; i < nmarkers; i++)
+		before += mk.m[i].marked;
+	/* Every buffer is back on the empty list after a marking. */
+	m0->buf = lf_pop(&mk.empty);
+	if (!m0->buf)
+		gh_throw("no mark buffer left after marking");
+	m0->buf->n = 0;
+	mk.nmarkers = 1; /* drain alone: the helpers are parked */
+	self_marker = m0;
+	__atomic_store_n(&gh_marking, true, __ATOMIC_RELAXED);
+	fn(arg);
+	drain(m0);
+	lf_push(&mk.empty, m0->buf);
+	m0->buf = NULL;
+	self_marker = NULL;
+	mk.nmarkers = nmarkers;
+	if (mk.overflow)
+		recover();
+	__atomic_store_n(&gh_marking, false, __ATOMIC_RELAXED);
+	gh_os_clear_vector_registers();
+	for (uint32_t i = 0; i < nmarkers; i++)
+		after += mk.m[i].marked;
+	return after - before;
 }

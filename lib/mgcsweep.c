@@ -16,10 +16,12 @@
  * free list and counts; a large span is claimed by moving its sweepgen from
  * "to sweep" to "being swept" with a compare-and-swap.
  *
- * Sweeping a block: marked, or free already (free tag) -> keep;
- * unreachable with a finalizer -> keep, queue the finalizer (mfinal.c);
- * otherwise -> free: the block joins its span's free list.  A span left
- * with no live block goes back to the page heap.
+ * Sweeping a span with specials first hands them to gh_specials_sweep
+ * (mspecial.c), which deals with those of unmarked blocks: a finalizer
+ * keeps its block by marking it; a profile sample counts the free.  Then
+ * a block: marked, or free already (free tag) -> keep; otherwise -> free:
+ * the block joins its span's free list.  A span left with no live block
+ * goes back to the page heap.
  */
 #include "config.h"
 
@@ -67,9 +69,9 @@ void gh_span_release(gh_span *s)
 
 static bool sweep_large(gh_span *s, uint32_t sg)
 {
-	if (!gh_span_marked(s, 0) && !(gh_span_nspecials(s) && gh_final_sweep_block(s, 0))) {
-		if (gh_span_nspecials(s))
-			gh_mprof_free(s, s->start);
+	if (gh_span_nspecials(s))
+		gh_specials_sweep(s);
+	if (!gh_span_marked(s, 0)) {
 		if (gh_debug_on())
 			gh_debug_free((void *)s->start, s->elemsize, 0, true);
 		gh_track_free((void *)s->start);
@@ -99,6 +101,8 @@ bool gh_span_sweep_locked(gh_span *s)
 	GH_ASSERT(cls != 0);
 
 	uint32_t nfreed = 0;
+	if (gh_span_nspecials(s))
+		gh_specials_sweep(s);
 	if (s->inlist != GH_LIST_NONE) {
 		for (uint32_t idx = 0; idx < s->ncarved; idx++) {
 			if (gh_span_marked(s, idx))
@@ -106,10 +110,6 @@ bool gh_span_sweep_locked(gh_span *s)
 			gh_link *o = (gh_link *)(s->start + (size_t)idx * s->elemsize);
 			if (gh_track_peek(&o->tag) == gh_free_tag(o))
 				continue;
-			if (gh_span_nspecials(s) && gh_final_sweep_block(s, idx))
-				continue;
-			if (gh_span_nspecials(s))
-				gh_mprof_free(s, (uintptr_t)o);
 			if (gh_debug_on())
 				gh_debug_free(o, s->elemsize, sizeof(gh_link), true);
 			if (GH_SPANCLASS_KIND(s->spanclass) == GH_KIND_TINY)

@@ -383,6 +383,7 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 	s->inlist = GH_LIST_NONE;
 	__atomic_store_n(&s->nspecials, 0, __ATOMIC_RELAXED);
 	s->nprofiled = 0;
+	s->specials = NULL;
 	s->types = NULL;
 	memset(s->markbits, 0, sizeof s->markbits);
 	if (cls == 0) {
@@ -412,6 +413,9 @@ void gh_mheap_free(gh_span *s)
 {
 	gh_mutex_lock(&gh_heap.lock);
 	GH_ASSERT(s->state == GH_SPAN_INUSE);
+	/* A special lives only as long as its block (mspecial.c). */
+	if (GH_UNLIKELY(s->specials))
+		gh_throw("span %p at %#lx freed with specials", (void *)s, (unsigned long)s->start);
 	__atomic_store_n(&s->nspecials, 0, __ATOMIC_RELAXED);
 	s->nprofiled = 0;
 	size_t bytes = s->npages << GH_PAGE_SHIFT;

@@ -15,12 +15,13 @@
  *      does the same for the blocks it hands out (malloc.c).  That one
  *      allocation is the sample: gh_mprof_alloc records its call stack
  *      (backtrace(3), without libgoheap's own frames) in a bucket per
- *      (stack, block size), notes the block in a table keyed by address and
- *      counts it as a special of its span, and draws the next distance.
- *   3. Freeing a sampled block, by goheap_free or by the sweeper, finds it
- *      through its span's nspecials and the table (gh_mprof_free) and counts
- *      the free in its bucket.  So a bucket holds allocations and frees,
- *      objects and bytes, and in-use = allocated - freed.
+ *      (stack, block size), attaches a record naming the bucket to the
+ *      block, a special of its span (mspecial.c), and draws the next
+ *      distance.
+ *   3. When a sampled block dies, by goheap_free or in the sweep, its span's
+ *      list of specials gives the record (gh_mprof_special_dead), and the
+ *      free is counted in its bucket.  So a bucket holds allocations and
+ *      frees, objects and bytes, and in-use = allocated - freed.
  *   4. goheap_write_heap_profile writes the buckets as a pprof profile
  *      (profile.proto), each count scaled by 1 / (1 - exp(-size / rate)),
  *      the inverse of the probability that a block of that size is sampled,
@@ -40,10 +41,11 @@
  * points, which it exports too, do not take over the program's C++
  * exception handling.
  *
- * prof_lock guards the buckets and the table.  It is a leaf: it is taken
- * under an mcentral lock (sweeping) and nothing is taken under it; the
- * backtrace is taken before it (under unwind_lock), and the profile is
- * written after dropping it, from a copy of the counts.
+ * prof_lock guards the buckets' table and list; their counts are atomic,
+ * as the free of a sample is counted under the specials lock, which guards
+ * the records.  Neither lock is taken under the other; nothing is taken
+ * under prof_lock; the backtrace is taken before it (under unwind_lock),
+ * and the profile is written after dropping it, from a copy of the counts.
  *
  * unwind_lock is held around the unwinder for two reasons.  fork must
  * never copy the unwinder mid-way (see below).  And the collector takes it
@@ -89,11 +91,11 @@ struct gh_bucket {
 	uintptr_t stk[];
 };
 
+/* A sampled block: a special of its span (mspecial.c). */
 typedef struct prof_rec {
-	uintptr_t obj; /* 0: empty slot; 1: deleted slot */
+	gh_special sp; /* first */
 	gh_bucket *b;
 } prof_rec;
-enum { SLOT_EMPTY = 0, SLOT_DELETED = 1 };
 
 static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Held around the unwinder, so that fork never copies it mid-way: neither
@@ -108,12 +110,14 @@ static gh_bucket *bucket_hash[BUCKET_HASH];
 static gh_bucket *bucket_all;
 static uint64_t nbuckets;
 static gh_bumpalloc bucket_mem; /* buckets (under prof_lock) */
-static prof_rec *table;
-static size_t table_cap, table_used, table_live;
-/* How many sampled blocks hash to each slot: a free that finds its slot at
- * zero was not sampled and need not take the lock.  A span with a sampled
- * block sends every free of its blocks to the slow path, so this is the
- * common case there. */
+/* Records of sampled blocks, under the specials lock. */
+static gh_fixalloc recs;
+static uint64_t recs_inuse;
+static bool recs_ready;
+/* How many sampled blocks hash to each slot (changed under the specials
+ * lock): a free that finds its slot at zero was not sampled and need not
+ * take the lock.  A span with a sampled block sends every free of its
+ * blocks to the slow path, so this is the common case there. */
 static uint8_t sampled_filter[1 << 16];
 
 static size_t filter_slot(uintptr_t p)
@@ -159,7 +163,7 @@ static int64_t next_distance(int64_t rate)
 	return d < 1 ? 1 : (int64_t)d;
 }
 
-/* ---- Buckets and the table of sampled blocks (under prof_lock) ---- */
+/* ---- Buckets (under prof_lock) ---- */
 
 
 static uint64_t stack_hash(const uintptr_t *stk, uint32_t n, size_t size)
@@ -203,47 +207,6 @@ static size_t addr_hash(uintptr_t p)
 	return (size_t)(p >> 17);
 }
 
-static int table_grow(void)
-{
-	size_t cap = table_cap ? table_cap * 2 : 1024;
-	if (table_live * 2 < table_cap)
-		cap = table_cap; /* only tombstones to clear */
-	prof_rec *t = gh_sys_alloc(cap * sizeof *t, &gh_heap.stats.other_sys);
-	if (!t)
-		return -1;
-	for (size_t i = 0; i < table_cap; i++) {
-		if (table[i].obj <= SLOT_DELETED)
-			continue;
-		size_t j = addr_hash(table[i].obj) & (cap - 1);
-		while (t[j].obj != SLOT_EMPTY)
-			j = (j + 1) & (cap - 1);
-		t[j] = table[i];
-	}
-	if (table)
-		gh_sys_free(table, table_cap * sizeof *t, &gh_heap.stats.other_sys);
-	table = t;
-	table_cap = cap;
-	table_used = table_live;
-	return 0;
-}
-
-/* A block may be entered more than once: tiny allocations share a 16-byte
- * block and are entered under its address. */
-static int table_insert(uintptr_t obj, gh_bucket *b)
-{
-	if ((table_used + 1) * 4 > table_cap * 3 && table_grow() != 0)
-		return -1;
-	size_t i = addr_hash(obj) & (table_cap - 1);
-	while (table[i].obj > SLOT_DELETED)
-		i = (i + 1) & (table_cap - 1);
-	if (table[i].obj == SLOT_EMPTY)
-		table_used++;
-	table[i].obj = obj;
-	table[i].b = b;
-	table_live++;
-	return 0;
-}
-
 /* ---- Recording ---- */
 
 /* The caller's stack, without libgoheap's frames, as call sites (return
@@ -270,6 +233,23 @@ static uint32_t take_stack(uintptr_t *stk)
 	return k;
 }
 
+static prof_rec *rec_alloc(void)
+{
+	if (!recs_ready) {
+		gh_fixalloc_init(&recs, sizeof(prof_rec), &recs_inuse, &gh_heap.stats.other_sys);
+		recs_ready = true;
+	}
+	return gh_fixalloc_alloc(&recs);
+}
+
+static void filter_add(uintptr_t block, int d)
+{
+	/* A saturated slot never drops back: its frees all look. */
+	uint8_t *f = &sampled_filter[filter_slot(block)];
+	if (*f != UINT8_MAX)
+		__atomic_store_n(f, (uint8_t)(*f + d), __ATOMIC_RELAXED);
+}
+
 static void record(void *p, size_t size)
 {
 	uintptr_t stk[MAX_STACK];
@@ -279,24 +259,28 @@ static void record(void *p, size_t size)
 	gh_span *s = gh_span_of((uintptr_t)p);
 	if (!s)
 		return;
-	/* Tiny blocks are entered under their 16-byte block, which is what
-	 * the sweeper frees. */
-	uintptr_t key = (uintptr_t)p;
-	if (GH_SPANCLASS_KIND(s->spanclass) == GH_KIND_TINY)
-		key &= ~(uintptr_t)(GH_TINY_SIZE - 1);
+	/* A tiny allocation is recorded on its 16-byte block, which is what
+	 * the sweeper frees; one block may hold several. */
+	uint32_t idx = GH_SPANCLASS_CLASS(s->spanclass) ? gh_span_index(s, (uintptr_t)p) : 0;
 	gh_mutex_lock(&prof_lock);
 	gh_bucket *b = bucket_get(stk, n, size);
-	uint8_t *f = &sampled_filter[filter_slot(key)];
-	if (b && table_insert(key, b) == 0) {
-		/* A saturated slot never drops back: its frees all look. */
-		if (*f != UINT8_MAX)
-			__atomic_store_n(f, (uint8_t)(*f + 1), __ATOMIC_RELAXED);
-		b->allocs++;
-		b->alloc_bytes += size;
-		__atomic_fetch_add(&s->nspecials, 1, __ATOMIC_SEQ_CST);
-		__atomic_fetch_add(&s->nprofiled, 1, __ATOMIC_SEQ_CST);
-	}
 	pthread_mutex_unlock(&prof_lock);
+	if (!b)
+		return;
+	gh_specials_lock();
+	prof_rec *r = rec_alloc();
+	if (r) {
+		/* Counted before the record exists, so that its free is
+		 * never counted before its allocation. */
+		__atomic_fetch_add(&b->allocs, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&b->alloc_bytes, size, __ATOMIC_RELAXED);
+		r->sp.idx = idx;
+		r->sp.kind = GH_SPECIAL_PROFILE;
+		r->b = b;
+		filter_add(s->start + (size_t)idx * s->elemsize, 1);
+		gh_special_insert(s, &r->sp);
+	}
+	gh_specials_unlock();
 }
 
 void gh_mprof_alloc(gh_mcache *c, void *p, size_t size)
@@ -318,34 +302,20 @@ void gh_mprof_alloc(gh_mcache *c, void *p, size_t size)
 		c->sample_left = 0;
 }
 
-void gh_mprof_free(gh_span *s, uintptr_t p)
+bool gh_mprof_maybe_sampled(const gh_span *s, uint32_t idx)
 {
-	if (GH_SPANCLASS_KIND(s->spanclass) == GH_KIND_TINY)
-		p &= ~(uintptr_t)(GH_TINY_SIZE - 1);
-	/* The count only rises while the block is live: a zero read without
-	 * the lock means p was not sampled. */
-	uint8_t *f = &sampled_filter[filter_slot(p)];
-	if (__atomic_load_n(f, __ATOMIC_RELAXED) == 0)
-		return;
-	gh_mutex_lock(&prof_lock);
-	if (table_cap) {
-		for (size_t i = addr_hash(p) & (table_cap - 1); table[i].obj != SLOT_EMPTY;
-		     i = (i + 1) & (table_cap - 1)) {
-			if (table[i].obj != p)
-				continue;
-			gh_bucket *b = table[i].b;
-			b->frees++;
-			b->free_bytes += b->size;
-			table[i].obj = SLOT_DELETED;
-			table[i].b = NULL;
-			table_live--;
-			if (*f != UINT8_MAX)
-				__atomic_store_n(f, (uint8_t)(*f - 1), __ATOMIC_RELAXED);
-			__atomic_fetch_sub(&s->nprofiled, 1, __ATOMIC_SEQ_CST);
-			__atomic_fetch_sub(&s->nspecials, 1, __ATOMIC_SEQ_CST);
-		}
-	}
-	pthread_mutex_unlock(&prof_lock);
+	uintptr_t block = s->start + (size_t)idx * s->elemsize;
+	return __atomic_load_n(&sampled_filter[filter_slot(block)], __ATOMIC_RELAXED) != 0;
+}
+
+void gh_mprof_special_dead(gh_span *s, gh_special *sp)
+{
+	prof_rec *r = (prof_rec *)sp;
+	gh_bucket *b = r->b;
+	__atomic_fetch_add(&b->frees, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&b->free_bytes, b->size, __ATOMIC_RELAXED);
+	filter_add(s->start + (size_t)sp->idx * s->elemsize, -1);
+	gh_fixalloc_free(&recs, r);
 }
 
 long goheap_set_profile_rate(long bytes)
@@ -724,7 +694,10 @@ int goheap_write_heap_profile(int fd)
 	if (sn) {
 		uint64_t i = 0;
 		for (gh_bucket *b = bucket_all; b && i < nb; b = b->allnext, i++) {
-			sn[i] = (snap){b, b->allocs, b->frees, b->alloc_bytes, b->free_bytes};
+			sn[i] = (snap){b, __atomic_load_n(&b->allocs, __ATOMIC_RELAXED),
+				       __atomic_load_n(&b->frees, __ATOMIC_RELAXED),
+				       __atomic_load_n(&b->alloc_bytes, __ATOMIC_RELAXED),
+				       __atomic_load_n(&b->free_bytes, __ATOMIC_RELAXED)};
 			nframes += b->nstk;
 		}
 	}

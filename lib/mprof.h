@@ -11,10 +11,10 @@
  * the slow path, where the hooks live (the fast path has no memory-checker
  * hook of its own any more).  The free fast path tests gh_debug_flags, one
  * word that is zero unless a debug mode or Valgrind is on.  Sampled blocks
- * count as specials of their span (nspecials, and nprofiled of those),
- * which sends the frees of all the span's blocks to the slow path; there a
- * block that was not sampled skips the finalizer table (nspecials ==
- * nprofiled) and the profile's lock (a counting filter in mprof.c).
+ * carry a special (nspecials, and nprofiled of those), which sends the
+ * frees of all the span's blocks to the slow path; there, in a span with
+ * samples only (nspecials == nprofiled), a block that was not sampled
+ * skips the specials lock (a counting filter in mprof.c).
  */
 #ifndef GH_MPROF_H
 #define GH_MPROF_H
@@ -67,9 +67,11 @@ GH_INTERNAL void gh_mprof_init(void);
  * mode sent there: count p, of size usable bytes, against the countdown of
  * cache c, and record it as a sample if that ran out. */
 GH_INTERNAL void gh_mprof_alloc(gh_mcache *c, void *p, size_t size);
-/* Account the free of the block p of span s if it was sampled.  Only
- * called when s->nspecials is non-zero. */
-GH_INTERNAL void gh_mprof_free(gh_span *s, uintptr_t p);
+/* Whether block idx of s may have been sampled; false is sure.  No lock. */
+GH_INTERNAL bool gh_mprof_maybe_sampled(const gh_span *s, uint32_t idx);
+/* The sampled block of sp, a profile special detached from s, died: count
+ * its free and free the record.  Caller holds the specials lock. */
+GH_INTERNAL void gh_mprof_special_dead(gh_span *s, gh_special *sp);
 /* Keep every thread out of the unwinder, around a stop of the world (see
  * mprof.c). */
 GH_INTERNAL void gh_mprof_lock_unwinder(void);

@@ -14,18 +14,44 @@
 
 static char out[1 << 16];
 
+static void no_op_fin(void *obj, void *arg)
+{
+	(void)obj;
+	(void)arg;
+}
+
 /* A busy, varied heap: every kind, large blocks, frees by hand, realloc,
- * finalizers, several threads, and collections all along. */
+ * finalizers, weak links (in a table and in blocks), heap profile samples,
+ * several threads, and collections all along. */
 static void *churn_thread(void *arg)
 {
 	uint64_t seed = (uintptr_t)arg;
 	struct tap_rng r = tap_rng_init(seed);
 	void *keep[512] = {0};
+	void **links = calloc(64, sizeof *links);
 	size_t offs[1] = {0};
 	goheap_type *t = goheap_type_new(16, offs, 1);
 	for (int i = 0; i < 20000; i++) {
 		size_t k = tap_rng_range(&r, 0, 511);
 		size_t n = tap_rng_range(&r, 1, i % 97 == 0 ? 300000 : 2000);
+		void *o = keep[tap_rng_range(&r, 0, 511)];
+		if (o && goheap_usable_size(o) >= 16) {
+			switch (tap_rng_range(&r, 0, 15)) {
+			case 0:
+				goheap_set_finalizer(o, no_op_fin, NULL);
+				break;
+			case 1:
+				if (links)
+					goheap_register_weak_link(&links[k % 64], o);
+				break;
+			case 2:
+				if (keep[k] && goheap_usable_size(keep[k]) >= 16)
+					goheap_register_weak_link(keep[k], o);
+				break;
+			default:
+				break;
+			}
+		}
 		switch (tap_rng_range(&r, 0, 5)) {
 		case 0:
 			keep[k] = goheap_malloc(n);
@@ -52,12 +78,16 @@ static void *churn_thread(void *arg)
 		if (i % 5000 == 0)
 			goheap_gc();
 	}
+	for (size_t j = 0; links && j < 64; j++)
+		goheap_unregister_weak_link(&links[j]);
+	free(links);
 	return NULL;
 }
 
 static int child_churn(void)
 {
 	pthread_t th[3];
+	goheap_set_profile_rate(4096);
 	for (int i = 0; i < 3; i++)
 		if (goheap_pthread_create(&th[i], NULL, churn_thread, (void *)(uintptr_t)(i + 1)))
 			return 2;

@@ -1,7 +1,7 @@
 #!/bin/sh
 # t-symbols: libgoheap.so exports goheap_* and nothing else, at versions
-# GOHEAP_0.1 and (the functions added in 0.2.0) GOHEAP_0.2, under the
-# SONAME libgoheap.so.1.  TAP output.
+# GOHEAP_0.1 and (the functions added in 0.2.0 and 0.3.0) GOHEAP_0.2 and
+# GOHEAP_0.3, under the SONAME libgoheap.so.1.  TAP output.
 
 : "${top_builddir:=.}"
 
@@ -10,6 +10,8 @@ public="goheap_malloc goheap_malloc_atomic goheap_calloc goheap_realloc
 goheap_free goheap_usable_size goheap_base goheap_free_os_memory
 goheap_read_memstats goheap_write_heapdump"
 public2="goheap_set_memory_limit goheap_set_profile_rate goheap_write_heap_profile"
+public3="goheap_register_weak_link goheap_unregister_weak_link goheap_move_weak_link
+goheap_read_weak_link"
 n=0
 failed=0
 
@@ -46,7 +48,7 @@ result $st "nm -D lists the dynamic symbols"
 syms=$(printf '%s\n' "$syms" | awk 'NF >= 2 { t = $(NF - 1); s = $NF;
 	sub(/@.*/, "", s); print t, s }')
 
-for f in $public $public2; do
+for f in $public $public2 $public3; do
 	printf '%s\n' "$syms" | grep -q "^[Ti] $f\$"
 	result $? "$f is exported as a function"
 done
@@ -81,6 +83,14 @@ if command -v readelf >/dev/null 2>&1; then
 	done
 	[ -z "$unversioned" ]
 	result $? "the functions added in 0.2.0 have version GOHEAP_0.2"
+	[ -z "$unversioned" ] || diag "without it:$unversioned"
+	unversioned=
+	for f in $public3; do
+		printf '%s\n' "$dyn" | grep -q " $f@@GOHEAP_0\.3\$" ||
+			unversioned="$unversioned $f"
+	done
+	[ -z "$unversioned" ]
+	result $? "the functions added in 0.3.0 have version GOHEAP_0.3"
 	[ -z "$unversioned" ] || diag "without it:$unversioned"
 	soname=$(readelf -d "$so" 2>/dev/null |
 		sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
