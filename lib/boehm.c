@@ -1,7 +1,8 @@
 /*
  * boehm.c - the Boehm collector's interface (libgc.so.1) on libgoheap's
  * heap: allocation, control, roots, threads and statistics.  Finalizers
- * and disappearing links are in boehm_final.c; both implement
+ * and disappearing links, on the collector's specials, are in
+ * boehm_final.c; both implement
  * <goheap/gc.h>, and goheap-gc(3) says what each entry point does.
  *
  * The drop-in is a second shared library built from libgoheap's own
@@ -127,6 +128,7 @@ static bool start_hook(void)
 		return false;
 	__atomic_store_n(&GC_gc_no, __atomic_load_n(&gh_gc.numgc, __ATOMIC_RELAXED),
 			 __ATOMIC_RELAXED);
+	gh_boehm_final_sync();
 	GC_start_callback_proc cb = __atomic_load_n(&start_callback, __ATOMIC_ACQUIRE);
 	if (cb)
 		cb();
@@ -148,7 +150,7 @@ static void boehm_init_once(void)
 			GC_stackbottom = (char *)hi;
 	}
 	apply_divisor(GC_free_space_divisor);
-	gh_boehm_final_init();
+	gh_boehm_final_sync();
 }
 
 /* At load, from the thread that loads the library: normally the main
@@ -163,6 +165,7 @@ void GC_init(void)
 	pthread_once(&boehm_once, boehm_init_once);
 	/* Settings a program made in the variables before calling GC_init. */
 	apply_divisor(__atomic_load_n(&GC_free_space_divisor, __ATOMIC_RELAXED));
+	gh_boehm_final_sync();
 	gh_thread_autoregister();
 }
 
@@ -386,7 +389,6 @@ void GC_free(void *p)
 		return;
 	if (GH_UNLIKELY(unc_remove(p)))
 		__atomic_fetch_sub(&GC_non_gc_bytes, goheap_usable_size(p), __ATOMIC_RELAXED);
-	gh_boehm_final_forget(p);
 	goheap_free(p);
 }
 

@@ -13,11 +13,11 @@ GH_INTERNAL void gh_boehm_warn(const char *msg, GC_word arg);
 /* Uncollectable objects now (GC_dump). */
 GH_INTERNAL size_t gh_boehm_uncollectable_count(void);
 
-/* boehm_final.c: set up at load; forget the finalizer of an object that
- * GC_free frees; run the finalizers due after an explicit collection
- * (unless finalization is on demand). */
-GH_INTERNAL void gh_boehm_final_init(void);
-GH_INTERNAL void gh_boehm_final_forget(void *obj);
+/* boehm_final.c: pass GC_finalize_on_demand, GC_finalizer_notifier and
+ * GC_java_finalization, which the program may set directly, on to the
+ * collector; run the finalizers due after an explicit collection (unless
+ * finalization is on demand). */
+GH_INTERNAL void gh_boehm_final_sync(void);
 GH_INTERNAL void gh_boehm_after_collect(void);
 
 #endif

@@ -97,12 +97,15 @@ static void test_warn_proc(void)
 }
 
 /* GC_call_with_alloc_lock: a collection asked for by another thread
- * waits until fn has returned. */
-static volatile int collector_started, collector_done;
+ * waits until fn has returned.  fn may not allocate (nor create a thread
+ * with GC_pthread_create, which does): the thread is made before. */
+static volatile int fn_running, collector_started, collector_done;
 
 static void *collector(void *arg)
 {
 	(void)arg;
+	while (!fn_running)
+		usleep(1000);
 	collector_started = 1;
 	GC_gcollect();
 	collector_done = 1;
@@ -111,20 +114,22 @@ static void *collector(void *arg)
 
 static void *locked(void *cd)
 {
-	pthread_t t;
 	GC_word before = GC_get_gc_no();
-	pthread_create(&t, NULL, collector, NULL);
+	fn_running = 1;
 	while (!collector_started)
 		usleep(1000);
 	usleep(200000);
 	*(int *)cd = GC_get_gc_no() == before && !collector_done;
-	return (void *)t;
+	return cd;
 }
 
 static void test_call_with_alloc_lock(void)
 {
 	int excluded = 0;
-	pthread_t t = (pthread_t)GC_call_with_alloc_lock(locked, &excluded);
+	pthread_t t;
+	pthread_create(&t, NULL, collector, NULL);
+	is_ptr(GC_call_with_alloc_lock(locked, &excluded), &excluded,
+	       "GC_call_with_alloc_lock returns what fn returns");
 	ok(excluded, "no collection runs while fn runs");
 	pthread_join(t, NULL);
 	ok(collector_done, "the waiting collection ran once fn returned");

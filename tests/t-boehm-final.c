@@ -2,7 +2,8 @@
  * t-boehm-final: the Boehm finalization entry points of the libgc.so.1
  * drop-in: GC_register_finalizer and its old-finalizer out-parameters,
  * finalizers run by GC_gcollect, finalization on demand with
- * GC_invoke_finalizers and the notifier, ordering, GC_free.
+ * GC_invoke_finalizers and the notifier, the order of each variant,
+ * GC_free; and the disappearing links.
  */
 #include "boehm-util.h"
 #include "tap.h"
@@ -140,6 +141,70 @@ static void test_ordered(void)
 	is_int(finalized[1], 1, "B in a later collection");
 }
 
+/* An object pointing to itself: never finalized when ordered, finalized
+ * with ignore_self and no_order. */
+static BU_NOINLINE void make_self(int i, int mode)
+{
+	void **p = GC_malloc(32);
+	p[0] = p;
+	p[1] = (char *)p + 8;
+	hidden[i] = BU_HIDE(p);
+	if (mode == 0)
+		GC_register_finalizer(p, fin, NULL, NULL, NULL);
+	else if (mode == 1)
+		GC_register_finalizer_ignore_self(p, fin, NULL, NULL, NULL);
+	else
+		GC_register_finalizer_no_order(p, fin, NULL, NULL, NULL);
+}
+
+static void test_self_pointers(void)
+{
+	reset();
+	make_self(0, 0);
+	make_self(1, 1);
+	make_self(2, 2);
+	bu_collect();
+	bu_collect();
+	is_int(finalized[0], 0, "ordered: an object that points to itself is never finalized");
+	is_int(finalized[1], 1, "ignore_self: its pointers into itself do not count");
+	is_int(finalized[2], 1, "no_order: finalized too");
+	GC_register_finalizer(BU_REVEAL(hidden[0]), NULL, NULL, NULL, NULL);
+}
+
+/* A -> B, both unordered: both finalized in the same collection. */
+static BU_NOINLINE void make_unordered_chain(int unreachable)
+{
+	void **a = GC_malloc(32), **b = GC_malloc(32);
+	a[0] = b;
+	b[0] = a; /* a cycle, even */
+	hidden[0] = BU_HIDE(a);
+	hidden[1] = BU_HIDE(b);
+	if (unreachable) {
+		GC_register_finalizer_unreachable(a, fin, NULL, NULL, NULL);
+		GC_register_finalizer_unreachable(b, fin, NULL, NULL, NULL);
+	} else {
+		GC_register_finalizer_no_order(a, fin, NULL, NULL, NULL);
+		GC_register_finalizer_no_order(b, fin, NULL, NULL, NULL);
+	}
+}
+
+static void test_no_order(void)
+{
+	reset();
+	make_unordered_chain(0);
+	bu_clear_stack();
+	GC_gcollect();
+	ok(finalized[0] == 1 && finalized[1] == 1,
+	   "no_order: a cycle of two is finalized in one collection (%d, %d)", finalized[0],
+	   finalized[1]);
+	reset();
+	make_unordered_chain(1);
+	bu_clear_stack();
+	GC_gcollect();
+	ok(finalized[0] == 1 && finalized[1] == 1,
+	   "unreachable: the same (%d, %d)", finalized[0], finalized[1]);
+}
+
 static int notified;
 static void notifier(void)
 {
@@ -168,12 +233,125 @@ static void test_on_demand(void)
 	ok(GC_get_java_finalization(), "GC_set_java_finalization");
 }
 
+/* ---- Disappearing links ---- */
+
+static void *links[8]; /* static data: scanned, so the links hold hidden values */
+
+static BU_NOINLINE void make_linked(void)
+{
+	void *p = GC_malloc(48), *q = GC_malloc(48);
+	hidden[0] = BU_HIDE(p);
+	hidden[1] = BU_HIDE(q);
+	links[0] = (void *)BU_HIDE(p);
+	links[1] = (void *)BU_HIDE(q);
+	is_int(GC_general_register_disappearing_link(&links[0], p), GC_SUCCESS,
+	       "GC_general_register_disappearing_link");
+	is_int(GC_general_register_disappearing_link(&links[0], p), GC_DUPLICATE, "again: GC_DUPLICATE");
+	is_int(GC_general_register_disappearing_link(&links[1], q), GC_SUCCESS, "a second link");
+	keep = q;
+}
+
+static void test_links(void)
+{
+	reset();
+	make_linked();
+	bu_collect();
+	ok(links[0] == NULL, "the link to an unreachable object is cleared");
+	ok(links[1] == (void *)BU_HIDE(keep), "the link to a reachable one is not");
+	is_int(GC_unregister_disappearing_link(&links[1]), 1, "GC_unregister_disappearing_link: 1");
+	is_int(GC_unregister_disappearing_link(&links[1]), 0, "then 0");
+	keep = NULL;
+	bu_collect();
+	ok(links[1] != NULL, "an unregistered link is left alone");
+}
+
+static BU_NOINLINE void make_moved(void)
+{
+	void *p = GC_malloc(48);
+	links[2] = (void *)BU_HIDE(p);
+	GC_general_register_disappearing_link(&links[2], p);
+	GC_general_register_disappearing_link(&links[4], GC_malloc(16));
+	links[4] = (void *)1;
+	is_int(GC_move_disappearing_link(&links[2], &links[3]), GC_SUCCESS, "GC_move_disappearing_link");
+	is_int(GC_move_disappearing_link(&links[2], &links[5]), GC_NOT_FOUND,
+	       "moving an unregistered link: GC_NOT_FOUND");
+	is_int(GC_move_disappearing_link(&links[3], &links[4]), GC_DUPLICATE,
+	       "onto a registered one: GC_DUPLICATE");
+	links[3] = links[2];
+	links[2] = (void *)7;
+}
+
+static void test_move_link(void)
+{
+	make_moved();
+	bu_collect();
+	ok(links[3] == NULL, "the moved link is cleared");
+	ok(links[2] == (void *)7, "the old place is not written");
+	GC_unregister_disappearing_link(&links[4]);
+}
+
+/* The link lies in the object it points to (GC_register_disappearing_link):
+ * and a link is cleared before the object's finalizer runs. */
+static void *seen_link;
+static void fin_link(void *obj, void *cd)
+{
+	(void)obj;
+	seen_link = *(void **)cd;
+}
+
+static BU_NOINLINE void make_link_and_finalizer(void)
+{
+	void *p = GC_malloc(48);
+	links[6] = (void *)BU_HIDE(p);
+	GC_general_register_disappearing_link(&links[6], p);
+	GC_register_finalizer(p, fin_link, &links[6], NULL, NULL);
+	void **self = GC_malloc_atomic(32);
+	self[0] = self;
+	is_int(GC_register_disappearing_link(&self[0]), GC_SUCCESS,
+	       "GC_register_disappearing_link: a link inside its object");
+	hidden[0] = BU_HIDE(self);
+}
+
+static void test_link_before_finalizer(void)
+{
+	seen_link = (void *)1;
+	make_link_and_finalizer();
+	bu_collect();
+	ok(seen_link == NULL, "the link was cleared before the finalizer ran");
+	ok(GC_base(BU_REVEAL(hidden[0])) == NULL, "a link in its own object does not keep it");
+}
+
+static BU_NOINLINE void make_freed_link(void)
+{
+	void *p = GC_malloc(48);
+	links[7] = (void *)BU_HIDE(p);
+	GC_general_register_disappearing_link(&links[7], p);
+	GC_free(p);
+}
+
+static void test_free_clears_link(void)
+{
+	make_freed_link();
+	ok(links[7] == NULL, "GC_free clears the links to the object");
+	int local;
+	is_int(GC_general_register_disappearing_link(&links[7], &local), GC_SUCCESS,
+	       "a link to an object outside the heap: accepted (never cleared)");
+	is_int(GC_register_long_link(&links[7], GC_malloc(8)), GC_SUCCESS, "GC_register_long_link");
+	is_int(GC_unregister_long_link(&links[7]), 1, "GC_unregister_long_link");
+}
+
 static const struct tap_test tests[] = {
 	TAP_TEST(test_finalizer_runs),
 	TAP_TEST(test_reachable_not_finalized),
 	TAP_TEST(test_old_finalizer),
 	TAP_TEST(test_free_forgets),
 	TAP_TEST(test_ordered),
+	TAP_TEST(test_self_pointers),
+	TAP_TEST(test_no_order),
+	TAP_TEST(test_links),
+	TAP_TEST(test_move_link),
+	TAP_TEST(test_link_before_finalizer),
+	TAP_TEST(test_free_clears_link),
 	TAP_TEST(test_on_demand),
 };
 

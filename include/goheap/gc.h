@@ -402,13 +402,16 @@ GC_API void GC_set_thr_restart_signal(int);
 GC_API void GC_start_mark_threads(void);
 
 #if defined(GC_THREADS) || defined(GC_PTHREADS) || defined(_REENTRANT)
+/* Declared for every threaded build; pthread_create and the others are
+ * redirected to them only where the program asks, with GC_THREADS. */
 GC_API int GC_pthread_create(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 GC_API int GC_pthread_join(pthread_t, void **);
 GC_API int GC_pthread_detach(pthread_t);
 GC_API int GC_pthread_cancel(pthread_t);
 GC_API void GC_pthread_exit(void *) GC_ATTR_NORETURN;
 GC_API int GC_pthread_sigmask(int how, const sigset_t *set, sigset_t *oset);
-#if !defined(GC_NO_THREAD_REDIRECTS) && !defined(GOHEAP_BUILDING)
+#if (defined(GC_THREADS) || defined(GC_PTHREADS)) && !defined(GC_NO_THREAD_REDIRECTS) && \
+	!defined(GOHEAP_BUILDING)
 #undef pthread_create
 #undef pthread_join
 #undef pthread_detach
