@@ -8,6 +8,9 @@
  *
  *	boehm-child STATUS [wait]
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* dladdr */
+#endif
 #include <dlfcn.h>
 #include <goheap/gc.h>
 #include <stdio.h>
