@@ -147,6 +147,9 @@ GH_INTERNAL uint32_t gh_mark_prepare(void);
  * returns the bytes marked. */
 GH_INTERNAL uint64_t gh_mark(void);
 GH_INTERNAL void gh_mark_after_fork(void);
+/* Of what the last gh_mark marked, the bytes of pointer-free blocks (the
+ * libgc.so.1 drop-in paces by the mix, boehm.c).  Written by gh_mark. */
+GH_INTERNAL extern uint64_t gh_mark_noscan_bytes;
 /* Mark what the block at p (not the block itself) references. */
 GH_INTERNAL void gh_mark_referents(gh_span *s, uintptr_t p);
 /* Scan [lo, hi) conservatively, during marking. */

@@ -163,6 +163,7 @@ typedef struct job {
 typedef struct marker {
 	workbuf *buf;    /* current buffer, never NULL while marking */
 	uint64_t marked; /* bytes of the blocks this marker marked */
+	uint64_t marked_noscan; /* of them, pointer-free blocks */
 	/* drain's prefetch ring: here rather than on the stack, where the
 	 * addresses it held would outlive the marking as stale roots of a
 	 * later collection started deeper in the same thread. */
@@ -195,6 +196,7 @@ static struct {
 	     0, 0, 0, 0};
 
 bool gh_marking;
+uint64_t gh_mark_noscan_bytes;
 
 /* The marker of the calling thread, for the callbacks that reach marking
  * through other files (root enumeration, finalizer records). */
@@ -268,9 +270,10 @@ static inline void mark_word(marker *m, uintptr_t w)
 	if (gh_span_marked(s, idx) || gh_span_testandmark(s, idx))
 		return;
 	uint32_t kind = GH_SPANCLASS_KIND(s->spanclass);
-	if (kind == GH_KIND_NOSCAN || kind == GH_KIND_TINY)
+	if (kind == GH_KIND_NOSCAN || kind == GH_KIND_TINY) {
 		m->marked += s->elemsize;
-	else
+		m->marked_noscan += s->elemsize;
+	} else
 		push(m, base, s); /* counted when scanned, unless free */
 }
 
@@ -568,7 +571,7 @@ static void rescan_span(void *obj)
 
 /* The bytes of the marked blocks, from the mark bits, counted as
  * mark_word and scan_queued count them. */
-static uint64_t marked_total;
+static uint64_t marked_total, marked_noscan_total;
 
 static void count_span(void *obj)
 {
@@ -580,8 +583,11 @@ static void count_span(void *obj)
 	uint32_t n = GH_SPANCLASS_CLASS(s->spanclass) != 0 ? s->ncarved : 1;
 	for (uint32_t i = 0; i < n; i++) {
 		uintptr_t p = s->start + (size_t)i * s->elemsize;
-		if (gh_span_marked(s, i) && !(scan && block_free(s, p)))
+		if (gh_span_marked(s, i) && !(scan && block_free(s, p))) {
 			marked_total += s->elemsize;
+			if (!scan)
+				marked_noscan_total += s->elemsize;
+		}
 	}
 }
 
@@ -602,11 +608,12 @@ static void recover(void)
 	m0->buf = NULL;
 	self_marker = NULL;
 	mk.nmarkers = nmarkers;
-	marked_total = 0;
+	marked_total = marked_noscan_total = 0;
 	gh_fixalloc_foreach(&gh_heap.spanalloc, count_span);
 	for (uint32_t i = 0; i < nmarkers; i++)
-		mk.m[i].marked = 0;
+		mk.m[i].marked = mk.m[i].marked_noscan = 0;
 	m0->marked = marked_total;
+	m0->marked_noscan = marked_noscan_total;
 }
 
 /* Steps 1-5, called with the collecting thread's registers on its stack
@@ -616,7 +623,7 @@ static void mark_all(uintptr_t sp, void *arg)
 	(void)arg;
 	marker *m0 = &mk.m[0];
 	for (uint32_t i = 0; i < mk.nmarkers; i++)
-		mk.m[i].marked = 0;
+		mk.m[i].marked = mk.m[i].marked_noscan = 0;
 	m0->buf = get_empty(); /* one of gh_mark_prepare's */
 	self_marker = m0;
 	mk.njobs = 0;
@@ -660,9 +667,12 @@ uint64_t gh_mark(void)
 	__atomic_store_n(&gh_marking, true, __ATOMIC_RELAXED);
 	gh_with_registers_spilled(mark_all, NULL);
 	__atomic_store_n(&gh_marking, false, __ATOMIC_RELAXED);
-	uint64_t marked = 0;
-	for (uint32_t i = 0; i < mk.nmarkers; i++)
+	uint64_t marked = 0, noscan = 0;
+	for (uint32_t i = 0; i < mk.nmarkers; i++) {
 		marked += mk.m[i].marked;
+		noscan += mk.m[i].marked_noscan;
+	}
+	gh_mark_noscan_bytes = noscan;
 	return marked;
 }
 

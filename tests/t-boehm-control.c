@@ -275,6 +275,45 @@ static void test_dump(void)
 	   "the heap, collections, roots and threads");
 }
 
+/* Boehm's pacing: collections come sooner for a live heap of strings than
+ * for one of pointers, and the free-space divisor scales both. */
+static unsigned collections_during(size_t garbage)
+{
+	GC_word before = GC_get_gc_no();
+	churn(garbage, 1);
+	return (unsigned)(GC_get_gc_no() - before);
+}
+
+static unsigned paced(int atomic, GC_word divisor)
+{
+	enum { LIVE = 4096 };
+	void **live = GC_malloc_uncollectable(LIVE * sizeof(void *));
+	for (int i = 0; i < LIVE; i++)
+		live[i] = atomic ? GC_malloc_atomic(4000) : GC_malloc(4000);
+	GC_set_free_space_divisor(divisor);
+	GC_gcollect(); /* finds the live heap's mix */
+	GC_gcollect(); /* and sets the pace from it */
+	unsigned n = collections_during(48 << 20);
+	GC_free(live);
+	GC_set_free_space_divisor(3);
+	GC_gcollect();
+	return n;
+}
+
+static void test_pacing(void)
+{
+	const char *env = getenv("GOHEAP_GOGC");
+	if ((env && *env) || tap_under_valgrind()) {
+		skip(env && *env ? "GOHEAP_GOGC is set" : "under Valgrind", "pacing");
+		return;
+	}
+	unsigned strings = paced(1, 3), pointers = paced(0, 3), loose = paced(0, 1);
+	diag("collections during 48 MiB of garbage over a 16 MiB live heap: %u (strings), "
+	     "%u (pointers), %u (pointers, divisor 1)", strings, pointers, loose);
+	cmp_uint(strings, >=, 2 * pointers, "a heap of strings is collected more often (Boehm's rule)");
+	cmp_uint(pointers, >, loose, "a larger free-space divisor collects more often");
+}
+
 static void test_signals(void)
 {
 	int s = GC_get_suspend_signal();
@@ -297,6 +336,7 @@ static const struct tap_test tests[] = {
 	TAP_TEST(test_roots),
 	TAP_TEST(test_statistics),
 	TAP_TEST(test_dump),
+	TAP_TEST(test_pacing),
 	TAP_TEST(test_signals),
 };
 
