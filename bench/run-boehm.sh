@@ -9,9 +9,10 @@
 # BENCH_SECTIONS sections, default 1200: 7.5 MB of nested tables, lists
 # and links), whose layout allocates and drops some 10^7 small objects.
 # Each run's outputs must be identical.  Measured with /usr/bin/time:
-# wall time, CPU time (user + system) and peak resident set size.  Both
-# run with their default pacing (no GOHEAP_GOGC: libgoheap takes GOGC from
-# Boehm's free-space divisor, 66 %).
+# wall time, CPU time (user + system) and peak resident set size.  All
+# run with their default pacing (no GOHEAP_GOGC: libgoheap follows Boehm's
+# rule, goheap-gc(3)).  A third variant runs libgoheap with one marker
+# (GOHEAP_GCPROCS=1), to show what parallel marking costs or saves.
 #
 # Environment:
 #   GOHEAP_BUILD    libgoheap build tree (default: this tree's build/)
@@ -40,9 +41,11 @@ awk -v SECTIONS="$sections" -f "$top/tests/boehm-page.awk" >"$out/page.html"
 : >"$out/results.tsv"
 one() { # one VARIANT RUN
 	local v=$1 i=$2 env=()
-	if [ "$v" = libgoheap ]; then
-		env=(env ${BENCH_GOGC:+GOHEAP_GOGC=$BENCH_GOGC} "$build/tools/goheap-run")
-	fi
+	case $v in
+	libgoheap) env=(env ${BENCH_GOGC:+GOHEAP_GOGC=$BENCH_GOGC} "$build/tools/goheap-run") ;;
+	libgoheap-1marker) env=(env ${BENCH_GOGC:+GOHEAP_GOGC=$BENCH_GOGC} GOHEAP_GCPROCS=1 \
+		"$build/tools/goheap-run") ;;
+	esac
 	/usr/bin/time -f '%e %U %S %M' -o "$out/time" \
 		"${env[@]}" w3m -dump -cols 120 "$out/page.html" >"$out/$v.out"
 	read -r wall user sys rss <"$out/time"
@@ -51,13 +54,19 @@ one() { # one VARIANT RUN
 		>>"$out/results.tsv"
 }
 for i in $(seq "$runs"); do
-	# Alternate which goes first, so neither always runs on a warmer cache.
-	if [ $((i % 2)) = 1 ]; then one libgc1 "$i"; one libgoheap "$i"; else
-		one libgoheap "$i"; one libgc1 "$i"; fi
-	cmp -s "$out/libgc1.out" "$out/libgoheap.out" || {
-		echo "run-boehm: outputs differ (run $i)" >&2
-		exit 1
-	}
+	# Rotate which goes first, so none always runs on a warmer cache.
+	case $((i % 3)) in
+	1) order="libgc1 libgoheap libgoheap-1marker" ;;
+	2) order="libgoheap libgoheap-1marker libgc1" ;;
+	0) order="libgoheap-1marker libgc1 libgoheap" ;;
+	esac
+	for v in $order; do one "$v" "$i"; done
+	for v in libgoheap libgoheap-1marker; do
+		cmp -s "$out/libgc1.out" "$out/$v.out" || {
+			echo "run-boehm: outputs differ ($v, run $i)" >&2
+			exit 1
+		}
+	done
 done
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
@@ -66,7 +75,7 @@ echo "w3m -dump of a $(($(wc -c <"$out/page.html") / 1024)) KiB page ($(wc -l <"
 echo
 echo "| libgc.so.1 | wall s | CPU s | peak RSS MiB |"
 echo "|---|---:|---:|---:|"
-for v in libgc1 libgoheap; do
+for v in libgc1 libgoheap libgoheap-1marker; do
 	printf '| %s | %.2f | %.2f | %.1f |\n' "$v" "$(col "$v" 3)" "$(col "$v" 4)" \
 		"$(awk -v k="$(col "$v" 5)" 'BEGIN { print k / 1024 }')"
 done
