@@ -8,6 +8,9 @@
 #   mmv           renames 40000 files ('*.txt' -> '#1.bak')
 #   debfoster     -s (orphans) and -d libc6 from this machine's dpkg status
 #   chase         follows 10000 symlinks in chains of 40
+#   guile-3.0     runs tests/boehm-guile.scm (mark procedures, weak tables,
+#                 guardians) and compiles it: the same output, the same
+#                 bytecode
 #
 # Run from anywhere in a clone, as root (it apt-get installs the clients
 # and libgc1 if missing), after a build in build/ (scripts/build.sh) or
@@ -39,7 +42,7 @@ finish() {
 
 # --- What the checks need ----------------------------------------------------
 missing=()
-for p in w3m mmv debfoster chase libgc1; do
+for p in w3m mmv debfoster chase guile-3.0 libgc1; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
 		missing+=("$p")
 done
@@ -145,5 +148,16 @@ mkdir "$tmp/links"
 (cd "$tmp/links" && debian chase chase -f "$tmp/links.list")
 (cd "$tmp/links" && ours chase chase -f "$tmp/links.list")
 compare chase "chase of 10000 symlinks"
+
+# --- guile ----------------------------------------------------------------------------
+debian guile guile-3.0 --no-auto-compile "$top/tests/boehm-guile.scm"
+ours guile guile-3.0 --no-auto-compile "$top/tests/boehm-guile.scm"
+compare guile "guile-3.0 tests/boehm-guile.scm"
+compile='(use-modules (system base compile)) (compile-file (cadr (command-line)) #:output-file (caddr (command-line)))'
+debian guilec guile-3.0 --no-auto-compile -c "$compile" "$top/tests/boehm-guile.scm" "$tmp/deb.go"
+ours guilec guile-3.0 --no-auto-compile -c "$compile" "$top/tests/boehm-guile.scm" "$tmp/ours.go"
+compare guilec "guile-3.0 compile-file"
+cmp -s "$tmp/deb.go" "$tmp/ours.go"
+check $? "guile-3.0 compile-file: the same bytecode ($(wc -c <"$tmp/ours.go") bytes)"
 
 finish

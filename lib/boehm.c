@@ -196,6 +196,7 @@ static void boehm_init_once(void)
 	gogc_from_env = env && *env;
 	apply_pacing();
 	gh_boehm_final_sync();
+	gh_boehm_mark_init();
 }
 
 /* At load, from the thread that loads the library: normally the main
@@ -242,7 +243,7 @@ static inline size_t padded(size_t n)
 	return n < GH_TINY_SIZE ? GH_TINY_SIZE : n;
 }
 
-static __attribute__((noinline, cold)) void *out_of_memory(size_t n)
+void *gh_boehm_oom(size_t n)
 {
 	GC_oom_func f = __atomic_load_n(&GC_oom_fn, __ATOMIC_ACQUIRE);
 	errno = ENOMEM;
@@ -264,7 +265,7 @@ static __attribute__((noinline)) void widen_bounds(void)
 static inline void *handed_out(void *p, size_t n)
 {
 	if (GH_UNLIKELY(!p))
-		return out_of_memory(n);
+		return gh_boehm_oom(n);
 	if (GH_UNLIKELY((uintptr_t)p < (uintptr_t)GC_least_plausible_heap_addr ||
 			(uintptr_t)p >= (uintptr_t)GC_greatest_plausible_heap_addr))
 		widen_bounds();
@@ -464,7 +465,7 @@ void *GC_realloc(void *p, size_t n)
 	}
 	void *q = goheap_realloc(p, padded(n));
 	if (!q)
-		return out_of_memory(n);
+		return gh_boehm_oom(n);
 	if (q == p && !is_atomic(q)) {
 		/* Kept in place, maybe shrunk: the bytes past the new size
 		 * must not hold stale pointers, nor show through if it grows
@@ -516,7 +517,7 @@ void *GC_malloc_many(size_t n)
 		*(void **)p = head;
 		head = p;
 	}
-	return head ? handed_out(head, n) : out_of_memory(n);
+	return head ? handed_out(head, n) : gh_boehm_oom(n);
 }
 
 void *GC_memalign(size_t align, size_t n)
@@ -541,7 +542,7 @@ void *GC_memalign(size_t align, size_t n)
 	/* Beyond a page: an aligned pointer inside a larger object, which
 	 * keeps it alive (and, as with Boehm, cannot be given to GC_free). */
 	if (n > SIZE_MAX - align)
-		return out_of_memory(n);
+		return gh_boehm_oom(n);
 	char *p = GC_malloc(n + align);
 	if (!p)
 		return NULL;
@@ -872,7 +873,7 @@ void *GC_calloc_explicitly_typed(size_t count, size_t each, GC_descr d)
 {
 	size_t n;
 	if (__builtin_mul_overflow(count, each, &n))
-		return out_of_memory(SIZE_MAX);
+		return gh_boehm_oom(SIZE_MAX);
 	if (d == DESCR_ATOMIC) {
 		void *p = GC_malloc_atomic(n);
 		if (p)

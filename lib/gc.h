@@ -115,6 +115,9 @@ GH_INTERNAL void gh_roots_foreach(void (*fn)(int registered, const char *name, u
  * objects is not scanned, the program's own still is (the drop-in's
  * GC_no_dls, boehm.c).  NULL in libgoheap itself. */
 GH_INTERNAL extern const int *gh_roots_no_dls;
+/* Called by gh_roots_scan, during marking, after the static roots: the
+ * drop-in's GC_push_other_roots (boehm_mark.c).  NULL in libgoheap. */
+GH_INTERNAL extern void (*gh_roots_push_other)(void);
 
 /* ---- Types (mbitmap.c) --------------------------------------------------------- */
 
@@ -150,6 +153,13 @@ GH_INTERNAL void gh_mark_after_fork(void);
 /* Of what the last gh_mark marked, the bytes of pointer-free blocks (the
  * libgc.so.1 drop-in paces by the mix, boehm.c).  Written by gh_mark. */
 GH_INTERNAL extern uint64_t gh_mark_noscan_bytes;
+/* Types in [gh_markproc_types, + len) stand for the libgc.so.1 drop-in's
+ * kinds with a mark procedure (boehm_mark.c): marking scans a typed block
+ * of one of them with gh_markproc_scan instead of the type's bitmap.
+ * Empty in libgoheap itself.  Set once, before any such block exists. */
+GH_INTERNAL extern uintptr_t gh_markproc_types;
+GH_INTERNAL extern size_t gh_markproc_types_len;
+GH_INTERNAL extern void (*gh_markproc_scan)(uintptr_t p, gh_span *s, const goheap_type *t);
 /* Mark what the block at p (not the block itself) references. */
 GH_INTERNAL void gh_mark_referents(gh_span *s, uintptr_t p);
 /* Scan [lo, hi) conservatively, during marking. */

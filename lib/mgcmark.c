@@ -299,11 +299,21 @@ void gh_mark_range(uintptr_t lo, uintptr_t hi)
 	scan_range(self_marker, lo, hi);
 }
 
+uintptr_t gh_markproc_types;
+size_t gh_markproc_types_len;
+void (*gh_markproc_scan)(uintptr_t p, gh_span *s, const goheap_type *t);
+
 static void scan_typed(marker *m, uintptr_t p, gh_span *s)
 {
 	const goheap_type *t = gh_span_type(s, p);
 	if (!t)
 		return;
+	/* A block of one of the drop-in's kinds with a mark procedure
+	 * (boehm_mark.c): one compare, never true in libgoheap. */
+	if (GH_UNLIKELY((uintptr_t)t - gh_markproc_types < gh_markproc_types_len)) {
+		gh_markproc_scan(p, s, t);
+		return;
+	}
 	size_t n = s->elemsize / t->size;
 	for (size_t e = 0; e < n; e++, p += t->size)
 		for (size_t i = 0; i < t->nwords; i++)

@@ -32,6 +32,7 @@ static root_range *ranges;
 static size_t nranges, capranges;
 static uintptr_t self_base; /* load address of libgoheap itself */
 const int *gh_roots_no_dls;
+void (*gh_roots_push_other)(void);
 
 /* Whether libgoheap's code lies in the first object, the program. */
 static int in_program(struct dl_phdr_info *info, size_t size, void *arg)
@@ -156,6 +157,9 @@ static void scan_one(int registered, const char *name, uintptr_t lo, uintptr_t h
 void gh_roots_scan(void (*scan)(uintptr_t lo, uintptr_t hi))
 {
 	gh_roots_foreach(scan_one, (void *)scan);
+	/* The drop-in's GC_push_other_roots (boehm_mark.c): marks at once. */
+	if (gh_roots_push_other)
+		gh_roots_push_other();
 }
 
 int goheap_add_roots(void *start, void *end)
