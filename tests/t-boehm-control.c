@@ -99,27 +99,29 @@ static void test_warn_proc(void)
 /* GC_call_with_alloc_lock: a collection asked for by another thread
  * waits until fn has returned.  fn may not allocate (nor create a thread
  * with GC_pthread_create, which does): the thread is made before. */
-static volatile int fn_running, collector_started, collector_done;
+static int fn_running, collector_started, collector_done; /* atomic */
+#define LOAD(v) __atomic_load_n(&(v), __ATOMIC_ACQUIRE)
+#define STORE(v, x) __atomic_store_n(&(v), (x), __ATOMIC_RELEASE)
 
 static void *collector(void *arg)
 {
 	(void)arg;
-	while (!fn_running)
+	while (!LOAD(fn_running))
 		usleep(1000);
-	collector_started = 1;
+	STORE(collector_started, 1);
 	GC_gcollect();
-	collector_done = 1;
+	STORE(collector_done, 1);
 	return NULL;
 }
 
 static void *locked(void *cd)
 {
 	GC_word before = GC_get_gc_no();
-	fn_running = 1;
-	while (!collector_started)
+	STORE(fn_running, 1);
+	while (!LOAD(collector_started))
 		usleep(1000);
 	usleep(200000);
-	*(int *)cd = GC_get_gc_no() == before && !collector_done;
+	*(int *)cd = GC_get_gc_no() == before && !LOAD(collector_done);
 	return cd;
 }
 
@@ -132,7 +134,7 @@ static void test_call_with_alloc_lock(void)
 	       "GC_call_with_alloc_lock returns what fn returns");
 	ok(excluded, "no collection runs while fn runs");
 	pthread_join(t, NULL);
-	ok(collector_done, "the waiting collection ran once fn returned");
+	ok(LOAD(collector_done), "the waiting collection ran once fn returned");
 }
 
 static void test_settings(void)

@@ -205,10 +205,10 @@ static void test_no_order(void)
 	   "unreachable: the same (%d, %d)", finalized[0], finalized[1]);
 }
 
-static int notified;
+static int notified; /* atomic: the finalizer thread calls the notifier */
 static void notifier(void)
 {
-	notified++;
+	__atomic_add_fetch(&notified, 1, __ATOMIC_RELAXED);
 }
 
 static void test_on_demand(void)
@@ -222,7 +222,7 @@ static void test_on_demand(void)
 	bu_collect();
 	usleep(100000); /* the finalizer thread queues them */
 	is_int(count(), 0, "on demand, no finalizer runs by itself");
-	cmp_int(notified, >, 0, "the notifier was called");
+	cmp_int(__atomic_load_n(&notified, __ATOMIC_RELAXED), >, 0, "the notifier was called");
 	ok(GC_should_invoke_finalizers(), "GC_should_invoke_finalizers");
 	int n = GC_invoke_finalizers();
 	cmp_int(n, >=, BU_MOSTLY(10), "GC_invoke_finalizers ran them");

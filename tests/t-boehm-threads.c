@@ -38,14 +38,14 @@ static void test_create_join(void)
 	ok(GC_base(ret) == ret, "an argument referenced only by the thread lives");
 }
 
-static volatile int returned;
+static int returned; /* atomic */
 
 static void *make_result(void *arg)
 {
 	(void)arg;
 	void *p = GC_malloc(64);
 	hidden_arg = BU_HIDE(p);
-	returned = 1;
+	__atomic_store_n(&returned, 1, __ATOMIC_RELEASE);
 	return p;
 }
 
@@ -54,9 +54,9 @@ static void *make_result(void *arg)
 static void test_result_until_join(void)
 {
 	pthread_t t;
-	returned = 0;
+	__atomic_store_n(&returned, 0, __ATOMIC_RELEASE);
 	pthread_create(&t, NULL, make_result, NULL);
-	while (!returned)
+	while (!__atomic_load_n(&returned, __ATOMIC_ACQUIRE))
 		usleep(1000);
 	usleep(100000);
 	bu_collect();
@@ -167,7 +167,7 @@ static void test_threads_allocate(void)
 #undef pthread_join
 
 static GC_word raw_hidden;
-static volatile int raw_phase;
+static int raw_phase; /* atomic */
 
 static BU_NOINLINE void **raw_alloc(void)
 {
@@ -184,8 +184,8 @@ static void *raw_thread(void *arg)
 	res[0] = GC_register_my_thread(&sb);
 	res[1] = GC_register_my_thread(&sb);
 	void **volatile p = raw_alloc(); /* on this stack only */
-	raw_phase = 1;
-	while (raw_phase != 2)
+	__atomic_store_n(&raw_phase, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&raw_phase, __ATOMIC_ACQUIRE) != 2)
 		usleep(1000);
 	res[2] = GC_base(p) == p;
 	res[3] = GC_unregister_my_thread();
@@ -197,10 +197,10 @@ static void test_register_my_thread(void)
 	int res[4] = {-1, -1, -1, -1};
 	pthread_t t;
 	pthread_create(&t, NULL, raw_thread, res);
-	while (raw_phase != 1)
+	while (__atomic_load_n(&raw_phase, __ATOMIC_ACQUIRE) != 1)
 		usleep(1000);
 	bu_collect();
-	raw_phase = 2;
+	__atomic_store_n(&raw_phase, 2, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
 	is_int(res[0], GC_SUCCESS, "GC_register_my_thread");
 	is_int(res[1], GC_DUPLICATE, "again: GC_DUPLICATE");
