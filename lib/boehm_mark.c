@@ -25,7 +25,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "gc.h"
@@ -38,6 +37,7 @@ enum {
 	FIRST_KIND = 8, /* after Boehm's predefined kinds */
 	MAX_KINDS = 64,
 	STACK_ENTRIES = 512,
+	FREE_LIST_ENTRIES = 129 + 1,
 };
 
 typedef struct kind {
@@ -146,10 +146,11 @@ void gh_boehm_mark_init(void)
 
 void **GC_new_free_list(void)
 {
-	/* Boehm's free lists are per size; objects here come from
-	 * libgoheap's caches, and the list is never used but as a token. */
-	void **fl = calloc(GH_NUM_CLASSES, sizeof(void *));
-	return fl;
+	/* Boehm's free lists are per size in granules (129 of them);
+	 * objects here come from libgoheap's caches, and the list is a
+	 * token the collector never reads.  Kept for ever, as Boehm's. */
+	gh_init();
+	return gh_sys_alloc(FREE_LIST_ENTRIES * sizeof(void *), &gh_heap.stats.other_sys);
 }
 
 void **GC_new_free_list_inner(void)
