@@ -66,6 +66,31 @@ is $? 127 "a missing libgc.so.1: 127"
 grep -q "libgc.so.1 is missing" "$tmp/err"
 ok $? "and says so"
 
+# --- the library's ABI ---
+so=$libdir/libgc.so.1
+soname=$(objdump -p "$so" 2>/dev/null | awk '$1 == "SONAME" { print $2 }')
+is "$soname" libgc.so.1 "the SONAME is libgc.so.1"
+foreign=$(nm -D --defined-only "$so" | awk 'NF >= 3 && $3 !~ /^GC_/ { print $3 }')
+is "$foreign" "" "it exports GC_* names only"
+readelf -V "$so" 2>/dev/null | grep -q "Version definition"
+[ $? -ne 0 ]
+ok $? "without symbol versions, as Debian's libgc1"
+# A program linked with Debian's libgc may hold copies of its variables
+# (copy relocations): ours must have the same sizes.
+sys=
+for d in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib; do
+	[ -e "$d/libgc.so.1" ] && { sys=$d/libgc.so.1; break; }
+done
+if [ -n "$sys" ]; then
+	data() { nm -D -S --defined-only "$1" | awk 'NF == 4 && $3 ~ /^[BDGRSbdgrs]$/ { print $4, $2 }' | sort; }
+	data "$so" >"$tmp/ours.data"
+	data "$sys" >"$tmp/sys.data"
+	diff=$(join "$tmp/ours.data" "$tmp/sys.data" | awk '$2 != $3')
+	is "$diff" "" "its variables have the sizes of $sys's ($(join "$tmp/ours.data" "$tmp/sys.data" | wc -l) shared)"
+else
+	n=$((n + 1)); echo "ok $n - variable sizes # SKIP no system libgc.so.1"
+fi
+
 # --- the child on our library ---
 LD_LIBRARY_PATH=/caller/path "$run" "$child" 7 >"$tmp/out" 2>"$tmp/err"
 is $? 7 "the program's exit status comes back"
