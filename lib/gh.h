@@ -31,7 +31,8 @@
  *               registered for dies, without keeping the block alive.
  *
  * Lock order: an mcentral lock may be held while taking the heap lock,
- * never the other way round; the cache registry lock is a leaf.
+ * never the other way round; the cache registry lock is a leaf, and so is
+ * the specials lock (mspecial.c), taken under either.
  */
 #ifndef GH_H
 #define GH_H

@@ -108,7 +108,8 @@ static void check_free_lists(tally *t)
 	}
 }
 
-static void check_block_list(const gh_span *s)
+/* Check s's free list, noting its blocks in free (a bit per block). */
+static void check_block_list(const gh_span *s, uint64_t *free)
 {
 	uint32_t n = 0;
 	for (gh_link *o = s->freelist; o; o = gh_link_read(o).next) {
@@ -126,6 +127,8 @@ static void check_block_list(const gh_span *s)
 			FAIL("block free list", "span %p at %#lx: block %p has no free tag "
 			     "(written after it was freed?)", (const void *)s,
 			     (unsigned long)s->start, (void *)o);
+		uint32_t idx = (uint32_t)((p - s->start) / s->elemsize);
+		free[idx >> 6] |= (uint64_t)1 << (idx & 63);
 	}
 	if (s->nfree != n + (uint32_t)(s->nelems - s->ncarved))
 		FAIL("block free list", "span %p at %#lx: nfree %u, but %u listed + %u "
@@ -133,20 +136,17 @@ static void check_block_list(const gh_span *s)
 		     s->nelems - s->ncarved);
 }
 
-/* Whether block idx of s is live: carved and without its free tag.  (A
- * tiny block's tag word holds its allocations' bytes: not read.) */
-static bool block_live(const gh_span *s, uint32_t idx)
+/* Whether block idx of s is live: carved and not on the span's free list
+ * (free, a bit per block of a small span, from check_block_list).  Live
+ * blocks are not read: their owners may be writing them. */
+static bool block_live(const gh_span *s, uint32_t idx, const uint64_t *free)
 {
 	if (GH_SPANCLASS_CLASS(s->spanclass) == 0)
 		return idx == 0;
-	if (idx >= s->ncarved)
-		return false;
-	const gh_link *o = (const gh_link *)(s->start + (size_t)idx * s->elemsize);
-	return GH_SPANCLASS_KIND(s->spanclass) == GH_KIND_TINY ||
-	       gh_track_peek(&o->tag) != gh_free_tag(o);
+	return idx < s->ncarved && !(free[idx >> 6] >> (idx & 63) & 1);
 }
 
-static void check_specials(const gh_span *s, tally *t)
+static void check_specials(const gh_span *s, const uint64_t *free, tally *t)
 {
 	const gh_special *first = s->specials, *prev = NULL;
 	uint32_t n = 0, nprof = 0;
@@ -168,9 +168,9 @@ static void check_specials(const gh_span *s, tally *t)
 			FAIL("specials", "span %p at %#lx: block %u kind %u after block %u kind %u "
 			     "(unsorted, or two finalizers)", (const void *)s,
 			     (unsigned long)s->start, sp->idx, sp->kind, prev->idx, prev->kind);
-		if (!block_live(s, sp->idx))
-			FAIL("specials", "span %p at %#lx: special of kind %u on block %u, which is "
-			     "not live", (const void *)s, (unsigned long)s->start, sp->kind,
+		if (!block_live(s, sp->idx, free))
+			FAIL("specials", "span %p at %#lx: special of kind %u on block %u, "
+			     "which is not live", (const void *)s, (unsigned long)s->start, sp->kind,
 			     sp->idx);
 		const char *bad = NULL;
 		switch (sp->kind) {
@@ -238,8 +238,9 @@ static void check_inuse(gh_span *s, uint32_t sg, tally *t)
 	}
 	t->ninuse++;
 	t->inuse_bytes += bytes;
-	check_specials(s, t);
+	uint64_t free[GH_MAX_OBJS_PER_SPAN / 64] = {0};
 	if (cls == 0) {
+		check_specials(s, free, t);
 		if (s->elemsize != bytes || s->nelems != 1 || s->limit != s->start + bytes)
 			FAIL("span", "large span %p at %#lx: elemsize %zu, nelems %u, limit %#lx "
 			     "for %zu bytes", (void *)s, (unsigned long)s->start, s->elemsize,
@@ -258,7 +259,8 @@ static void check_inuse(gh_span *s, uint32_t sg, tally *t)
 	if (s->ncarved > s->nelems || s->nfree > s->nelems)
 		FAIL("span", "span %p at %#lx: %u carved, %u free of %u", (void *)s,
 		     (unsigned long)s->start, s->ncarved, s->nfree, s->nelems);
-	check_block_list(s);
+	check_block_list(s, free);
+	check_specials(s, free, t);
 	uint8_t want = s->nfree ? GH_LIST_NONEMPTY : GH_LIST_EMPTY;
 	if (s->inlist != want)
 		FAIL("central list", "span %p at %#lx with %u free blocks: inlist %u, want %u",
@@ -386,7 +388,8 @@ void gh_check_heap(void)
 		     "blocks; %llu, %llu and %llu are registered",
 		     (unsigned long long)t.nfinalizers, (unsigned long long)t.nweak,
 		     (unsigned long long)t.nlinks, (unsigned long long)gh_final_count(),
-		     (unsigned long long)gh_weak_count(), (unsigned long long)gh_weak_count_in_heap());
+		     (unsigned long long)gh_weak_count(),
+		     (unsigned long long)gh_weak_count_in_heap());
 
 	gh_specials_unlock();
 	pthread_mutex_unlock(&gh_heap.lock);

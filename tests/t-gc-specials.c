@@ -42,7 +42,9 @@ enum { N = 100, BLOCK = 64 };
 
 /* ---- Finalizable blocks: p[0] is a pointer, the rest a pattern ---- */
 
-static struct gcu_watch wa[N], wb[N];
+/* Watches, fresh for each case: a finalizer of an earlier case may still
+ * be reading its own (so they are never reused, nor freed). */
+static struct gcu_watch *wa, *wb;
 static void *volatile keep_a[N];
 static enum gh_final_mode mode_a, mode_b;
 static int link_a; /* A's pointer to B is a registered disappearing link */
@@ -111,8 +113,10 @@ static void collect_settle(int n)
 static void reset(void)
 {
 	collect_settle(2);
-	memset(wa, 0, sizeof wa);
-	memset(wb, 0, sizeof wb);
+	wa = calloc(N, sizeof *wa);
+	wb = calloc(N, sizeof *wb);
+	if (!wa || !wb)
+		bail_out("calloc failed");
 	link_a = 0;
 }
 
@@ -135,7 +139,8 @@ static void test_self_pointers(void)
 					 : (collect_settle(4), gcu_tally(wa, N).finalized);
 		if (m[k].finalized)
 			cmp_int(got, >=, GCU_MOSTLY(N),
-				"%s: unreachable blocks pointing to themselves are finalized (%d of %d)",
+				"%s: unreachable blocks pointing to themselves are "
+				"finalized (%d of %d)",
 				m[k].name, got, N);
 		else
 			is_int(got, 0, "%s: blocks pointing to themselves are never finalized "
@@ -278,7 +283,9 @@ static void test_on_demand(void)
 	gh_final_set_notifier(notifier);
 	gcu_call(plain_make, NULL);
 	gcu_collect(2);
-	gcu_sleep_ms(50);
+	uint64_t end = gcu_now_ns() + (uint64_t)gcu_timeout_ms(5000) * 1000000u;
+	while (gcu_tally(wa, N).finalized < GCU_MOSTLY(N) && gcu_now_ns() < end)
+		gcu_sleep_ms(5);
 	int ran = gcu_tally(wa, N).finalized;
 	cmp_int(ran, >=, GCU_MOSTLY(N), "off, the finalizer thread runs them (%d)", ran);
 	is_int(__atomic_load_n(&notified, __ATOMIC_SEQ_CST), 0,
@@ -289,7 +296,7 @@ static void test_on_demand(void)
 	ok(gh_final_on_demand(), "on demand");
 	gcu_call(plain_make, NULL);
 	gcu_collect(1);
-	uint64_t end = gcu_now_ns() + (uint64_t)gcu_timeout_ms(2000) * 1000000u;
+	end = gcu_now_ns() + (uint64_t)gcu_timeout_ms(2000) * 1000000u;
 	while (__atomic_load_n(&notified, __ATOMIC_SEQ_CST) == 0 && gcu_now_ns() < end)
 		gcu_sleep_ms(2);
 	gcu_sleep_ms(30);
@@ -315,7 +322,7 @@ static void test_on_demand(void)
 /* ---- Java mode ---- */
 
 enum { BIG = 256 << 10, NJ = 16 };
-static struct gcu_watch wj[NJ];
+static struct gcu_watch *wj;
 static int big_intact;
 
 static void java_fin(void *obj, void *arg)
@@ -357,7 +364,9 @@ static void test_java(void)
 	for (int java = 1; java >= 0; java--) {
 		const char *name = java ? "Java mode" : "without Java mode";
 		reset();
-		memset(wj, 0, sizeof wj);
+		wj = calloc(NJ, sizeof *wj);
+		if (!wj)
+			bail_out("calloc failed");
 		big_intact = 0;
 		gh_final_set_java(java);
 		gh_final_set_on_demand(true);

@@ -221,7 +221,8 @@ static void test_free(void)
 	goheap_free(big);
 	ok(goheap_read_weak_link(&l[10]) == NULL, "... and a large block's");
 	errno = 0;
-	is_int(goheap_unregister_weak_link(&l[0]), -1, "a link cleared by a free is no longer registered");
+	is_int(goheap_unregister_weak_link(&l[0]), -1,
+	       "a link cleared by a free is no longer registered");
 	is_int(errno, ENOENT, "... ENOENT");
 
 	unsigned char *q = goheap_malloc(64);
@@ -231,7 +232,8 @@ static void test_free(void)
 	       "goheap_realloc in place keeps the link");
 	unsigned char *q3 = goheap_realloc(q2, 5000);
 	if (q3 != q2)
-		ok(goheap_read_weak_link(&l[11]) == NULL, "goheap_realloc that moves the block clears it");
+		ok(goheap_read_weak_link(&l[11]) == NULL,
+		   "goheap_realloc that moves the block clears it");
 	else
 		skip("realloc did not move", "goheap_realloc that moves the block clears it");
 	goheap_free(q3);
@@ -311,7 +313,8 @@ static void test_finalizer(void)
 	is_int(t.wrong + t.damaged, 0, "each on its own block, intact");
 
 	churn_collect(2, 2 << 20);
-	int finalized = t.finalized;
+	gcu_settle();
+	int finalized = gcu_tally(w_fin, N).finalized;
 	is_int(resurrected_links(0), finalized,
 	       "resurrected blocks live on, intact, their links still NULL");
 	is_int(resurrected_links(1), finalized,
@@ -477,7 +480,8 @@ static void test_holders(void)
 	for (size_t i = 0; i < HN; i++) {
 		struct holder *h = holders[i];
 		null += h != NULL && h->link == NULL;
-		intact += h != NULL && tap_check_range(h, sizeof *h, HOLDER, 0x4400 + i) == SIZE_MAX;
+		intact += h != NULL &&
+			  tap_check_range(h, sizeof *h, HOLDER, 0x4400 + i) == SIZE_MAX;
 	}
 	cmp_int(null, >=, GCU_MOSTLY(HN),
 		"links in live blocks (malloc, atomic, typed) are cleared in place (%d of %d)",
@@ -509,6 +513,21 @@ static void test_holders(void)
 	is_int(self_link_set, 0, "their finalizers find that link NULL");
 	struct gcu_tally t = gcu_tally(w_self, HN);
 	is_int(t.twice + t.wrong + t.damaged, 0, "each once, on its block, intact");
+
+	/* Freed by hand, a block holding a link to itself takes both halves
+	 * of the link along; its memory, reused, is never written. */
+	struct holder *sh = holder_new(1);
+	if (!ok(sh && goheap_register_weak_link(&sh->link, sh) == 0, "a link to its own block"))
+		return;
+	goheap_free(sh);
+	unsigned char *again = goheap_malloc_atomic(HOLDER);
+	if (again)
+		tap_fill(again, HOLDER, 0x9900);
+	gcu_collect(2);
+	ok(again && tap_check(again, HOLDER, 0x9900) == SIZE_MAX,
+	   "freed by hand, it is gone: its memory%s is not written", (void *)again == (void *)sh ?
+	   ", reused," : "");
+	goheap_free(again);
 }
 
 /* ---- Unregister, move, re-point, errors ---- */
@@ -587,7 +606,8 @@ static void test_api(void)
 		is_int(errno, EINVAL, "... EINVAL");
 	}
 	errno = 0;
-	is_int(goheap_move_weak_link(&ul[3], bad_link[2]), -1, "moving a link into a freed block fails");
+	is_int(goheap_move_weak_link(&ul[3], bad_link[2]), -1,
+	       "moving a link into a freed block fails");
 	ok(goheap_read_weak_link(&ul[6]) == NULL, "a NULL word reads NULL");
 	goheap_free(q);
 	goheap_free(h);
@@ -1134,7 +1154,10 @@ static void test_oracle(void)
 	gcu_collect(2);
 	int registered = 0, null = 0, bad = 0;
 	final_links(oracles, started, &registered, &null, &bad);
-	cmp_int(null, >=, GCU_MOSTLY(registered),
+	/* ThreadSanitizer's runtime keeps heap addresses in its static data,
+	 * which is scanned: a heap dump showed 64 such words holding whole
+	 * dropped subgraphs.  Its runs only need most links cleared. */
+	cmp_int(null, >=, tap_under_tsan() ? registered / 2 : GCU_MOSTLY(registered),
 		"with every root dropped, the tables' links read NULL (%d of %d)", null,
 		registered);
 	is_int(bad, 0, "and none gives a wrong node back");
