@@ -65,6 +65,9 @@ fi
 # --- 1. What the build and the checks need ---------------------------------
 deps=(build-essential debhelper dh-autoreconf devscripts dpkg-dev fakeroot
 	lintian pkg-config autoconf automake libtool)
+# What the autopkgtests of debian/tests/control depend on besides the
+# packages built here (step 7 runs them without the autopkgtest tool).
+deps+=(mmv)
 missing=()
 for p in "${deps[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
@@ -160,7 +163,7 @@ check $build_ok "dpkg-buildpackage -us -uc -b"
 debs=()
 if [ $build_ok = 0 ]; then
 	arch=$(dpkg-architecture -qDEB_HOST_ARCH)
-	for p in libgoheap1 libgoheap-dev goheap-tools; do
+	for p in libgoheap1 libgoheap-gc1 libgoheap-dev goheap-tools; do
 		f=$tmp/build/${p}_${version}_$arch.deb
 		[ -f "$f" ] && debs+=("$f")
 	done

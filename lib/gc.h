@@ -68,6 +68,14 @@ GH_INTERNAL void gh_roots_foreach(void (*fn)(int registered, const char *name, u
 					     uintptr_t hi, void *arg),
 				  void *arg);
 
+/* When it points to a nonzero int, the static data of the loaded shared
+ * objects is not scanned, the program's own still is (the drop-in's
+ * GC_no_dls, boehm.c).  NULL in libgoheap itself. */
+GH_INTERNAL extern const int *gh_roots_no_dls;
+/* Called by gh_roots_scan, during marking, after the static roots: the
+ * drop-in's GC_push_other_roots (boehm_mark.c).  NULL in libgoheap. */
+GH_INTERNAL extern void (*gh_roots_push_other)(void);
+
 /* ---- Types (mbitmap.c) --------------------------------------------------- */
 
 struct goheap_type {
@@ -101,6 +109,16 @@ GH_INTERNAL uint32_t gh_mark_prepare(void);
  * returns the bytes marked. */
 GH_INTERNAL uint64_t gh_mark(void);
 GH_INTERNAL void gh_mark_after_fork(void);
+/* Of what the last gh_mark marked, the bytes of pointer-free blocks (the
+ * libgc.so.1 drop-in paces by the mix, boehm.c).  Written by gh_mark. */
+GH_INTERNAL extern uint64_t gh_mark_noscan_bytes;
+/* Types in [gh_markproc_types, + len) stand for the libgc.so.1 drop-in's
+ * kinds with a mark procedure (boehm_mark.c): marking scans a typed block
+ * of one of them with gh_markproc_scan instead of the type's bitmap.
+ * Empty in libgoheap itself.  Set once, before any such block exists. */
+GH_INTERNAL extern uintptr_t gh_markproc_types;
+GH_INTERNAL extern size_t gh_markproc_types_len;
+GH_INTERNAL extern void (*gh_markproc_scan)(uintptr_t p, gh_span *s, const goheap_type *t);
 /* Mark what the block at p (not the block itself) references. */
 GH_INTERNAL void gh_mark_referents(gh_span *s, uintptr_t p);
 /* Scan [lo, hi) conservatively, during marking. */
@@ -461,6 +479,10 @@ GH_INTERNAL void gh_gc_read_stats(goheap_memstats *m);
  * monotonic): 10 % above the largest recent goal, within the memory
  * limit's share. */
 GH_INTERNAL uint64_t gh_gc_scavenge_goal(uint64_t now);
+/* Called by every collection once it holds gh_gc.lock, before it does
+ * anything: false skips the collection.  NULL but in the libgc.so.1
+ * drop-in (boehm.c: GC_disable, GC_dont_gc, the start callback). */
+GH_INTERNAL extern bool (*gh_gc_start_hook)(void);
 /* Install the fork handlers. */
 GH_INTERNAL void gh_gc_atfork(void);
 

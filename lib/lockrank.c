@@ -30,6 +30,7 @@
 static const char *const rank_names[GH_NUM_RANKS] = {
 	[GH_RANK_NONE] = "unranked",
 	[GH_RANK_GC] = "gc",
+	[GH_RANK_DROPIN] = "dropin",
 	[GH_RANK_ROOTS] = "roots",
 	[GH_RANK_THREADS] = "threads",
 	[GH_RANK_MCENTRAL] = "mcentral",

@@ -102,6 +102,7 @@
 enum gh_lockrank {
 	GH_RANK_NONE = 0,     /* a gh_mutex never initialised: a bug */
 	GH_RANK_GC,           /* gh_gc.lock (mgc.c) */
+	GH_RANK_DROPIN,       /* the libgc.so.1 drop-in's (boehm*.c) */
 	GH_RANK_ROOTS,        /* roots_lock (roots.c) */
 	GH_RANK_THREADS,      /* registry_lock (threads.c) */
 	GH_RANK_MCENTRAL,     /* gh_heap.central[i].lock, 324 (mcentral.c) */

@@ -56,6 +56,8 @@ enum { GH_MIN_GOAL = 4 << 20 };
  * time by this much. */
 #define GH_DEBT_MAX_NS 100000000ull
 
+bool (*gh_gc_start_hook)(void);
+
 gh_gcstate gh_gc = {
 	.lock = GH_MUTEX_INITIALIZER(GH_RANK_GC),
 	.stats_lock = GH_MUTEX_INITIALIZER(GH_RANK_GCSTATS),
@@ -290,6 +292,11 @@ void gh_gc_collect(bool forced)
 	if (!forced && !goal_reached()) {
 		gh_unlock(&gh_gc.lock);
 		return; /* another thread collected meanwhile */
+	}
+	/* The libgc.so.1 drop-in's GC_disable and start callback (boehm.c). */
+	if (gh_gc_start_hook && !gh_gc_start_hook()) {
+		gh_unlock(&gh_gc.lock);
+		return;
 	}
 	uint64_t t0 = gh_nanotime();
 	uint64_t before = heap_live();

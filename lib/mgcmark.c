@@ -167,6 +167,7 @@ typedef struct job {
 typedef struct marker {
 	workbuf *buf;    /* current buffer, never NULL while marking */
 	uint64_t marked; /* bytes of the blocks this marker marked */
+	uint64_t marked_noscan; /* of them, pointer-free blocks */
 	/* drain's prefetch ring: here rather than on the stack, where the
 	 * addresses it held would outlive the marking as stale roots of a
 	 * later collection started deeper in the same thread. */
@@ -199,6 +200,7 @@ static struct {
 	     PTHREAD_COND_INITIALIZER, 0, 0, 0, 0};
 
 bool gh_marking;
+uint64_t gh_mark_noscan_bytes;
 
 /* The marker of the calling thread, for the callbacks that reach marking
  * through other files (root enumeration, finalizer records). */
@@ -272,9 +274,10 @@ static inline void mark_word(marker *m, uintptr_t w)
 	if (gh_span_marked(s, idx) || gh_span_testandmark(s, idx))
 		return;
 	uint32_t kind = GH_SPANCLASS_KIND(s->spanclass);
-	if (kind == GH_KIND_NOSCAN || kind == GH_KIND_TINY)
+	if (kind == GH_KIND_NOSCAN || kind == GH_KIND_TINY) {
 		m->marked += s->elemsize;
-	else
+		m->marked_noscan += s->elemsize;
+	} else
 		push(m, base, s); /* counted when scanned, unless free */
 }
 
@@ -300,11 +303,21 @@ void gh_mark_range(uintptr_t lo, uintptr_t hi)
 	scan_range(self_marker, lo, hi);
 }
 
+uintptr_t gh_markproc_types;
+size_t gh_markproc_types_len;
+void (*gh_markproc_scan)(uintptr_t p, gh_span *s, const goheap_type *t);
+
 static void scan_typed(marker *m, uintptr_t p, gh_span *s)
 {
 	const goheap_type *t = gh_span_type(s, p);
 	if (!t)
 		return;
+	/* A block of one of the drop-in's kinds with a mark procedure
+	 * (boehm_mark.c): one compare, never true in libgoheap. */
+	if (GH_UNLIKELY((uintptr_t)t - gh_markproc_types < gh_markproc_types_len)) {
+		gh_markproc_scan(p, s, t);
+		return;
+	}
 	size_t n = s->elemsize / t->size;
 	for (size_t e = 0; e < n; e++, p += t->size)
 		for (size_t i = 0; i < t->nwords; i++)
@@ -578,7 +591,7 @@ static void rescan_span(void *obj)
 
 /* The bytes of the marked blocks, from the mark bits, counted as
  * mark_word and scan_queued count them. */
-static uint64_t marked_total;
+static uint64_t marked_total, marked_noscan_total;
 
 static void count_span(void *obj)
 {
@@ -590,8 +603,11 @@ static void count_span(void *obj)
 	uint32_t n = s->nelems;
 	for (uint32_t i = 0; i < n; i++) {
 		uintptr_t p = s->start + (size_t)i * s->elemsize;
-		if (gh_span_marked(s, i) && !(scan && block_free(s, p)))
+		if (gh_span_marked(s, i) && !(scan && block_free(s, p))) {
 			marked_total += s->elemsize;
+			if (!scan)
+				marked_noscan_total += s->elemsize;
+		}
 	}
 }
 
@@ -612,11 +628,12 @@ static void recover(void)
 	m0->buf = NULL;
 	self_marker = NULL;
 	mk.nmarkers = nmarkers;
-	marked_total = 0;
+	marked_total = marked_noscan_total = 0;
 	gh_fixalloc_foreach(&gh_heap.spanalloc, count_span);
 	for (uint32_t i = 0; i < nmarkers; i++)
-		mk.m[i].marked = 0;
+		mk.m[i].marked = mk.m[i].marked_noscan = 0;
 	m0->marked = marked_total;
+	m0->marked_noscan = marked_noscan_total;
 }
 
 /* Steps 1-5, called with the collecting thread's registers on its stack
@@ -626,7 +643,7 @@ static void mark_all(uintptr_t sp, void *arg)
 	(void)arg;
 	marker *m0 = &mk.m[0];
 	for (uint32_t i = 0; i < mk.nmarkers; i++)
-		mk.m[i].marked = 0;
+		mk.m[i].marked = mk.m[i].marked_noscan = 0;
 	m0->buf = get_empty(); /* one of gh_mark_prepare's */
 	self_marker = m0;
 	mk.njobs = 0;
@@ -671,9 +688,12 @@ uint64_t gh_mark(void)
 	__atomic_store_n(&gh_marking, true, __ATOMIC_RELAXED);
 	gh_with_registers_spilled(mark_all, NULL);
 	__atomic_store_n(&gh_marking, false, __ATOMIC_RELAXED);
-	uint64_t marked = 0;
-	for (uint32_t i = 0; i < mk.nmarkers; i++)
+	uint64_t marked = 0, noscan = 0;
+	for (uint32_t i = 0; i < mk.nmarkers; i++) {
 		marked += mk.m[i].marked;
+		noscan += mk.m[i].marked_noscan;
+	}
+	gh_mark_noscan_bytes = noscan;
 	return marked;
 }
 

@@ -30,6 +30,8 @@ static gh_mutex roots_lock = GH_MUTEX_INITIALIZER(GH_RANK_ROOTS);
 static root_range *ranges;
 static size_t nranges, capranges;
 static uintptr_t self_base; /* load address of libgoheap itself */
+const int *gh_roots_no_dls;
+void (*gh_roots_push_other)(void);
 
 /* Whether libgoheap's code lies in the first object, the program. */
 static int in_program(const gh_os_object *o, void *arg)
@@ -72,6 +74,7 @@ typedef struct foreach_ctx {
 	void (*fn)(int registered, const char *name, uintptr_t lo, uintptr_t hi, void *arg);
 	void *arg;
 	const char *name;
+	size_t nobjects; /* loaded objects seen; the first is the program */
 } foreach_ctx;
 
 /* Report [lo, hi) less the ranges [alo, ahi) and [blo, bhi). */
@@ -102,6 +105,8 @@ static void emit_without(foreach_ctx *c, uintptr_t lo, uintptr_t hi, uintptr_t a
 static int object_roots(const gh_os_object *o, void *arg)
 {
 	foreach_ctx *c = arg;
+	if (c->nobjects++ > 0 && gh_roots_no_dls && __atomic_load_n(gh_roots_no_dls, __ATOMIC_RELAXED))
+		return 0;
 	if (o->base == self_base && self_base != 0)
 		return 0;
 	c->name = o->name;
@@ -133,7 +138,7 @@ void gh_roots_foreach(void (*fn)(int registered, const char *name, uintptr_t lo,
 		      void *arg)
 {
 	gh_assert_held(&roots_lock);
-	foreach_ctx c = {fn, arg, NULL};
+	foreach_ctx c = {fn, arg, NULL, 0};
 	gh_os_objects_foreach(object_roots, &c);
 	for (size_t i = 0; i < nranges; i++)
 		fn(1, NULL, ranges[i].lo, ranges[i].hi, arg);
@@ -151,6 +156,9 @@ static void scan_one(int registered, const char *name, uintptr_t lo, uintptr_t h
 void gh_roots_scan(void (*scan)(uintptr_t lo, uintptr_t hi))
 {
 	gh_roots_foreach(scan_one, (void *)scan);
+	/* The drop-in's GC_push_other_roots (boehm_mark.c): marks at once. */
+	if (gh_roots_push_other)
+		gh_roots_push_other();
 }
 
 int goheap_add_roots(void *start, void *end)

@@ -109,6 +109,29 @@ else
 	done
 fi
 
+# --- 2b. The libgc.so.1 drop-in: every GC_* name of <goheap/gc.h> and
+# of the built library is described in goheap-gc(3) -------------------------
+gch=$top_srcdir/include/goheap/gc.h
+gcpage=$mandir/goheap-gc.3
+# The page's text with groff's escaped hyphens and font changes undone.
+gctext=$(sed -e 's/\\-/-/g' "$gcpage" 2>/dev/null)
+gcnames=$(strip_comments "$gch" |
+	grep -oE '(^|[^A-Za-z0-9_])GC_[a-z][A-Za-z0-9_]* *[(;]' |
+	sed -e 's/^[^G]*//' -e 's/ *[(;]$//' | sort -u)
+gcso=$top_builddir/lib/.libs/libgc.so.1
+if [ -f "$gcso" ] && command -v nm >/dev/null 2>&1; then
+	gcnames=$( (printf '%s\n' "$gcnames"
+		nm -D --defined-only "$gcso" | awk '$3 ~ /^GC_/ { print $3 }') | sort -u)
+fi
+missing=
+for f in $gcnames; do
+	printf '%s\n' "$gctext" | grep -qE "(^|[^A-Za-z0-9_])$f([^A-Za-z0-9_]|\$)" ||
+		missing="$missing $f"
+done
+[ -n "$gcnames" ] && [ -z "$missing" ]
+ok $? "goheap-gc.3 describes every GC_* entry point of gc.h and libgc.so.1"
+[ -z "$missing" ] || diag "not on the page:$missing"
+
 # --- 3. Pages and dist_man_MANS agree -------------------------------------
 pages=$(cd "$mandir" && ls | grep -E '^goheap[a-z0-9_]*\.[1-9]$' | sort)
 if [ -z "$pages" ]; then

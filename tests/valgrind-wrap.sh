@@ -6,7 +6,7 @@
 # word on a stack keeps it), so memcheck's "definitely lost" at exit is
 # expected there; it is still reported.
 case ${1##*/} in
-t-gc-* | t-heapdump | t-profile | t-signal) leaks=none ;;
+t-gc-* | t-boehm-* | t-heapdump | t-profile | t-signal) leaks=none ;;
 *) leaks=definite ;;
 esac
 exec ${VALGRIND:-valgrind} --tool=memcheck --error-exitcode=99 --quiet \
