@@ -69,6 +69,12 @@ gh_mcache *gh_mcache_get(void)
 	gh_lock(&registry_lock);
 	c = gh_fixalloc_alloc(&cachealloc);
 	if (c) {
+		/* Whole before the registry shows it: a collection walks
+		 * every cache there. */
+		for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++) {
+			c->list[sc].max = 2 * gh_class_batch(GH_SPANCLASS_CLASS(sc));
+			c->list[sc].span = &gh_empty_span;
+		}
 		c->next = registry;
 		c->prev = NULL;
 		if (registry)
@@ -79,10 +85,6 @@ gh_mcache *gh_mcache_get(void)
 	if (!c) {
 		errno = ENOMEM;
 		return NULL;
-	}
-	for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++) {
-		c->list[sc].max = 2 * gh_class_batch(GH_SPANCLASS_CLASS(sc));
-		c->list[sc].span = &gh_empty_span;
 	}
 	gh_tls_cache = c;
 	pthread_setspecific(cache_key, c);
