@@ -101,6 +101,41 @@ GH_INTERNAL void gh_types_unlock(void);
 
 /* ---- Marking (mgcmark.c) ------------------------------------------------- */
 
+/* The collector's phase, read without a lock by the allocator: while it
+ * marks concurrently, spans cached allocate black (gh_span.markfrom), large
+ * blocks are born marked, and allocating threads assist (mgcmark.c). */
+enum { GH_PHASE_OFF = 0, GH_PHASE_MARK = 1 };
+GH_INTERNAL extern uint32_t gh_gc_phase;
+static inline bool gh_gc_marking_now(void)
+{
+	return GH_UNLIKELY(__atomic_load_n(&gh_gc_phase, __ATOMIC_RELAXED) != GH_PHASE_OFF);
+}
+
+/* Mostly-concurrent marking (mgcmark.c has the protocol).  With the world
+ * stopped, at the start: note the roots (scan them, graying what they
+ * reach).  assist_ratio: the bytes of blocks an allocating thread scans
+ * per byte it takes, in 1/1024ths (gh_mark_assist).  0, or -1 if no mark
+ * buffer can be had. */
+GH_INTERNAL int gh_mark_start(uint64_t assist_ratio);
+/* With the world running: mark from the gray blocks, then re-scan the
+ * pages written meanwhile, round after round while that shrinks. */
+GH_INTERNAL void gh_mark_concurrent(void);
+/* With the world stopped, at the end: re-scan the roots and the pages
+ * written since, and mark to the end; returns the bytes marked in all. */
+GH_INTERNAL uint64_t gh_mark_finish(void);
+/* Markers while the world runs (gctrace). */
+GH_INTERNAL uint32_t gh_mark_concurrent_workers(void);
+/* An allocating thread's share of the marking, for bytes it takes: it
+ * scans blocks worth bytes times the cycle's assist ratio, as far as the
+ * markers left gray blocks where it can take them. */
+GH_INTERNAL void gh_mark_assist(uint64_t bytes);
+/* The blocks s handed out since it was cached while marking runs: mark
+ * them (allocated black) and forget markfrom.  Caller owns s (its cache,
+ * under the mcentral lock, or the world stopped). */
+GH_INTERNAL void gh_mark_new_blocks(gh_span *s);
+/* A large block just allocated while marking runs: born marked. */
+GH_INTERNAL void gh_mark_new_large(gh_span *s);
+
 /* Start the helper markers the next marking will use, with the world
  * running (gh_gc.lock held); returns the number of markers, 0 if the OS
  * refuses even one mark buffer (the collection is then skipped). */
@@ -447,7 +482,9 @@ typedef struct gh_gcstate {
 	uint64_t debt_ns;     /* the CPU limiter's account (mgc.c) */
 	uint64_t end_ns;      /* when the last collection ended (monotonic) */
 	uint32_t epoch;       /* incremented at every mark termination */
-	uint64_t next_gc;     /* heap_live that triggers the next cycle */
+	uint64_t next_gc;     /* the goal: heap_live the next cycle must not pass */
+	uint64_t trigger;     /* heap_live that starts a concurrent cycle */
+	uint64_t trigger_ratio; /* its share of the growth, 1/1000 (mgc.c) */
 	uint64_t last_live;   /* bytes marked by the last cycle */
 	uint64_t heap_live;   /* pacing estimate of live bytes, see mgc.c */
 	uint32_t numgc;

@@ -310,6 +310,7 @@ typedef struct gh_link {
  * cache: see mcache.c). */
 enum { GH_LIST_NONE = 0, GH_LIST_PARTIAL = 1, GH_LIST_FULL = 2, GH_LIST_CACHED = 3 };
 #define GH_SWEEPGEN_FRESH 1u
+#define GH_MARKFROM_NONE 0xffffu
 /* Words of a span's allocation and mark bitmaps. */
 #define GH_BITWORDS (GH_MAX_OBJS_PER_SPAN / 64)
 
@@ -356,6 +357,11 @@ struct gh_span {
 	 * still allocated in the bits, handed out again before the bits'
 	 * free blocks.  Under the mcentral lock. */
 	uint16_t nfreelist;
+	/* Cached while the collector marks (mgcmark.c): the free index when
+	 * the span was cached.  Its blocks from there to freeindex that were
+	 * free are new in this cycle, and as good as marked ("allocated
+	 * black").  GH_MARKFROM_NONE otherwise. */
+	uint16_t markfrom;
 	gh_link *freelist;
 	/* Typed spans: the block's goheap_type, one pointer (large) or an
 	 * array of nelems pointers (small). */
@@ -583,6 +589,14 @@ GH_INTERNAL uint64_t gh_mheap_scavenge(uint64_t delay);
 /* Release free spans until at most goal heap bytes are retained or budget
  * bytes were released; returns the bytes released. */
 GH_INTERNAL uint64_t gh_mheap_scavenge_to(uint64_t goal, uint64_t budget);
+/* Concurrent marking: track the writes to every mapped page of the heap,
+ * and to every page mapped from now on while tracking is on (os.h,
+ * gh_wt_track).  0, or -1 if some range could not be tracked.  Takes the
+ * heap lock. */
+GH_INTERNAL int gh_mheap_track_writes(void);
+/* Whether tracking a range mapped during marking failed (then the marking
+ * must not trust the write tracking); clears it.  Takes no lock. */
+GH_INTERNAL bool gh_mheap_tracking_failed(void);
 /* Heap bytes mapped and not released: heap_sys - heap_released. */
 GH_INTERNAL uint64_t gh_mheap_retained(void);
 /* What a heap operation releases at most when over retain_cap: bounds the
@@ -638,6 +652,10 @@ GH_INTERNAL void gh_mcache_exit(void);
  * free lists (they stay allocated), and drop the tiny blocks.  mark(p)
  * sets the mark of the free block p.  Caller holds the registry lock. */
 GH_INTERNAL void gh_mcache_collect_all(void (*mark)(uintptr_t p));
+/* With the world stopped, at the start of a concurrent marking: what
+ * every cached span hands out from now on is black (gh_span.markfrom).
+ * Caller holds the registry lock. */
+GH_INTERNAL void gh_mcache_mark_start_all(void);
 /* Counters of all caches, live and gone, summed under the registry lock. */
 typedef struct gh_cachesums {
 	uint64_t nmalloc[GH_NUM_CLASSES], nfree[GH_NUM_CLASSES];

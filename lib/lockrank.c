@@ -45,6 +45,7 @@ static const char *const rank_names[GH_NUM_RANKS] = {
 	[GH_RANK_SWEEPER] = "sweeper",
 	[GH_RANK_SPAWN] = "spawn",
 	[GH_RANK_SWEEPCURSOR] = "sweepcursor",
+	[GH_RANK_GCTHREAD] = "gcthread",
 };
 
 /* Places: one per rank, GH_NUM_SPANCLASSES for mcentral. */

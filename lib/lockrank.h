@@ -74,6 +74,8 @@
  *   spawn        The hand-shake of gh_spawn_thread, one lock per call:
  *                under markhelpers and sweeper, which start threads.
  *   sweepcursor  The proportional sweep's cursor: alone.
+ *   gcthread     Requests to goheap-gc, the concurrent collector's thread,
+ *                and their completion (mgc.c): alone.
  *
  * Outside this table: the dynamic loader's lock, which a collection takes
  * (gh_os_with_loader_locked) after unwind and before it stops the world,
@@ -117,6 +119,7 @@ enum gh_lockrank {
 	GH_RANK_SWEEPER,      /* sweeper_lock (mgcsweep.c) */
 	GH_RANK_SPAWN,        /* spawn_start.lock (threads.c) */
 	GH_RANK_SWEEPCURSOR,  /* cursor_lock (mgcsweep.c) */
+	GH_RANK_GCTHREAD,     /* bg.lock (mgc.c) */
 	GH_NUM_RANKS,
 };
 

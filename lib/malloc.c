@@ -165,6 +165,9 @@ static void *cache_take(gh_mcache *c, uint32_t sc, bool *dirty)
 		}
 		gh_gc_maybe();
 		gh_sweep_some(4);
+		if (gh_gc_marking_now())
+			gh_mark_assist((uint64_t)gh_class_npages[GH_SPANCLASS_CLASS(sc)]
+				       << GH_PAGE_SHIFT);
 		if (!gh_mcentral_cache_span(&gh_heap.central[sc], c))
 			return NULL;
 	}
@@ -249,6 +252,8 @@ static void *large_alloc(size_t size, uint32_t kind, const goheap_type *type)
 		return NULL;
 	}
 	gh_gc_maybe();
+	if (gh_gc_marking_now())
+		gh_mark_assist(size);
 	size_t npages = (size + GH_PAGE_SIZE - 1) >> GH_PAGE_SHIFT;
 	gh_span *s = gh_mheap_alloc(npages, GH_SPANCLASS(0, kind));
 	if (!s)

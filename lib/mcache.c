@@ -135,6 +135,16 @@ static void check_listed(uint32_t sc, const gh_link *o)
 		gh_throw("heap check: %s: %s", b.inv, b.why);
 }
 
+void gh_mcache_mark_start_all(void)
+{
+	for (gh_mcache *c = registry; c; c = c->next)
+		for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++) {
+			gh_span *s = c->list[sc].span;
+			if (s != &gh_empty_span)
+				s->markfrom = s->freeindex;
+		}
+}
+
 void gh_mcache_collect_all(void (*mark)(uintptr_t p))
 {
 	bool check = gh_option(GH_OPT_CHECK) != 0;
@@ -148,6 +158,8 @@ void gh_mcache_collect_all(void (*mark)(uintptr_t p))
 				 * marking makes it one to sweep, which anyone
 				 * may claim (mcentral.c). */
 				GH_ASSERT(s->inlist == GH_LIST_CACHED && s->sweepgen == sg);
+				if (s->markfrom != GH_MARKFROM_NONE)
+					gh_mark_new_blocks(s);
 				s->inlist = GH_LIST_NONE;
 				s->alloccache = 0;
 				l->span = &gh_empty_span;

@@ -156,6 +156,8 @@ static void uncache_locked(gh_mcentral *mc, gh_mcache *c)
 	uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_RELAXED);
 	/* Cached spans are taken back by every collection: s is swept. */
 	GH_ASSERT(s->sweepgen == sg);
+	if (s->markfrom != GH_MARKFROM_NONE)
+		gh_mark_new_blocks(s);
 	uint32_t nfree = gh_span_nfree(s);
 	gh_gc_note_alloc(-(int64_t)(nfree - s->nfreelist) * (int64_t)s->elemsize);
 	list_swept_locked(mc, s, sg);
@@ -177,6 +179,8 @@ static void install_locked(gh_mcentral *mc, gh_mcache *c, gh_span *s)
 		s->freelist = NULL;
 		s->nfreelist = 0;
 	}
+	/* While marking runs, what it hands out from here on is black. */
+	s->markfrom = gh_gc_marking_now() ? s->freeindex : GH_MARKFROM_NONE;
 	s->inlist = GH_LIST_CACHED;
 	l->span = s;
 	gh_gc_note_alloc((int64_t)nfree * (int64_t)s->elemsize);

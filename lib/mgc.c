@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "gc.h"
+#include "debugmode.h"
 #include "gh.h"
 #include "os.h"
 #include "mprof.h"
@@ -52,6 +53,14 @@
 #include "track.h"
 
 enum { GH_MIN_GOAL = 4 << 20 };
+/* The trigger of a concurrent collection, in thousandths of the growth
+ * the goal allows: where it starts (Go's first trigger, 7/8), and its
+ * bounds. */
+enum { GH_TRIGGER_START = 875, GH_TRIGGER_MIN = 400, GH_TRIGGER_MAX = 950 };
+static bool request_collection(bool forced, bool wait);
+static bool collection_pending(void);
+static void collect_stw(bool forced);
+static bool concurrent_mode(void);
 /* The CPU limiter's allowance: the collector may run ahead of half the
  * time by this much. */
 #define GH_DEBT_MAX_NS 100000000ull
@@ -168,6 +177,13 @@ static void set_goals(uint64_t live, uint64_t inuse)
 	if (goal < live + (1u << 20))
 		goal = live + (1u << 20);
 	__atomic_store_n(&gh_gc.next_gc, goal, __ATOMIC_RELAXED);
+	/* A concurrent collection starts before the goal, at the share of the
+	 * growth adjust_trigger keeps (heap_live at its start counts the live
+	 * bytes and what was allocated since). */
+	uint64_t ratio = gh_gc.trigger_ratio ? gh_gc.trigger_ratio : GH_TRIGGER_START;
+	uint64_t growth = goal > live ? goal - live : 0;
+	__atomic_store_n(&gh_gc.trigger, live + growth / 1000 * ratio + growth % 1000 * ratio / 1000,
+			 __ATOMIC_RELAXED);
 	__atomic_store_n(&gh_gc.limited, limited, __ATOMIC_RELAXED);
 	uint64_t now = gh_nanotime(), peak = gh_gc.scav_peak;
 	peak = peak == UINT64_MAX ? 0 : decayed(peak, now - gh_gc.scav_peak_ns);
@@ -175,6 +191,24 @@ static void set_goals(uint64_t live, uint64_t inuse)
 	__atomic_store_n(&gh_gc.scav_peak, peak > need ? peak : need, __ATOMIC_RELAXED);
 	__atomic_store_n(&gh_gc.scav_peak_ns, now, __ATOMIC_RELAXED);
 	__atomic_store_n(&gh_heap.retain_cap, cap, __ATOMIC_RELAXED);
+}
+
+/* After a concurrent collection that started with before bytes live and
+ * whose marking ended with peak: move the trigger so that the next one
+ * ends near its goal.  Go's pacer, in its simplest form: a step of 5 % of
+ * the growth the goal allows, down when marking ended past the goal, up
+ * when it ended well short of it.  Caller holds gh_gc.stats_lock. */
+static void adjust_trigger(uint64_t before, uint64_t peak)
+{
+	uint64_t goal = gh_gc.next_gc, ratio = gh_gc.trigger_ratio;
+	if (!ratio)
+		ratio = GH_TRIGGER_START;
+	uint64_t live = gh_gc.last_live, growth = goal > live ? goal - live : 1;
+	if (peak > goal && ratio > GH_TRIGGER_MIN + 50)
+		ratio -= 50;
+	else if (peak < goal - growth / 4 && before >= gh_gc.trigger && ratio < GH_TRIGGER_MAX - 50)
+		ratio += 50;
+	gh_gc.trigger_ratio = ratio;
 }
 
 /* Whether the memory the library holds is over 80 % of the limit. */
@@ -188,9 +222,10 @@ static bool near_limit(void)
 /* Whether the heap has reached its goal.  A goal lowered by the memory
  * limit counts only while the collector's time debt allows (see
  * charge_collection). */
-static bool goal_reached(void)
+static bool goal_reached(bool trigger)
 {
-	if (__atomic_load_n(&gh_gc.next_gc, __ATOMIC_RELAXED) > heap_live())
+	uint64_t at = __atomic_load_n(trigger ? &gh_gc.trigger : &gh_gc.next_gc, __ATOMIC_RELAXED);
+	if (at > heap_live())
 		return false;
 	if (!__atomic_load_n(&gh_gc.limited, __ATOMIC_RELAXED))
 		return __atomic_load_n(&gh_gc.percent, __ATOMIC_RELAXED) >= 0;
@@ -236,15 +271,37 @@ void gh_gc_init(void)
 void gh_gc_maybe(void)
 {
 	gh_monitor_check();
-	if (goal_reached())
-		gh_gc_collect(false);
+	if (!concurrent_mode()) {
+		if (goal_reached(false))
+			gh_gc_collect(false);
+		return;
+	}
+	if (!goal_reached(true))
+		return;
+	/* At the trigger: a collection runs, or is asked for.  Wait for it
+	 * only with the heap a tenth past its goal, which assists did not
+	 * keep it under. */
+	uint64_t goal = __atomic_load_n(&gh_gc.next_gc, __ATOMIC_RELAXED);
+	bool wait = heap_live() > goal + goal / 10 && goal_reached(false);
+	if (!wait && collection_pending())
+		return;
+	if (!request_collection(false, wait))
+		collect_stw(false);
 }
 
 typedef struct cycle {
 	bool ok;
+	bool forced;
 	uint64_t marked;
-	uint64_t t_stop, t_start; /* the pause */
+	uint64_t t0;              /* start, before the sweep */
+	uint64_t t_stop, t_start; /* the (first) pause */
+	uint64_t t_stop2, t_start2; /* the final pause (concurrent) */
+	uint64_t t_swept;         /* end of the sweep after */
 	uint64_t wall_end;        /* its end, ns since the Epoch */
+	uint64_t before, peak;    /* heap_live at the start, at mark end */
+	uint64_t inuse;
+	uint32_t nmarkers;
+	bool concurrent;
 } cycle;
 
 /* Steps 3-6, with the loader's list lock held throughout. */
@@ -262,11 +319,13 @@ static void cycle_in_loader(void *arg)
 	/* Weak links and finalizers, world still stopped (mspecial.c). */
 	c->marked += gh_specials_mark_end();
 	gh_track_quiet_end();
+	c->peak = heap_live();
 	__atomic_add_fetch(&gh_gc.epoch, 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&gh_heap.sweepgen, 2, __ATOMIC_RELEASE);
 	__atomic_store_n(&gh_gc.heap_live, c->marked, __ATOMIC_RELAXED);
 	gh_stw_start();
 	c->t_start = gh_nanotime();
+	c->t_stop2 = c->t_start2 = c->t_start;
 	c->wall_end = gh_walltime();
 	c->ok = true;
 }
@@ -283,46 +342,48 @@ static __attribute__((noinline)) void clear_stack_below(void)
 	__asm__ volatile("" : : "r"(buf) : "memory");
 }
 
-void gh_gc_collect(bool forced)
+/* Steps 2 to 6 around fn, which runs with the world stopped and the locks
+ * of step 2 held (or not at all, if the world could not be stopped). */
+static void with_stop_locks(void (*fn)(void *), void *arg)
 {
-	/* The collecting thread's own stack is a root: it must be known. */
-	if (gh_thread_autoregister() != 0)
-		return;
-	gh_lock(&gh_gc.lock);
-	if (!forced && !goal_reached()) {
-		gh_unlock(&gh_gc.lock);
-		return; /* another thread collected meanwhile */
-	}
+	gh_roots_lock();
+	gh_threads_lock();
+	gh_specials_lock();
+	gh_mcache_registry_lock(); /* marking walks the caches */
+	gh_mprof_lock_unwinder();
+	gh_os_with_loader_locked(fn, arg);
+	gh_mprof_unlock_unwinder();
+	gh_mcache_registry_unlock();
+	gh_specials_unlock();
+	gh_threads_unlock();
+	gh_roots_unlock();
+}
+
+/* Steps 1 and the preparation of marking, common to both kinds of
+ * collection; false if the collection is off after all.  Caller holds
+ * gh_gc.lock. */
+static bool cycle_begin(cycle *c, bool forced)
+{
+	if (!forced && !goal_reached(c->concurrent))
+		return false; /* another thread collected meanwhile */
 	/* The libgc.so.1 drop-in's GC_disable and start callback (boehm.c). */
-	if (gh_gc_start_hook && !gh_gc_start_hook()) {
-		gh_unlock(&gh_gc.lock);
-		return;
-	}
-	uint64_t t0 = gh_nanotime();
-	uint64_t before = heap_live();
-	uint64_t inuse = gh_stat_get(&gh_heap.stats.heap_inuse);
+	if (gh_gc_start_hook && !gh_gc_start_hook())
+		return false;
+	c->forced = forced;
+	c->t0 = gh_nanotime();
+	c->before = heap_live();
+	c->inuse = gh_stat_get(&gh_heap.stats.heap_inuse);
 	gh_sweep_finish();
-	uint32_t nmarkers = gh_mark_prepare();
+	c->nmarkers = gh_mark_prepare();
 	gh_check_heap();
+	return true;
+}
 
-	clear_stack_below();
-	cycle c = {0};
-	if (nmarkers) { /* 0: no memory even for one mark buffer; skipped */
-		gh_roots_lock();
-		gh_threads_lock();
-		gh_specials_lock();
-		gh_mcache_registry_lock(); /* marking walks the caches */
-		gh_mprof_lock_unwinder();
-		gh_os_with_loader_locked(cycle_in_loader, &c);
-		gh_mprof_unlock_unwinder();
-		gh_mcache_registry_unlock();
-		gh_specials_unlock();
-		gh_threads_unlock();
-		gh_roots_unlock();
-	}
-
-	uint64_t t1 = gh_nanotime();
-	if (forced || near_limit()) {
+/* Step 8 and the books: the sweep, the figures, the next goal, gctrace.
+ * Caller holds gh_gc.lock. */
+static void cycle_end(cycle *c)
+{
+	if (c->forced || near_limit()) {
 		/* Near the memory limit, garbage left unswept would make the
 		 * heap grow: sweep it all now and release what is over the
 		 * limit's share. */
@@ -333,43 +394,303 @@ void gh_gc_collect(bool forced)
 	} else {
 		gh_sweep_background();
 	}
-	uint64_t t2 = gh_nanotime();
+	c->t_swept = gh_nanotime();
 
 	gh_lock(&gh_gc.stats_lock);
-	if (c.ok) {
-		uint64_t pause = c.t_start - c.t_stop;
+	if (c->ok) {
+		uint64_t pause = (c->t_start - c->t_stop) + (c->t_start2 - c->t_stop2);
 		uint32_t i = gh_gc.numgc % 256;
 		gh_gc.pause_ns[i] = pause;
-		gh_gc.pause_end[i] = c.wall_end;
+		gh_gc.pause_end[i] = c->wall_end;
 		gh_gc.pause_total_ns += pause;
 		gh_gc.last_gc = gh_gc.pause_end[i];
-		gh_gc.last_live = c.marked;
+		gh_gc.last_live = c->marked;
 		/* Read without the lock by the monitor thread. */
 		__atomic_store_n(&gh_gc.numgc, gh_gc.numgc + 1, __ATOMIC_RELAXED);
-		set_goals(c.marked, inuse);
+		if (c->concurrent)
+			adjust_trigger(c->before, c->peak);
+		set_goals(c->marked, c->inuse);
 	} else {
 		/* Try again once the heap has grown by half. */
-		__atomic_store_n(&gh_gc.next_gc, before + before / 2 + GH_MIN_GOAL, __ATOMIC_RELAXED);
+		uint64_t again = c->before + c->before / 2 + GH_MIN_GOAL;
+		__atomic_store_n(&gh_gc.next_gc, again, __ATOMIC_RELAXED);
+		__atomic_store_n(&gh_gc.trigger, again, __ATOMIC_RELAXED);
 	}
 	uint32_t numgc = gh_gc.numgc;
 	uint64_t goal = gh_gc.next_gc;
 	bool limited = gh_gc.limited;
-	if (c.ok)
-		charge_collection(c.t_stop, c.t_start);
+	if (c->ok) {
+		charge_collection(c->t_stop, c->t_start);
+		if (c->concurrent)
+			charge_collection(c->t_stop2, c->t_start2);
+	}
 	gh_unlock(&gh_gc.stats_lock);
 
-	if (gh_gc.gctrace > 0 && c.ok)
-		gh_warn("gc %u @%.3fs: %.3f+%.3f+%.3f ms sweep+pause+sweep, "
-			"%llu->%llu MB, %llu MB goal%s, %llu MB marked, %u workers%s",
-			numgc, (double)(t0 - gh_gc.start_ns) / 1e9, (double)(c.t_stop - t0) / 1e6,
-			(double)(c.t_start - c.t_stop) / 1e6, (double)(t2 - t1) / 1e6,
-			(unsigned long long)(before >> 20), (unsigned long long)(heap_live() >> 20),
-			(unsigned long long)(goal >> 20), limited ? " (limit)" : "",
-			(unsigned long long)(c.marked >> 20), nmarkers,
-			forced ? " (forced)" : "");
+	if (gh_gc.gctrace > 0 && c->ok) {
+		if (c->concurrent)
+			gh_warn("gc %u @%.3fs: %.3f+%.3f+%.3f+%.3f ms sweep+stop+mark+stop, "
+				"%.3f ms sweep after, %llu->%llu->%llu MB, %llu MB goal%s, "
+				"%llu MB marked, %u+%u workers, concurrent (%s)%s",
+				numgc, (double)(c->t0 - gh_gc.start_ns) / 1e9,
+				(double)(c->t_stop - c->t0) / 1e6,
+				(double)(c->t_start - c->t_stop) / 1e6,
+				(double)(c->t_stop2 - c->t_start) / 1e6,
+				(double)(c->t_start2 - c->t_stop2) / 1e6,
+				(double)(c->t_swept - c->t_start2) / 1e6,
+				(unsigned long long)(c->before >> 20),
+				(unsigned long long)(c->peak >> 20),
+				(unsigned long long)(c->marked >> 20),
+				(unsigned long long)(goal >> 20), limited ? " (limit)" : "",
+				(unsigned long long)(c->marked >> 20), gh_mark_concurrent_workers(),
+				c->nmarkers, gh_wt_name(gh_wt_backend()),
+				c->forced ? " (forced)" : "");
+		else
+			gh_warn("gc %u @%.3fs: %.3f+%.3f+%.3f ms sweep+pause+sweep, "
+				"%llu->%llu MB, %llu MB goal%s, %llu MB marked, %u workers%s",
+				numgc, (double)(c->t0 - gh_gc.start_ns) / 1e9,
+				(double)(c->t_stop - c->t0) / 1e6,
+				(double)(c->t_start - c->t_stop) / 1e6,
+				(double)(c->t_swept - c->t_start) / 1e6,
+				(unsigned long long)(c->before >> 20),
+				(unsigned long long)(heap_live() >> 20),
+				(unsigned long long)(goal >> 20), limited ? " (limit)" : "",
+				(unsigned long long)(c->marked >> 20), c->nmarkers,
+				c->forced ? " (forced)" : "");
+	}
+}
+
+/* A collection with the world stopped while it marks: by the thread that
+ * found the goal reached. */
+static void collect_stw(bool forced)
+{
+	/* The collecting thread's own stack is a root: it must be known. */
+	if (gh_thread_autoregister() != 0)
+		return;
+	gh_lock(&gh_gc.lock);
+	cycle c = {0};
+	if (!cycle_begin(&c, forced)) {
+		gh_unlock(&gh_gc.lock);
+		return;
+	}
+	clear_stack_below();
+	if (c.nmarkers) /* 0: no memory even for one mark buffer; skipped */
+		with_stop_locks(cycle_in_loader, &c);
+	cycle_end(&c);
 	gh_unlock(&gh_gc.lock);
 	if (c.ok)
 		gh_monitor_gc_done();
+}
+
+/* ---- Concurrent collections ----
+ *
+ * With write tracking (os.h), marking runs while the program does
+ * (mgcmark.c has the phases and why they are enough).  A background
+ * thread, goheap-gc, runs every collection: it is not registered, so that
+ * its own stops never wait for it, and it holds no block.  A thread that
+ * finds the heap at the trigger asks for a collection and goes on; one
+ * that calls goheap_gc waits for a whole collection that started after
+ * its call.  gh_gc.lock is held from the start of a collection to its end,
+ * as with the world stopped: fork, heap dumps and the libgc.so.1 drop-in's
+ * GC_call_with_alloc_lock wait for a collection to end.
+ *
+ * Pacing, after Go's: a collection starts at the trigger, below the goal
+ * by a share of the growth the goal allows that is adjusted after every
+ * collection, so that marking ends near the goal (adjust_trigger).  While
+ * marking runs, a thread that takes a span or a large block first does
+ * mark work worth as many bytes (gh_mark_assist); one that finds the heap
+ * a tenth past its goal waits for the marking to end. */
+
+uint32_t gh_gc_phase;
+
+static struct {
+	gh_mutex lock;
+	pthread_cond_t wake, done;
+	bool started;      /* goheap-gc runs */
+	bool failed;       /* and could not be started: collect in place */
+	bool forced;       /* the next collection is goheap_gc's */
+	uint64_t requested; /* collections asked for so far */
+	uint64_t completed; /* collections done (or given up) so far */
+} bg = {GH_MUTEX_INITIALIZER(GH_RANK_GCTHREAD), PTHREAD_COND_INITIALIZER,
+	PTHREAD_COND_INITIALIZER, false, false, false, 0, 0};
+
+static bool concurrent_mode(void)
+{
+	return gh_wt_backend() != GH_WT_NONE &&
+	       !(__atomic_load_n(&gh_debug_flags, __ATOMIC_RELAXED) & GH_DEBUG_EFENCE);
+}
+
+/* The assist ratio of a cycle that starts now (gh_mark_start): Go's, kept
+ * for the cycle -- the bytes the last cycle scanned, over the room left
+ * before the goal (at least a twentieth of the goal), so that marking
+ * ends by the goal if the program alone marked. */
+static uint64_t assist_ratio(void)
+{
+	uint64_t goal = __atomic_load_n(&gh_gc.next_gc, __ATOMIC_RELAXED), live = heap_live();
+	uint64_t scan = gh_gc.last_live > gh_mark_noscan_bytes
+				? gh_gc.last_live - gh_mark_noscan_bytes
+				: 0;
+	uint64_t room = goal > live ? goal - live : 0;
+	if (room < goal / 20)
+		room = goal / 20 + 1;
+	uint64_t r = scan > UINT64_MAX >> 10 ? UINT64_MAX / room : (scan << 10) / room;
+	return r < 256 ? 256 : r > (64u << 10) ? 64u << 10 : r;
+}
+
+/* The start of marking, with the world stopped (loader's lock held). */
+static void start_in_loader(void *arg)
+{
+	cycle *c = arg;
+	c->t_stop = gh_nanotime();
+	if (gh_stw_stop() != 0) {
+		c->ok = false;
+		c->t_start = gh_nanotime();
+		return;
+	}
+	gh_track_quiet_begin();
+	__atomic_store_n(&gh_gc_phase, GH_PHASE_MARK, __ATOMIC_RELEASE);
+	/* What the caches' spans hand out from now on is black. */
+	gh_mcache_mark_start_all();
+	c->ok = gh_mark_start(assist_ratio()) == 0;
+	if (!c->ok)
+		__atomic_store_n(&gh_gc_phase, GH_PHASE_OFF, __ATOMIC_RELEASE);
+	gh_track_quiet_end();
+	gh_stw_start();
+	c->t_start = gh_nanotime();
+}
+
+/* The end of marking, with the world stopped (loader's lock held). */
+static void finish_in_loader(void *arg)
+{
+	cycle *c = arg;
+	c->t_stop2 = gh_nanotime();
+	/* A thread that does not stop for the end must not keep marking
+	 * from ending: wait as long as it takes, saying why each time. */
+	while (gh_stw_stop() != 0)
+		;
+	gh_track_quiet_begin();
+	c->marked = gh_mark_finish();
+	c->marked += gh_specials_mark_end();
+	gh_track_quiet_end();
+	gh_wt_stop();
+	__atomic_store_n(&gh_gc_phase, GH_PHASE_OFF, __ATOMIC_RELEASE);
+	c->peak = heap_live();
+	__atomic_add_fetch(&gh_gc.epoch, 1, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&gh_heap.sweepgen, 2, __ATOMIC_RELEASE);
+	__atomic_store_n(&gh_gc.heap_live, c->marked, __ATOMIC_RELAXED);
+	gh_stw_start();
+	c->t_start2 = gh_nanotime();
+	c->wall_end = gh_walltime();
+}
+
+/* A concurrent collection, by goheap-gc.  Caller holds gh_gc.lock. */
+static void collect_concurrent(bool forced)
+{
+	cycle c = {0};
+	c.concurrent = true;
+	if (!cycle_begin(&c, forced) || !c.nmarkers)
+		return;
+	/* Writes are tracked from before the stop: those between here and
+	 * the stop are re-scanned for nothing, but none is missed. */
+	if (gh_mheap_track_writes() != 0) {
+		gh_wt_stop();
+		gh_unlock(&gh_gc.lock);
+		collect_stw(forced); /* this time */
+		gh_lock(&gh_gc.lock);
+		return;
+	}
+	with_stop_locks(start_in_loader, &c);
+	if (!c.ok) {
+		gh_wt_stop();
+		c.t_start2 = c.t_stop2 = c.t_start;
+		cycle_end(&c);
+		return;
+	}
+	gh_mark_concurrent();
+	with_stop_locks(finish_in_loader, &c);
+	c.ok = true;
+	cycle_end(&c);
+}
+
+static void *gc_thread_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		gh_lock(&bg.lock);
+		while (bg.requested == bg.completed)
+			gh_cond_wait(&bg.wake, &bg.lock);
+		uint64_t want = bg.requested;
+		bool forced = bg.forced;
+		bg.forced = false;
+		gh_unlock(&bg.lock);
+
+		gh_lock(&gh_gc.lock);
+		collect_concurrent(forced);
+		gh_unlock(&gh_gc.lock);
+		gh_monitor_gc_done();
+		/* Block addresses went through them (the ring, hand-off). */
+		gh_os_clear_vector_registers();
+
+		gh_lock(&bg.lock);
+		__atomic_store_n(&bg.completed, want, __ATOMIC_RELAXED);
+		pthread_cond_broadcast(&bg.done);
+		gh_unlock(&bg.lock);
+	}
+	return NULL;
+}
+
+/* Whether a collection has been asked of goheap-gc and not completed. */
+static bool collection_pending(void)
+{
+	return __atomic_load_n(&bg.requested, __ATOMIC_RELAXED) !=
+	       __atomic_load_n(&bg.completed, __ATOMIC_RELAXED);
+}
+
+/* Wait, holding bg.lock, until collection *target has completed. */
+static void wait_done(void *target)
+{
+	while (bg.completed < *(uint64_t *)target)
+		gh_cond_wait(&bg.done, &bg.lock);
+}
+
+/* Ask goheap-gc for a collection (starting it if need be); with wait,
+ * wait for a whole one that starts after now.  false if there is no
+ * goheap-gc: the caller collects itself. */
+static bool request_collection(bool forced, bool wait)
+{
+	gh_lock(&bg.lock);
+	if (!bg.started && !bg.failed) {
+		bg.started = gh_spawn_thread(gc_thread_main, "goheap-gc", false) == 0;
+		bg.failed = !bg.started;
+	}
+	if (!bg.started) {
+		gh_unlock(&bg.lock);
+		return false;
+	}
+	uint64_t target = bg.requested;
+	if (forced || bg.requested == bg.completed) {
+		/* One more, unless one was asked for and has not started:
+		 * goheap_gc's must start after the call. */
+		target = bg.requested + 1;
+		__atomic_store_n(&bg.requested, target, __ATOMIC_RELAXED);
+		bg.forced |= forced;
+		pthread_cond_signal(&bg.wake);
+	}
+	if (wait) {
+		if (!forced)
+			target = bg.requested;
+		/* Parked: the stops of the collection take this thread as
+		 * it is here, not where their signal would find it, below
+		 * registers that may still hold blocks the caller dropped. */
+		gh_stw_parked(wait_done, &target);
+	}
+	gh_unlock(&bg.lock);
+	return true;
+}
+
+void gh_gc_collect(bool forced)
+{
+	if (!concurrent_mode() || !request_collection(forced, forced))
+		collect_stw(forced);
 }
 
 /* Steps 2, 3 and 6 of a collection around fn instead of marking: fn runs
@@ -508,6 +829,14 @@ static void fork_release(void)
 static void fork_child(void)
 {
 	fork_release();
+	/* goheap-gc did not come along: the child starts its own when it
+	 * first collects.  No collection ran at the fork (it holds
+	 * gh_gc.lock), so marking is off. */
+	gh_mutex_init(&bg.lock, GH_RANK_GCTHREAD, 0);
+	pthread_cond_init(&bg.wake, NULL);
+	pthread_cond_init(&bg.done, NULL);
+	bg.started = bg.failed = bg.forced = false;
+	bg.requested = bg.completed = 0;
 	gh_threads_after_fork();
 	/* Spans first: giving the other threads' caches back sweeps. */
 	gh_sweep_after_fork();

@@ -395,6 +395,10 @@ static void handoff(marker *m)
 	lf_push(&mk.full, nb);
 }
 
+/* The world runs: markers keep gray blocks on the full list, where
+ * assists can take them. */
+static bool concurrent_now;
+
 /* Scan queued blocks until marking is done.  The blocks pass through a
  * small ring on their way from the buffer to scan_block, and each is
  * prefetched as it enters: by the time it is scanned, its first line is
@@ -423,7 +427,8 @@ static void drain(marker *m)
 			m->buf = f;
 			continue;
 		}
-		if (b->n >= HANDOFF_MIN && __atomic_load_n(&mk.nidle, __ATOMIC_RELAXED) != 0 &&
+		if (b->n >= HANDOFF_MIN &&
+		    (__atomic_load_n(&mk.nidle, __ATOMIC_RELAXED) != 0 || concurrent_now) &&
 		    lf_empty(&mk.full))
 			handoff(m);
 		struct entry e = ring[head];
@@ -576,7 +581,9 @@ static void rescan_span(void *obj)
 	if (!s->overflow)
 		return;
 	s->overflow = 0;
-	if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != GH_SPAN_INUSE)
+	uint32_t kind = GH_SPANCLASS_KIND(s->spanclass);
+	if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != GH_SPAN_INUSE ||
+	    kind == GH_KIND_NOSCAN || kind == GH_KIND_TINY)
 		return;
 	marker *m0 = &mk.m[0];
 	uint32_t n = s->nelems;
@@ -725,4 +732,376 @@ uint64_t gh_mark_closure(void (*fn)(void *), void *arg)
 	for (uint32_t i = 0; i < nmarkers; i++)
 		after += mk.m[i].marked;
 	return after - before;
+}
+
+/* ---- Mostly-concurrent marking ----
+ *
+ * Boehm, Demers and Shenker's mostly-parallel collection (PLDI 1991), paced
+ * and assisted as Go paces its marking.  A C program has no write barrier;
+ * the kernel tells which pages were written instead (os.h, write tracking).
+ * mgc.c runs the phases:
+ *
+ *   1. Start, world stopped (gh_mark_start): every thread cache's span is
+ *      taken back, so that every span a thread allocates from from now on
+ *      is cached while marking runs and hands out black blocks
+ *      (gh_span.markfrom); the roots (stacks and registers, static data,
+ *      registered ranges, arguments of threads being started, finalizer
+ *      records) are scanned, graying what they reach.  The writes to the
+ *      heap's pages have been tracked since just before the stop.
+ *   2. Concurrent, world running (gh_mark_concurrent): GOHEAP_GCPROCS / 4
+ *      markers (at least one) drain the gray blocks, while allocating
+ *      threads assist in proportion to what they take (gh_mark_assist).
+ *      Then, round after round, the pages written since the last round are
+ *      collected (their tracking re-armed at once) and the black blocks on
+ *      them scanned again, where the program may have stored a pointer to
+ *      a block not reached yet, while that set of pages shrinks.
+ *   3. End, world stopped (gh_mark_finish): the black blocks allocated
+ *      from cached spans are marked, and the blocks on the threads' free
+ *      lists; the roots are scanned again, and the black blocks on the
+ *      pages written since the last round; all markers drain to the end.
+ *
+ * Why nothing reachable at the end is left unmarked: take a reachable
+ * block b, unmarked, and the last marked block (or root) a on a path to
+ * it.  a was not scanned after a's pointer to the path's next block was
+ * stored -- or that block would be marked.  If a is a root, the end scans
+ * it.  If a is a heap block, the store came after a's scan: it wrote a's
+ * page, which a later round or the end scans again; a round collects a
+ * page before it scans it, so a store racing with the scan shows in the
+ * next round.  A block allocated while marking runs is black: marked (or,
+ * from a cached span, counted as marked through markfrom, see is_black),
+ * its later stores tracked like any other.
+ *
+ * A black block is marked but not scanned at once: scanning it before its
+ * first store would find nothing.  So blocks allocated during marking
+ * cost the rounds their rescans, never the final pause, unless written
+ * in the last round.
+ *
+ * Assists run in a no-stop section (os.h): the final stop waits for them,
+ * so no gray block is ever held where the end could not see it.  Pages
+ * are never released to the OS while tracking is on (mheap.c).
+ */
+
+/* Rounds after the first drain: stop when the pages written in a round are
+ * this few (their rescan is left to the final pause), or the count stops
+ * shrinking, or after this many rounds. */
+enum { FINAL_PAGES = 64, MAX_ROUNDS = 16 };
+
+static uint32_t conc_nmarkers; /* markers while the world runs */
+static uint64_t black_bytes, black_noscan; /* allocated black this cycle */
+static uint64_t assist_bytes, assist_noscan; /* marked by assists */
+static bool tracking_lost; /* a round could not read the written pages */
+static uint64_t assist_ratio; /* see gh_mark_start */
+
+/* Whether block idx of the small span s is black: marked, or handed out by
+ * its owner since the span was cached while marking runs (markfrom). */
+static bool is_black(const gh_span *s, uint32_t idx)
+{
+	if (gh_span_marked(s, idx))
+		return true;
+	uint32_t from = __atomic_load_n(&s->markfrom, __ATOMIC_RELAXED);
+	return from != GH_MARKFROM_NONE && idx >= from &&
+	       idx < __atomic_load_n(&s->freeindex, __ATOMIC_RELAXED) &&
+	       !((s->allocbits[idx >> 6] >> (idx & 63)) & 1);
+}
+
+void gh_mark_new_blocks(gh_span *s)
+{
+	uint32_t from = s->markfrom, fi = s->freeindex;
+	uint64_t n = 0;
+	for (uint32_t w = from >> 6; from < fi && w <= (fi - 1) >> 6; w++) {
+		uint64_t range = ~(uint64_t)0;
+		if (w == from >> 6)
+			range &= ~(uint64_t)0 << (from & 63);
+		if (w == (fi - 1) >> 6 && (fi & 63))
+			range &= ((uint64_t)1 << (fi & 63)) - 1;
+		uint64_t fresh = range & ~s->allocbits[w];
+		uint64_t old = __atomic_fetch_or(&s->markbits[w], fresh, __ATOMIC_RELAXED);
+		n += (uint64_t)__builtin_popcountll(fresh & ~old);
+	}
+	__atomic_store_n(&s->markfrom, GH_MARKFROM_NONE, __ATOMIC_RELAXED);
+	if (n) {
+		uint32_t kind = GH_SPANCLASS_KIND(s->spanclass);
+		__atomic_add_fetch(&black_bytes, n * s->elemsize, __ATOMIC_RELAXED);
+		if (kind == GH_KIND_NOSCAN || kind == GH_KIND_TINY)
+			__atomic_add_fetch(&black_noscan, n * s->elemsize, __ATOMIC_RELAXED);
+	}
+}
+
+void gh_mark_new_large(gh_span *s)
+{
+	if (gh_span_testandmark(s, 0))
+		return;
+	__atomic_add_fetch(&black_bytes, s->elemsize, __ATOMIC_RELAXED);
+	if (GH_SPANCLASS_KIND(s->spanclass) == GH_KIND_NOSCAN)
+		__atomic_add_fetch(&black_noscan, s->elemsize, __ATOMIC_RELAXED);
+}
+
+/* Scan the words of the block at p of s that lie in [a, b). */
+GH_NO_SANITIZE_SCAN static void scan_block_part(marker *m, gh_span *s, uintptr_t p, uintptr_t a,
+						 uintptr_t b)
+{
+	if (GH_SPANCLASS_KIND(s->spanclass) != GH_KIND_TYPED) {
+		scan_range(m, a, b);
+		return;
+	}
+	const goheap_type *t = gh_span_type(s, p);
+	if (!t)
+		return;
+	if ((uintptr_t)t - gh_markproc_types < gh_markproc_types_len) {
+		scan_typed(m, p, s); /* a mark procedure's kind: the whole block */
+		return;
+	}
+	for (uintptr_t e = p + (a - p) / t->size * t->size; e < b; e += t->size)
+		for (size_t i = 0; i < t->nwords; i++) {
+			uintptr_t w = e + i * 8;
+			if (w >= a && w < b && (t->bits[i >> 6] >> (i & 63) & 1))
+				mark_word(m, *(const uintptr_t *)w);
+		}
+}
+
+/* Scan again the black blocks of s, in use, that have words in [a, b). */
+static void rescan_span_part(marker *m, gh_span *s, uintptr_t a, uintptr_t b)
+{
+	uint32_t kind = GH_SPANCLASS_KIND(s->spanclass);
+	if (kind == GH_KIND_NOSCAN || kind == GH_KIND_TINY)
+		return;
+	if (a < s->start)
+		a = s->start;
+	if (b > s->limit)
+		b = s->limit;
+	if (a >= b)
+		return;
+	if (GH_SPANCLASS_CLASS(s->spanclass) == 0) {
+		if (gh_span_marked(s, 0))
+			scan_block_part(m, s, s->start, a, b);
+		return;
+	}
+	for (uint32_t idx = gh_span_index(s, a), last = gh_span_index(s, b - 1); idx <= last;
+	     idx++) {
+		uintptr_t p = s->start + (size_t)idx * s->elemsize;
+		if (!is_black(s, idx) || block_free(s, p))
+			continue;
+		scan_block_part(m, s, p, p > a ? p : a, p + s->elemsize < b ? p + s->elemsize : b);
+	}
+}
+
+typedef struct rescan_ctx {
+	marker *m;
+	uint64_t bytes; /* written memory reported */
+} rescan_ctx;
+
+/* gh_wt_collect's callback: [lo, hi) was written. */
+static void rescan_written(uintptr_t lo, uintptr_t hi, void *arg)
+{
+	rescan_ctx *c = arg;
+	c->bytes += hi - lo;
+	while (lo < hi) {
+		uintptr_t end = (lo & ~(uintptr_t)(GH_PAGE_SIZE - 1)) + GH_PAGE_SIZE;
+		if (end > hi)
+			end = hi;
+		gh_span *s = gh_span_at(lo);
+		if (s && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == GH_SPAN_INUSE &&
+		    lo >= (s->start & ~(uintptr_t)(GH_PAGE_SIZE - 1)) &&
+		    lo < (s->start & ~(uintptr_t)(GH_PAGE_SIZE - 1)) + (s->npages << GH_PAGE_SHIFT))
+			rescan_span_part(c->m, s, lo, end);
+		lo = end;
+	}
+}
+
+/* Scan a root range at once, as the calling marker (start of marking). */
+static void scan_root(uintptr_t lo, uintptr_t hi)
+{
+	scan_range(self_marker, lo, hi);
+}
+
+int gh_mark_start(uint64_t ratio)
+{
+	assist_ratio = ratio;
+	mk.heap_lo = __atomic_load_n(&gh_heap.arena_lo, __ATOMIC_RELAXED);
+	mk.heap_hi = __atomic_load_n(&gh_heap.arena_hi, __ATOMIC_RELAXED);
+	for (uint32_t i = 0; i < MAX_MARKERS; i++)
+		mk.m[i].marked = mk.m[i].marked_noscan = 0;
+	black_bytes = black_noscan = assist_bytes = assist_noscan = 0;
+	tracking_lost = false;
+	marker *m0 = &mk.m[0];
+	if (!(m0->buf = get_empty()))
+		return -1;
+	__atomic_store_n(&gh_marking, true, __ATOMIC_RELAXED);
+	self_marker = m0;
+	/* Every thread is stopped; the collecting thread is not registered
+	 * (mgc.c) and holds no block. */
+	for (gh_thread *t = gh_threads_first(); t; t = t->next)
+		if (t->saved_sp >= t->stack_lo && t->saved_sp < t->stack_hi)
+			scan_range(m0, t->saved_sp, t->stack_hi);
+	gh_roots_scan(scan_root);
+	gh_threads_scan_pending(scan_root);
+	gh_final_mark_roots();
+	self_marker = NULL;
+	/* Gray blocks stay in m0's buffer, for the first round. */
+	uint32_t n = mk.nmarkers / 4;
+	conc_nmarkers = n ? n : 1;
+	return 0;
+}
+
+/* Drain with the concurrent markers, marker 0 (the collecting thread)
+ * among them, until they all find no work. */
+static void drain_round(uint32_t nmarkers)
+{
+	marker *m0 = &mk.m[0];
+	mk.njobs = 0;
+	mk.nextjob = 0;
+	mk.nidle = 0;
+	mk.nmarkers = nmarkers;
+	uint32_t nhelp = nmarkers - 1;
+	if (nhelp) {
+		gh_lock(&helpers.lock);
+		helpers.running = nhelp;
+		helpers.gen++;
+		pthread_cond_broadcast(&helpers.wake);
+		gh_unlock(&helpers.lock);
+	}
+	mark_worker(m0);
+	if (nhelp) {
+		gh_lock(&helpers.lock);
+		while (helpers.running)
+			gh_cond_wait(&helpers.done, &helpers.lock);
+		gh_unlock(&helpers.lock);
+	}
+}
+
+void gh_mark_concurrent(void)
+{
+	uint32_t nall = mk.nmarkers;
+	concurrent_now = true;
+	drain_round(conc_nmarkers);
+	uint64_t prev = UINT64_MAX;
+	for (int round = 0; round < MAX_ROUNDS; round++) {
+		marker *m0 = &mk.m[0];
+		if (!(m0->buf = get_empty()))
+			break; /* the end scans what is left */
+		self_marker = m0;
+		rescan_ctx c = {m0, 0};
+		if (gh_wt_collect(rescan_written, &c) != 0)
+			tracking_lost = true;
+		self_marker = NULL;
+		drain_round(conc_nmarkers);
+		if (tracking_lost)
+			break;
+		uint64_t pages = c.bytes >> GH_PAGE_SHIFT;
+		if (pages <= FINAL_PAGES || (round >= 2 && pages >= prev))
+			break;
+		prev = pages;
+	}
+	/* What assists queued after the last round is the end's. */
+	concurrent_now = false;
+	mk.nmarkers = nall;
+}
+
+/* Flag every span so that the end's recovery scans every marked block:
+ * the written pages are not known (write tracking failed). */
+static void flag_all(void *obj)
+{
+	gh_span *s = obj;
+	if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == GH_SPAN_INUSE) {
+		s->overflow = 1;
+		mk.overflow = true;
+	}
+}
+
+uint64_t gh_mark_finish(void)
+{
+	marker *m0 = &mk.m[0];
+	m0->buf = get_empty(); /* gh_mark_prepare's reserve: all are back */
+	self_marker = m0;
+	mk.heap_lo = __atomic_load_n(&gh_heap.arena_lo, __ATOMIC_RELAXED);
+	mk.heap_hi = __atomic_load_n(&gh_heap.arena_hi, __ATOMIC_RELAXED);
+	/* The blocks allocated black, the blocks on the threads' lists,
+	 * every cached span taken back. */
+	gh_mcache_collect_all(mark_listed);
+	mk.njobs = 0;
+	mk.nextjob = 0;
+	mk.nidle = 0;
+	for (gh_thread *t = gh_threads_first(); t; t = t->next)
+		add_stack(t, t->saved_sp);
+	gh_roots_scan(add_range);
+	gh_threads_scan_pending(add_range);
+	if (add_job(0, 0) != 0)
+		gh_final_mark_roots();
+	rescan_ctx c = {m0, 0};
+	if (tracking_lost || gh_mheap_tracking_failed() || gh_wt_collect(rescan_written, &c) != 0)
+		gh_fixalloc_foreach(&gh_heap.spanalloc, flag_all);
+	uint32_t nhelp = mk.nmarkers - 1;
+	if (nhelp) {
+		gh_lock(&helpers.lock);
+		helpers.running = nhelp;
+		helpers.gen++;
+		pthread_cond_broadcast(&helpers.wake);
+		gh_unlock(&helpers.lock);
+	}
+	mark_worker(m0);
+	if (nhelp) {
+		gh_lock(&helpers.lock);
+		while (helpers.running)
+			gh_cond_wait(&helpers.done, &helpers.lock);
+		gh_unlock(&helpers.lock);
+	}
+	bool recovered = mk.overflow;
+	if (mk.overflow)
+		recover();
+	gh_os_clear_vector_registers();
+	__atomic_store_n(&gh_marking, false, __ATOMIC_RELAXED);
+	uint64_t marked = 0, noscan = 0;
+	for (uint32_t i = 0; i < mk.nmarkers; i++) {
+		marked += mk.m[i].marked;
+		noscan += mk.m[i].marked_noscan;
+	}
+	if (!recovered) { /* recover counted them from the mark bits */
+		marked += black_bytes + assist_bytes;
+		noscan += black_noscan + assist_noscan;
+	}
+	gh_mark_noscan_bytes = noscan;
+	return marked;
+}
+
+uint32_t gh_mark_concurrent_workers(void)
+{
+	return conc_nmarkers;
+}
+
+static __thread marker assist_marker;
+
+void gh_mark_assist(uint64_t bytes)
+{
+	if (lf_empty(&mk.full))
+		return;
+	/* A no-stop section: the end cannot fall while this thread holds
+	 * gray blocks where no one else sees them. */
+	gh_stw_nostop_begin();
+	if (!gh_gc_marking_now()) {
+		gh_stw_nostop_end();
+		return;
+	}
+	marker *m = &assist_marker, *saved = self_marker;
+	m->marked = m->marked_noscan = 0;
+	if (!(m->buf = get_empty())) {
+		gh_stw_nostop_end();
+		return;
+	}
+	self_marker = m;
+	int64_t budget = (int64_t)((bytes * assist_ratio) >> 10);
+	workbuf *f;
+	while (budget > 0 && (f = lf_pop(&mk.full))) {
+		while (f->n && budget > 0) {
+			struct entry e = f->e[--f->n];
+			scan_queued(m, e.p, e.s);
+			budget -= (int64_t)e.s->elemsize;
+		}
+		lf_push(f->n ? &mk.full : &mk.empty, f);
+	}
+	lf_push(m->buf->n ? &mk.full : &mk.empty, m->buf);
+	m->buf = NULL;
+	self_marker = saved;
+	__atomic_add_fetch(&assist_bytes, m->marked, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&assist_noscan, m->marked_noscan, __ATOMIC_RELAXED);
+	gh_stw_nostop_end();
 }

@@ -176,6 +176,8 @@ static gh_span *best_fit_locked(size_t npages)
 	return best;
 }
 
+static void note_mapped_locked(uintptr_t lo, size_t n);
+
 /* Map more memory: at least npages, at least GH_GROW_MIN.  Returns 0, or -1
  * with errno ENOMEM.  Caller holds the heap lock. */
 static int grow_locked(size_t npages)
@@ -237,10 +239,75 @@ static int grow_locked(size_t npages)
 	s->needzero = 0;
 	s->npreleased = 0;
 	gh_heap.arena_next += need;
+	note_mapped_locked(s->start, need);
 	/* Fresh pages are free pages: let the memory checker say so. */
 	gh_track_noaccess((void *)s->start, need);
 	free_span_locked(s, gh_nanotime());
 	return 0;
+}
+
+/* ---- Mapped memory, for write tracking. ----
+ *
+ * Concurrent marking (mgcmark.c) tracks the writes to every mapped page of
+ * the heap: the ranges mapped so far, merged where they touch, and every
+ * range mapped while tracking is on is tracked at once, before any of its
+ * pages is handed out.  Nothing is released to the OS while tracking is on
+ * (a released page's tracking state would be lost with its memory). */
+static struct {
+	uintptr_t *lo, *hi;
+	size_t n, cap;
+	bool failed; /* tracking a new range failed during this marking */
+} mapped;
+
+static void note_mapped_locked(uintptr_t lo, size_t n)
+{
+	gh_assert_held(&gh_heap.lock);
+	if (gh_wt_active() && gh_wt_track(lo, lo + n) != 0)
+		__atomic_store_n(&mapped.failed, true, __ATOMIC_RELEASE);
+	if (mapped.n && mapped.hi[mapped.n - 1] == lo) {
+		mapped.hi[mapped.n - 1] = lo + n;
+		return;
+	}
+	if (mapped.n == mapped.cap) {
+		size_t cap = mapped.cap ? 2 * mapped.cap : 256;
+		uintptr_t *nlo = gh_sys_alloc(cap * sizeof *nlo, &gh_heap.stats.other_sys);
+		uintptr_t *nhi = nlo ? gh_sys_alloc(cap * sizeof *nhi, &gh_heap.stats.other_sys) : NULL;
+		if (!nhi) {
+			/* Cannot remember it: the next marking stops the world. */
+			if (nlo)
+				gh_sys_free(nlo, cap * sizeof *nlo, &gh_heap.stats.other_sys);
+			__atomic_store_n(&mapped.failed, true, __ATOMIC_RELEASE);
+			return;
+		}
+		if (mapped.n) {
+			memcpy(nlo, mapped.lo, mapped.n * sizeof *nlo);
+			memcpy(nhi, mapped.hi, mapped.n * sizeof *nhi);
+			gh_sys_free(mapped.lo, mapped.cap * sizeof *nlo, &gh_heap.stats.other_sys);
+			gh_sys_free(mapped.hi, mapped.cap * sizeof *nhi, &gh_heap.stats.other_sys);
+		}
+		mapped.lo = nlo;
+		mapped.hi = nhi;
+		mapped.cap = cap;
+	}
+	mapped.lo[mapped.n] = lo;
+	mapped.hi[mapped.n] = lo + n;
+	mapped.n++;
+}
+
+int gh_mheap_track_writes(void)
+{
+	gh_lock(&gh_heap.lock);
+	int r = __atomic_load_n(&mapped.failed, __ATOMIC_ACQUIRE) ? -1 : 0;
+	for (size_t i = 0; i < mapped.n && r == 0; i++)
+		r = gh_wt_track(mapped.lo[i], mapped.hi[i]);
+	gh_unlock(&gh_heap.lock);
+	return r;
+}
+
+bool gh_mheap_tracking_failed(void)
+{
+	/* No lock: called with the world stopped. */
+	return __atomic_exchange_n(&mapped.failed, false, __ATOMIC_ACQ_REL);
 }
 
 /* Release free spans idle since before now - delay.  Caller holds the heap
@@ -249,6 +316,8 @@ static uint64_t scavenge_locked(uint64_t now, uint64_t delay)
 {
 	gh_assert_held(&gh_heap.lock);
 	uint64_t released = 0;
+	if (gh_wt_active())
+		return 0; /* see Mapped memory */
 	for (size_t i = 0; i <= GH_HEAP_LISTS; i++) {
 		gh_span *head = i < GH_HEAP_LISTS ? &gh_heap.free[i] : &gh_heap.freelarge;
 		for (gh_span *s = head->next; s != head; s = s->next) {
@@ -272,6 +341,8 @@ static uint64_t scavenge_to_locked(uint64_t goal, uint64_t budget)
 {
 	gh_assert_held(&gh_heap.lock);
 	uint64_t released = 0;
+	if (gh_wt_active())
+		return 0; /* see Mapped memory */
 	for (size_t i = GH_HEAP_LISTS + 1; i-- > 0 && released < budget;) {
 		gh_span *head = i < GH_HEAP_LISTS ? &gh_heap.free[i] : &gh_heap.freelarge;
 		for (gh_span *s = head->next; s != head && released < budget; s = s->next) {
@@ -296,6 +367,8 @@ static uint64_t scavenge_to_locked(uint64_t goal, uint64_t budget)
 static void maybe_scavenge_locked(uint64_t now)
 {
 	gh_assert_held(&gh_heap.lock);
+	if (gh_wt_active())
+		return; /* see Mapped memory */
 	uint64_t cap = __atomic_load_n(&gh_heap.retain_cap, __ATOMIC_RELAXED);
 	if (GH_UNLIKELY(gh_mheap_retained() > cap))
 		scavenge_to_locked(cap, GH_SCAVENGE_STEP);
@@ -382,6 +455,7 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 	__atomic_store_n(&s->spanclass, (uint16_t)spanclass, __ATOMIC_RELAXED);
 	s->freelist = NULL;
 	s->nfreelist = 0;
+	s->markfrom = GH_MARKFROM_NONE;
 	s->alloccache = 0;
 	__atomic_store_n(&s->freeindex, 0, __ATOMIC_RELAXED);
 	memset(s->allocbits, 0, sizeof s->allocbits);
@@ -447,6 +521,10 @@ void gh_span_publish(gh_span *s)
 		memset(s->markbits, 0, sizeof s->markbits);
 		__atomic_store_n(&s->sweepgen, __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE),
 				 __ATOMIC_RELEASE);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		/* Born marked while marking runs (mgcmark.c). */
+		if (gh_gc_marking_now())
+			gh_mark_new_large(s);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&gh_gc.epoch, __ATOMIC_ACQUIRE) == epoch)
 			return;

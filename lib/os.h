@@ -273,7 +273,14 @@ typedef struct gh_os_thread {
 	/* The last stop the thread put off, busy in the allocator (malloc.c):
 	 * the collector signals it again. */
 	uint32_t defer_epoch;
+	/* Parked (gh_stw_parked): GH_STW_PARKED, or the stop that took the
+	 * thread as it was (odd, as stops are); 0 running.  park_sp: where
+	 * it parked, its registers spilled above. */
+	uint32_t park;
+	uintptr_t park_sp;
 } gh_os_thread;
+
+#define GH_STW_PARKED 2u
 
 /* Non-zero while the calling thread is in a section a stop must not fall
  * into: the stop signal's handler, finding it set, puts the stop off and
@@ -293,6 +300,16 @@ static inline __attribute__((always_inline)) void gh_stw_nostop_end(void)
 	__atomic_store_n(&gh_stw_nostop, 0, __ATOMIC_RELAXED);
 }
 
+/* Run fn(arg) parked: the calling thread, registered, waits in fn for
+ * the collector (on a condition variable, say) and touches no block.
+ * Stops take it without a signal, as it was when it parked: its stack
+ * from there up, its callee-saved registers spilled on it.  What it keeps
+ * below -- fn's frames, the registers the calling convention lets fn
+ * clobber, and, were it signalled, the signal frame with its vector
+ * registers -- may hold addresses of blocks the program dropped.  A stop
+ * that took it runs to its end before fn's caller goes on. */
+GH_INTERNAL void gh_stw_parked(void (*fn)(void *), void *arg);
+
 /* Install the stop signal's handler (at start-up).  0, or -1. */
 GH_INTERNAL int gh_stw_init(void);
 /* The signal that stops threads (GOHEAP_SIGNAL, or the real-time signal
@@ -307,6 +324,21 @@ GH_INTERNAL int gh_stw_signal(void);
 GH_INTERNAL int gh_stw_stop(void);
 /* Restart the threads gh_stw_stop stopped. */
 GH_INTERNAL void gh_stw_start(void);
+
+/* ---- Write tracking (wtrack_linux.c) ---------------------------------------- */
+
+typedef enum gh_wt_kind {
+	GH_WT_NONE = 0,     /* no tracking: the collector marks with the world stopped */
+	GH_WT_UFFD = 1,     /* userfaultfd write-protect, async mode, read with PAGEMAP_SCAN */
+	GH_WT_MPROTECT = 2, /* mprotect + SIGSEGV handler: only when asked for */
+} gh_wt_kind;
+GH_INTERNAL gh_wt_kind gh_wt_init(gh_wt_kind want);
+GH_INTERNAL gh_wt_kind gh_wt_backend(void);
+GH_INTERNAL const char *gh_wt_name(gh_wt_kind k);
+GH_INTERNAL int gh_wt_track(uintptr_t lo, uintptr_t hi);
+GH_INTERNAL int gh_wt_collect(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg);
+GH_INTERNAL void gh_wt_stop(void);
+GH_INTERNAL bool gh_wt_active(void);
 
 /* ---- The CPU (arch_*_linux.c) -------------------------------------------- */
 

@@ -22,6 +22,10 @@
  * points of Go's asynchronous preemption, with a flag instead of a table
  * of program counters, so that it holds with sanitizer calls inside).
  *
+ * A thread waiting for the collector in the library (goheap_gc, an
+ * allocation far past the goal while marking runs) parks first
+ * (gh_stw_parked): stops take it as it parked, without a signal.
+ *
  * The handler is installed with SA_RESTART, so system calls that the kernel
  * restarts (read, write, futex waits under pthread_cond_wait, ...) resume
  * by themselves.  Linux never restarts some calls after a handler has run,
@@ -275,6 +279,71 @@ static void suspend_handler(int sig, siginfo_t *info, void *context)
 		restart_syscall_if_interrupted(&t->os, &seen, context, stopped);
 	}
 	errno = saved_errno;
+}
+
+/* ---- Parked threads ----
+ *
+ * A thread parks by publishing where (park_sp) and then GH_STW_PARKED in
+ * park.  A stop takes a parked thread by exchanging park for its own
+ * epoch, with a compare-and-swap so that it cannot take one that is just
+ * leaving; the thread leaves by swapping park back to 0, from
+ * GH_STW_PARKED or from the epoch of a stop that has ended, and waits for
+ * one that has not. */
+
+struct park_call {
+	gh_thread *t;
+	void (*fn)(void *);
+	void *arg;
+};
+
+static void unpark(gh_thread *t)
+{
+	for (;;) {
+		uint32_t p = __atomic_load_n(&t->os.park, __ATOMIC_ACQUIRE);
+		if (p != GH_STW_PARKED && __atomic_load_n(&stop_epoch, __ATOMIC_ACQUIRE) == p) {
+			gh_os_wait(&stop_epoch, p, GH_OS_FOREVER);
+			continue;
+		}
+		if (__atomic_compare_exchange_n(&t->os.park, &p, 0, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
+			if (p != GH_STW_PARKED)
+				GH_TSAN_ACQUIRE(&stop_epoch);
+			return;
+		}
+	}
+}
+
+static void park_and_call(uintptr_t sp, void *arg)
+{
+	struct park_call *c = arg;
+	c->t->os.park_sp = sp;
+	__atomic_store_n(&c->t->os.park, GH_STW_PARKED, __ATOMIC_RELEASE);
+	c->fn(c->arg);
+	unpark(c->t);
+}
+
+void gh_stw_parked(void (*fn)(void *), void *arg)
+{
+	gh_thread *t = gh_self_thread;
+	if (t == NULL) {
+		fn(arg);
+		return;
+	}
+	struct park_call c = {t, fn, arg};
+	gh_with_registers_spilled(park_and_call, &c);
+}
+
+/* Take t if it is parked, for the stop of epoch: true if taken. */
+static bool take_parked(gh_thread *t, uint32_t epoch)
+{
+	uint32_t p = __atomic_load_n(&t->os.park, __ATOMIC_ACQUIRE);
+	if (p == 0 ||
+	    !__atomic_compare_exchange_n(&t->os.park, &p, epoch, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return false;
+	__atomic_store_n(&t->saved_sp, t->os.park_sp, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->ack_epoch, epoch, __ATOMIC_RELAXED);
+	return true;
 }
 
 /* ---- Under ThreadSanitizer ----
@@ -542,7 +611,7 @@ int gh_stw_stop(void)
 	__atomic_store_n(&ack_count, 0, __ATOMIC_RELEASE);
 	uint32_t want = 0;
 	for (gh_thread *t = gh_threads_first(); t; t = t->next) {
-		if (t == self)
+		if (t == self || take_parked(t, epoch))
 			continue;
 		read_syscall(t->tid, &t->os.seen);
 		GH_TSAN_RELEASE(&t->os.seen_epoch);
