@@ -125,6 +125,7 @@
 #include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -443,11 +444,20 @@ static void uffd_close(void)
 	uffd = pagemap = -1;
 }
 
+/* Whether Valgrind runs the program: its client request where the library
+ * was built with its headers, else the preload libraries it always sets. */
+static bool under_valgrind(void)
+{
+	const char *pre = getenv("LD_PRELOAD");
+	return gh_track_on_now() || (pre && strstr(pre, "/vgpreload_"));
+}
+
 /* Whether the whole mechanism works here: a page written, then seen
- * written once, then not.  NULL, or why not. */
+ * written once, then not.  NULL, or why not.  Not under Valgrind, which
+ * would print a warning of its own for the unknown system call. */
 static const char *uffd_probe(void)
 {
-	if (gh_track_on_now())
+	if (under_valgrind())
 		return "Valgrind does not emulate userfaultfd (3.19: an unhandled "
 		       "system call)";
 	int fd = uffd_open();
@@ -713,10 +723,60 @@ static bool segv_ours(void)
 	return false;
 }
 
+/* Under Valgrind, a SIGSEGV handler that returns has the faulting
+ * instruction run again with the registers as they were only if Valgrind
+ * keeps them exact at every memory access (--vex-iropt-register-updates
+ * or --px-default = allregs-at-mem-access or allregs-at-each-insn); by
+ * default it does not, and the program goes on with stale registers
+ * (seen: a wild write a few faults later).  Valgrind shows the program
+ * its own command line in /proc/self/cmdline, but its real one, options
+ * and all, in /proc/self/task/TID/cmdline.  Whether that, or
+ * VALGRIND_OPTS, asks for exact registers; *under says whether Valgrind
+ * runs the program at all. */
+static bool valgrind_exact_registers(bool *under)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof path, "/proc/self/task/%ld/cmdline", (long)gh_os_gettid());
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	n = n > 0 ? n : 0;
+	buf[n] = 0;
+	*under = under_valgrind() || strstr(buf, "valgrind") != NULL;
+	bool exact = false;
+	const char *opts = getenv("VALGRIND_OPTS");
+	for (int pass = 0; pass < 2; pass++) {
+		const char *p = pass ? buf : opts ? opts : "";
+		const char *end = pass ? buf + n : p + strlen(p);
+		while (p < end) {
+			size_t len = strcspn(p, pass ? "" : " \t");
+			if (len == 0) {
+				p++;
+				continue;
+			}
+			static const char *const names[] = {"--vex-iropt-register-updates=",
+							    "--px-default="};
+			for (int i = 0; i < 2; i++) {
+				size_t k = strlen(names[i]);
+				if (len > k && strncmp(p, names[i], k) == 0)
+					exact = strncmp(p + k, "allregs-at-", 11) == 0;
+			}
+			p += len + 1;
+		}
+	}
+	return exact;
+}
+
 static const char *mprotect_init(void)
 {
+	bool under;
 	if (gh_option(GH_OPT_EFENCE) > 0)
 		return "GOHEAP_DEBUG=efence protects heap pages itself";
+	if (!valgrind_exact_registers(&under) && under)
+		return "under Valgrind it needs --vex-iropt-register-updates="
+		       "allregs-at-mem-access (a SIGSEGV handler that returns resumes "
+		       "with stale registers otherwise)";
 	chunk_dir = wt_alloc(WT_DIR_SIZE * sizeof *chunk_dir);
 	if (!chunk_dir)
 		return "no memory for its directory";
