@@ -194,6 +194,16 @@ static uint32_t phase_of(uint32_t s)
 	return s & WT_PHASE;
 }
 
+/* The state, read with a read-modify-write: ordered against gh_wt_stop's
+ * change of state (one too), so that what the caller did before (list a
+ * range, protect pages) is seen by gh_wt_stop if the caller sees no
+ * change; a fence and a load would do, but ThreadSanitizer does not
+ * model fences. */
+static uint32_t state_now(void)
+{
+	return __atomic_fetch_add(&state, 0, __ATOMIC_SEQ_CST);
+}
+
 /* Count the caller in; the state it saw. */
 static uint32_t enter(void)
 {
@@ -826,9 +836,8 @@ static int mprotect_start(void)
 
 /* Report the runs of dirty pages and protect them again, unless the cycle
  * (seen) ended meanwhile: gh_wt_stop may have made the range writable
- * before this protected it, and then this makes it writable again.  (The
- * fence: the protection before the look at the state, and gh_wt_stop's
- * change of state before its walk, or neither sees the other.) */
+ * before this protected it, and then this makes it writable again
+ * (state_now: the protection before the look at the state). */
 static void mprotect_flush(uintptr_t lo, uintptr_t hi, uint32_t seen,
 			   void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg)
 {
@@ -841,8 +850,7 @@ static void mprotect_flush(uintptr_t lo, uintptr_t hi, uint32_t seen,
 				errno == ENOMEM ? "too many mappings: vm.max_map_count"
 						: "mprotect failed");
 	}
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&state, __ATOMIC_SEQ_CST) != seen)
+	if (state_now() != seen)
 		mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE);
 	fn(lo, hi, arg);
 }
@@ -1081,9 +1089,8 @@ int gh_wt_track(uintptr_t lo, uintptr_t hi)
 	rc = track_new(lo, hi);
 	/* The range listed and armed before the look at the state, and
 	 * gh_wt_stop's change of state before its walk of the list: one of
-	 * the two sees the other (see mprotect_flush). */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&state, __ATOMIC_SEQ_CST) != seen) {
+	 * the two sees the other (state_now). */
+	if (state_now() != seen) {
 		/* gh_wt_stop came meanwhile, and may have disarmed the list
 		 * before this range was armed. */
 		disarm(lo, hi, NULL);
@@ -1121,16 +1128,16 @@ int gh_wt_collect(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg)
 
 void gh_wt_stop(void)
 {
-	uint32_t s = __atomic_load_n(&state, __ATOMIC_SEQ_CST);
-	if (phase_of(s) != WT_ACTIVE)
-		return;
+	/* Counted in as a user: the descriptors stay open while this walks
+	 * the list, even if the last other user leaves meanwhile. */
+	uint32_t s = enter();
 	uint32_t draining = (s & ~(uint32_t)WT_PHASE) | WT_DRAINING;
-	if (!__atomic_compare_exchange_n(&state, &s, draining, false, __ATOMIC_SEQ_CST,
-					 __ATOMIC_SEQ_CST))
-		return; /* another gh_wt_stop */
+	if (phase_of(s) != WT_ACTIVE ||
+	    !__atomic_compare_exchange_n(&state, &s, draining, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_SEQ_CST)) {
+		leave(s); /* no cycle, or another gh_wt_stop */
+		return;
+	}
 	ranges_foreach(disarm, NULL);
-	if (__atomic_load_n(&users, __ATOMIC_SEQ_CST) == 0 &&
-	    __atomic_compare_exchange_n(&state, &draining, draining + 1, false, __ATOMIC_SEQ_CST,
-					__ATOMIC_SEQ_CST))
-		teardown();
+	leave(draining);
 }

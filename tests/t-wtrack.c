@@ -344,7 +344,9 @@ static void case_concurrent(void)
 	q.n = N;
 	is_int(gh_wt_track((uintptr_t)r, (uintptr_t)r + N * pg), 0, "track");
 	gh_wt_collect(on_run_seq, &q);
-	writer w[2] = {{r, N / 2, 0, 0, 0}, {r + N / 2 * pg, N / 2, 0, 1, 0}};
+	/* One writes with stores, one with memcpy; ThreadSanitizer would
+	 * call memcpy racing with the collector's reads a race, as it is. */
+	writer w[2] = {{r, N / 2, 0, 0, 0}, {r + N / 2 * pg, N / 2, 0, !tap_under_tsan(), 0}};
 	pthread_t t[2];
 	for (int i = 0; i < 2; i++)
 		pthread_create(&t[i], NULL, write_forever, &w[i]);
@@ -902,13 +904,16 @@ static void segv_children(gh_wt_kind k, const char *gc)
 	char want[64];
 	snprintf(want, sizeof want, "backend %s\n", gh_wt_name(k));
 	if (!strstr(out, want)) {
-		skip("backend not available here", "%s: SIGSEGV handling", gh_wt_name(k));
+		skip(gh_wt_name(k), "backend not available here: SIGSEGV handling");
 		return;
 	}
+	/* What a bad write does without tracking: killed by SIGSEGV, or
+	 * what a sanitizer's handler does (ASan: a report, exit 1). */
+	int ref = run_child("stw", "segv-default");
 	st = run_child(gc, "segv-default");
-	ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
-	   "%s: a bad write kills with SIGSEGV, as without the library (status %#x)",
-	   gh_wt_name(k), st);
+	ok(st == ref && (WIFSIGNALED(st) || WIFEXITED(st)),
+	   "%s: a bad write ends the program as without tracking (status %#x, without %#x)",
+	   gh_wt_name(k), st, ref);
 	st = run_child(gc, "segv-earlier");
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == 42,
 	   "%s: a bad write reaches the program's earlier handler (status %#x)", gh_wt_name(k), st);
