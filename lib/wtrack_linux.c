@@ -87,35 +87,45 @@
  * fault that was on its way when a cycle ended still finds its page and
  * makes it writable.  Races between the handler and gh_wt_collect are
  * settled by order alone: the handler makes the page writable, then sets
- * its dirty bit; gh_wt_collect takes the bits (an atomic exchange), then
- * protects the pages.  A write after the protection faults again; a bit
- * set after the exchange is reported next time; a page made writable
- * before the protection is protected again, and its write faults again.
+ * its dirty bit; gh_wt_collect takes the bits of the cycle's ranges (an
+ * atomic and), then protects the pages.  A write after the protection
+ * faults again; a bit set after the take is reported next time; a page
+ * made writable before the protection is protected again, and its write
+ * faults again.  (The other order loses writes: t-wtrack's concurrent
+ * case counts them.)
  * The handler blocks the stop signal, so a thread is never stopped half
  * way through it: with the world stopped, every fault noted is complete.
  *
- * Costs measured on this machine (Linux 6.18, 2 CPUs, tests/t-wtrack.c
- * test_cost prints them; 1 GiB = 262144 pages of 4 KiB, all touched; best
- * of three; the figures for a heap that is mostly never touched are lower):
+ * Costs measured on this machine (Linux 6.18, 2 CPUs; t-wtrack's case_cost
+ * with GH_WTRACK_COST_MIB=1024, three runs; 1 GiB = 262144 pages of
+ * 4 KiB, all touched before, or never (GH_WTRACK_COST_FRESH=1)):
  *
- *   uffd      gh_wt_track (register + protect)      2.6 ms per GiB
- *             gh_wt_collect, nothing written         0.2-0.4 ms per GiB
- *             gh_wt_collect, 10 pages written        0.2-0.4 ms per GiB
- *             gh_wt_collect, 256 MiB written         1-2 ms
- *             gh_wt_stop (unregister)                9 ms per GiB
- *             a write to a protected page            ~1.2 us (a minor fault)
- *   mprotect  (see test_cost; filled in below)
+ *                                          uffd             mprotect
+ *                                      touched   fresh   touched   fresh
+ *   gh_wt_track of 1 GiB               2.9 ms   1.1 ms    8-10 ms  0.07 ms
+ *   gh_wt_collect, nothing written     0.17 ms  0.35 ms   0.01 ms  0.01 ms
+ *   gh_wt_collect, 10 pages written    0.19 ms  0.37 ms   0.03 ms  0.03 ms
+ *   gh_wt_collect, 256 MiB written     1.1-1.6 ms         1.6-3.7 ms
+ *   gh_wt_stop                         8.3-9 ms 2.6 ms    7.4-8.6 ms 2.1 ms
+ *   a program's first write to a
+ *   page after it was armed            +1.0 us            +3.4 us
  *
- * gh_wt_stop's cost is the kernel dropping the protection of every page:
- * better after the world restarts than in the final pause.  An unprotect
- * of UFFDIO_WRITEPROTECT instead of PAGEMAP_SCAN costs 10 ms per GiB: the
- * initial protection is a PAGEMAP_SCAN pass too.
+ * (uffd protects with a PAGEMAP_SCAN pass rather than UFFDIO_WRITEPROTECT,
+ * which takes 10 ms per touched GiB; the mprotect figures are for one
+ * mapping: its faults split it into one per page written, at most
+ * vm.max_map_count, 65530 here.)  gh_wt_stop's cost is the kernel dropping
+ * the protection of every page: better after the world restarts than in
+ * the final pause, and nothing requires the world stopped.  Starting a
+ * cycle (gh_wt_init's probe, then opening the userfaultfd and pagemap
+ * file) costs 12 us once at start-up and some microseconds per cycle.
  *
- * Reports are never short, and may be long: a page of a tracked range the
- * heap released (MADV_DONTNEED) reads as written once under uffd, as the
- * kernel keeps no protection for a dropped page; a transparent huge page
- * is reported whole (2 MiB).  Under mprotect, a page is reported once per
- * cycle of faults (no false reports but a racing stale one).
+ * Reports are never short, and are exact but for these (t-wtrack counts
+ * them): under uffd, a page of a tracked range that the heap released
+ * (MADV_DONTNEED) reads as written once, as the kernel keeps no protection
+ * for a dropped page (a later read of it is not a write); a transparent
+ * huge page is split by the kernel at its first write, which is reported
+ * for its 4 KiB page alone.  Under mprotect, a handler that is slow to
+ * note its page may have it reported in the next cycle too.
  */
 #include "config.h"
 
@@ -796,14 +806,15 @@ static const char *mprotect_init(void)
 	/* SA_ONSTACK: a program that catches stack overflows on an
 	 * alternate stack still can, through us.  The stop signal is
 	 * blocked: no thread is stopped half way through a fault. */
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
 	if (gh_stw_signal())
 		sigaddset(&sa.sa_mask, gh_stw_signal());
 	if (sigaction(SIGSEGV, &sa, &segv_prev) != 0)
 		return "cannot install a SIGSEGV handler";
-	if (!segv_ours())
-		return "a sanitizer keeps SIGSEGV to itself";
+	struct sigaction cur;
+	if (sigaction(SIGSEGV, NULL, &cur) != 0 || cur.sa_sigaction != segv_handler)
+		return "something (a sanitizer?) keeps SIGSEGV to itself";
 	return NULL;
 }
 
@@ -997,6 +1008,10 @@ static void fork_child(void)
 
 gh_wt_kind gh_wt_init(gh_wt_kind want)
 {
+	static bool done;
+	if (done)
+		return backend; /* once: a second handler would chain to itself */
+	done = true;
 	os_page = gh_sys_pagesize();
 	os_page_shift = (unsigned)__builtin_ctzl(os_page);
 	why_not[GH_WT_NONE] = NULL;
