@@ -38,11 +38,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -719,13 +727,51 @@ static void program_handler(int sig, siginfo_t *si, void *uc)
 	_exit(42);
 }
 
-/* From the preinit array, before the library's constructor: a SIGSEGV
- * handler of the program's, which the library's must leave faults that
- * are not its own to. */
+/* A kernel without what uffd needs, as seccomp makes it: the system call
+ * nr fails with errno e (ioctl: only for request cmd). */
+static void deny(long nr, unsigned long cmd, int e)
+{
+#if defined(__x86_64__)
+	const uint32_t arch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+	const uint32_t arch = AUDIT_ARCH_AARCH64;
+#endif
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)cmd, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, cmd ? SECCOMP_RET_ALLOW : SECCOMP_RET_ERRNO | (uint32_t)e),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (uint32_t)e),
+	};
+	struct sock_fprog prog = {sizeof f / sizeof f[0], f};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+		_exit(97);
+}
+
+/* From the preinit array, before the library's constructor picks its
+ * backend: a SIGSEGV handler of the program's, which the library's must
+ * leave faults that are not its own to; or a kernel made to lack
+ * something. */
 static void preinit_handler(int argc, char **argv, char **envp)
 {
 	(void)envp;
-	if (argc < 3 || strcmp(argv[1], "--child") != 0 || strcmp(argv[2], "segv-earlier") != 0)
+	if (argc < 3 || strcmp(argv[1], "--child") != 0)
+		return;
+	if (strcmp(argv[2], "no-userfaultfd") == 0)
+		deny(SYS_userfaultfd, 0, ENOSYS);
+	else if (strcmp(argv[2], "userfaultfd-eperm") == 0)
+		deny(SYS_userfaultfd, 0, EPERM);
+	else if (strcmp(argv[2], "no-wp-async") == 0)
+		deny(SYS_ioctl, (unsigned long)UFFDIO_API, EINVAL);
+	else if (strcmp(argv[2], "no-pagemap-scan") == 0)
+		deny(SYS_ioctl, (unsigned long)_IOWR('f', 16, char[96]), ENOTTY);
+	if (strcmp(argv[2], "segv-earlier") != 0)
 		return;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -781,7 +827,9 @@ static int child_main(const char *mode)
 {
 	if (strcmp(mode, "suite") == 0)
 		suite_main();
-	if (strcmp(mode, "backend") == 0) {
+	if (strcmp(mode, "backend") == 0 || strcmp(mode, "no-userfaultfd") == 0 ||
+	    strcmp(mode, "userfaultfd-eperm") == 0 || strcmp(mode, "no-wp-async") == 0 ||
+	    strcmp(mode, "no-pagemap-scan") == 0) {
 		printf("backend %s\n", gh_wt_name(gh_wt_backend()));
 		return 0;
 	}
@@ -921,6 +969,35 @@ static void test_none(void)
 	is_str(gh_wt_name(GH_WT_MPROTECT), "mprotect", "names");
 }
 
+/* Kernels that lack a part of what uffd needs (made so with seccomp):
+ * the library falls back to none, quietly unless asked for concurrent by
+ * name, and says why. */
+static void test_fallback(void)
+{
+	if (tap_under_valgrind()) {
+		skip("under Valgrind", "uffd is not probed there");
+		return;
+	}
+	static const struct {
+		const char *mode, *why;
+	} k[] = {
+		{"no-userfaultfd", "the kernel has no userfaultfd"},
+		{"userfaultfd-eperm", "userfaultfd is not permitted"},
+		{"no-wp-async", "no userfaultfd write-protection in async mode (Linux >= 6.7)"},
+		{"no-pagemap-scan", "PAGEMAP_SCAN does not work"},
+	};
+	for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+		int st = run_child_vg(NULL, k[i].mode, NULL);
+		ok(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strstr(out, "backend none\n") &&
+			   !strstr(out, "goheap:"),
+		   "%s: the default falls back to none, quietly", k[i].mode);
+		st = run_child_vg("concurrent", k[i].mode, NULL);
+		if (!ok(strstr(out, "backend none\n") && strstr(out, k[i].why),
+			"%s: GOHEAP_GC=concurrent falls back too, saying why", k[i].mode))
+			diag("%s", out);
+	}
+}
+
 static void test_default(void)
 {
 	const char *gc = getenv("GOHEAP_GC");
@@ -1004,7 +1081,8 @@ static void test_segv_mprotect(void)
 }
 
 static const struct tap_test tests[] = {
-	TAP_TEST(test_default),   TAP_TEST(test_none),      TAP_TEST(test_softdirty),
+	TAP_TEST(test_default),   TAP_TEST(test_fallback),  TAP_TEST(test_none),
+	TAP_TEST(test_softdirty),
 	TAP_TEST(test_uffd),      TAP_TEST(test_mprotect),  TAP_TEST(test_segv_uffd),
 	TAP_TEST(test_segv_mprotect),
 };
