@@ -266,7 +266,8 @@ static int ranges_foreach(int (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void
 	     s = __atomic_load_n(&s->next, __ATOMIC_ACQUIRE)) {
 		uint32_t n = __atomic_load_n(&s->n, __ATOMIC_ACQUIRE);
 		for (uint32_t i = 0; i < n; i++) {
-			uintptr_t lo = s->r[i].lo, hi = __atomic_load_n(&s->r[i].hi, __ATOMIC_ACQUIRE);
+			uintptr_t lo = s->r[i].lo;
+			uintptr_t hi = __atomic_load_n(&s->r[i].hi, __ATOMIC_ACQUIRE);
 			int rc = fn(lo, hi, arg);
 			if (rc)
 				return rc;
@@ -428,6 +429,17 @@ static int uffd_arm(uintptr_t lo, uintptr_t hi)
 		return -1;
 	}
 	return 0;
+}
+
+typedef struct uffd_report {
+	void (*fn)(uintptr_t lo, uintptr_t hi, void *arg);
+	void *arg;
+} uffd_report;
+
+static int uffd_collect_range(uintptr_t lo, uintptr_t hi, void *arg)
+{
+	const uffd_report *r = arg;
+	return uffd_scan(pagemap, lo, hi, r->fn, r->arg);
 }
 
 static int uffd_disarm(uintptr_t lo, uintptr_t hi, void *arg)
@@ -909,7 +921,8 @@ static int collect_range(uintptr_t lo, uintptr_t hi, void *arg)
 			i += n;
 			if (!(__atomic_load_n(&c->dirty[w], __ATOMIC_RELAXED) & mask))
 				continue;
-			uint64_t bits = __atomic_fetch_and(&c->dirty[w], ~mask, __ATOMIC_ACQ_REL) & mask;
+			uint64_t bits = __atomic_fetch_and(&c->dirty[w], ~mask, __ATOMIC_ACQ_REL);
+			bits &= mask;
 			while (bits) {
 				unsigned k = (unsigned)__builtin_ctzll(bits);
 				bits &= bits - 1;
@@ -1123,14 +1136,8 @@ int gh_wt_collect(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg)
 	int rc = 0;
 	if (phase_of(seen) == WT_ACTIVE) {
 		if (backend == GH_WT_UFFD) {
-			for (wt_seg *s = __atomic_load_n(&segs, __ATOMIC_ACQUIRE); s && !rc;
-			     s = __atomic_load_n(&s->next, __ATOMIC_ACQUIRE)) {
-				uint32_t n = __atomic_load_n(&s->n, __ATOMIC_ACQUIRE);
-				for (uint32_t i = 0; i < n && !rc; i++)
-					rc = uffd_scan(pagemap, s->r[i].lo,
-						       __atomic_load_n(&s->r[i].hi, __ATOMIC_ACQUIRE),
-						       fn, arg);
-			}
+			uffd_report r = {fn, arg};
+			rc = ranges_foreach(uffd_collect_range, &r);
 		} else if (backend == GH_WT_MPROTECT) {
 			rc = mprotect_collect(seen, fn, arg);
 		}
