@@ -687,6 +687,7 @@ typedef enum gh_option_id {
 	GH_OPT_FAILSYS,        /* GOHEAP_DEBUG=failsys=N: fail OS request N */
 	GH_OPT_CHECK,          /* GOHEAP_DEBUG=check=1: heap checks (mcheck.c) */
 	GH_OPT_MARKBUFS,       /* GOHEAP_DEBUG=markbufs=N: at most N mark buffers */
+	GH_OPT_GC,             /* GOHEAP_GC: the gh_wt_kind asked for (os.h) */
 	GH_NUM_OPTIONS,
 } gh_option_id;
 

@@ -8,7 +8,9 @@
  *   3. The page heap, the collector's state, the thread registry and the
  *      static roots.
  *   4. The stop signal's handler (stw_linux.c): without it no collection
- *      can stop other threads, so a failure aborts.
+ *      can stop other threads, so a failure aborts.  Then write tracking
+ *      (wtrack_linux.c), as GOHEAP_GC asks, after it: the mprotect
+ *      backend's handler blocks the stop signal.
  *   5. The heap profile, then the fork handlers (the profile's must run
  *      first: its lock is a leaf), then the monitor thread and stats file.
  *
@@ -18,6 +20,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 
 #include "gc.h"
 #include "gh.h"
@@ -28,6 +31,18 @@
 #include "track.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+/* Write tracking as GOHEAP_GC asks.  Falling back to marking with the
+ * world stopped is said only to who asked for more by name: the default
+ * falls back quietly on kernels before 6.7. */
+static void wtrack_init(void)
+{
+	gh_wt_kind want = (gh_wt_kind)gh_option(GH_OPT_GC);
+	const char *env = getenv("GOHEAP_GC");
+	if (gh_wt_init(want) != want && env && *env)
+		gh_warn("GOHEAP_GC=%s: %s; the collector marks with the world stopped", env,
+			gh_wt_unavailable(want));
+}
 
 static void init_once_fn(void)
 {
@@ -45,6 +60,7 @@ static void init_once_fn(void)
 	gh_roots_init();
 	if (gh_stw_init() != 0)
 		gh_throw("cannot install the stop-the-world signal handler");
+	wtrack_init();
 	/* Before gh_gc_atfork: its fork handlers must prepare first, as
 	 * the profile's lock is a leaf. */
 	gh_mprof_init();

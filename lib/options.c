@@ -5,7 +5,9 @@
  * Most options have a variable of their own.  Debugging switches share
  * GOHEAP_DEBUG, a comma-separated list of name=value pairs (as Go's
  * GODEBUG); they are the entries whose env starts with "GOHEAP_DEBUG:".
- * A value out of range or malformed is reported on stderr and ignored.
+ * Most take numbers; an option with words takes one of them instead, and
+ * its value is the word's index.  A value out of range or malformed is
+ * reported on stderr and ignored.
  */
 #include "config.h"
 
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "gh.h"
+#include "os.h"
 
 typedef struct gh_option_desc {
 	const char *env;   /* environment variable, or GOHEAP_DEBUG:name */
@@ -23,7 +26,16 @@ typedef struct gh_option_desc {
 	const char *off;   /* a word that means -1, or NULL */
 	const char *about; /* meaning, for the diagnostics */
 	bool bytes;        /* a byte count: B, KiB, MiB, GiB or TiB may follow */
+	const char *const *words; /* the values' names, NULL-terminated, or NULL */
 } gh_option_desc;
+
+/* GOHEAP_GC: the write tracking gh_wt_init is asked for (os.h). */
+static const char *const gc_words[] = {
+	[GH_WT_NONE] = "stw",
+	[GH_WT_UFFD] = "concurrent",
+	[GH_WT_MPROTECT] = "concurrent-mprotect",
+	NULL,
+};
 
 static const gh_option_desc gh_option_table[GH_NUM_OPTIONS] = {
 	[GH_OPT_GOGC] = {"GOHEAP_GOGC", 100, INT32_MIN, INT32_MAX, "off",
@@ -71,6 +83,12 @@ static const gh_option_desc gh_option_table[GH_NUM_OPTIONS] = {
 	[GH_OPT_MARKBUFS] = {"GOHEAP_DEBUG:markbufs", 0, 0, INT32_MAX, NULL,
 			     "N > 0 caps marking's work list at N buffers, as if "
 			     "the OS refused more (mgcmark.c)"},
+	[GH_OPT_GC] = {"GOHEAP_GC", GH_WT_UFFD, GH_WT_NONE, GH_WT_MPROTECT, NULL,
+		       "concurrent marks while the program runs where the kernel can "
+		       "track writes (userfaultfd), stw with the world stopped, "
+		       "concurrent-mprotect tracks writes with mprotect (a system call "
+		       "writing into the heap fails with EFAULT)",
+		       .words = gc_words},
 };
 
 /* The multiplier a byte-count suffix stands for, or 0 if s is none. */
@@ -95,6 +113,18 @@ static void set_option(int i, const char *name, const char *s, size_t len)
 	buf[len] = 0;
 	if (d->off && strcmp(buf, d->off) == 0) {
 		gh_option_value[i] = -1;
+		return;
+	}
+	if (d->words) {
+		for (int k = 0; d->words[k]; k++)
+			if (strcmp(buf, d->words[k]) == 0) {
+				gh_option_value[i] = k;
+				return;
+			}
+		gh_warn("ignoring %s=%s: want %s%s%s%s%s (%s)", name, buf, d->words[0],
+			d->words[1] ? ", " : "", d->words[1] ? d->words[1] : "",
+			d->words[1] && d->words[2] ? ", " : "",
+			d->words[1] && d->words[2] ? d->words[2] : "", d->about);
 		return;
 	}
 	char *end;

@@ -19,6 +19,8 @@
  *                    else of the library)
  *   stw_linux.c      stopping threads: the stop signal, its handler, and
  *                    the restart of system calls the signal interrupted
+ *   wtrack_linux.c   write tracking: which heap pages the program wrote
+ *                    while the collector marked (userfaultfd, mprotect)
  *   arch_x86_64_linux.c, arch_aarch64_linux.c
  *                    the CPU: register spill, vector registers, spin hint,
  *                    and Linux's view of it that stw_linux.c needs (the
@@ -273,14 +275,7 @@ typedef struct gh_os_thread {
 	/* The last stop the thread put off, busy in the allocator (malloc.c):
 	 * the collector signals it again. */
 	uint32_t defer_epoch;
-	/* Parked (gh_stw_parked): GH_STW_PARKED, or the stop that took the
-	 * thread as it was (odd, as stops are); 0 running.  park_sp: where
-	 * it parked, its registers spilled above. */
-	uint32_t park;
-	uintptr_t park_sp;
 } gh_os_thread;
-
-#define GH_STW_PARKED 2u
 
 /* Non-zero while the calling thread is in a section a stop must not fall
  * into: the stop signal's handler, finding it set, puts the stop off and
@@ -300,16 +295,6 @@ static inline __attribute__((always_inline)) void gh_stw_nostop_end(void)
 	__atomic_store_n(&gh_stw_nostop, 0, __ATOMIC_RELAXED);
 }
 
-/* Run fn(arg) parked: the calling thread, registered, waits in fn for
- * the collector (on a condition variable, say) and touches no block.
- * Stops take it without a signal, as it was when it parked: its stack
- * from there up, its callee-saved registers spilled on it.  What it keeps
- * below -- fn's frames, the registers the calling convention lets fn
- * clobber, and, were it signalled, the signal frame with its vector
- * registers -- may hold addresses of blocks the program dropped.  A stop
- * that took it runs to its end before fn's caller goes on. */
-GH_INTERNAL void gh_stw_parked(void (*fn)(void *), void *arg);
-
 /* Install the stop signal's handler (at start-up).  0, or -1. */
 GH_INTERNAL int gh_stw_init(void);
 /* The signal that stops threads (GOHEAP_SIGNAL, or the real-time signal
@@ -325,20 +310,92 @@ GH_INTERNAL int gh_stw_stop(void);
 /* Restart the threads gh_stw_stop stopped. */
 GH_INTERNAL void gh_stw_start(void);
 
-/* ---- Write tracking (wtrack_linux.c) ---------------------------------------- */
+/* ---- Write tracking (wtrack_linux.c) -------------------------------------
+ *
+ * Which pages of the heap were written since a point in time, so that a
+ * collector that marks while the program runs can scan again what changed
+ * (mostly-parallel collection, Boehm, Demers and Shenker 1991).  A cycle
+ * of tracking: the first gh_wt_track with the world stopped starts it;
+ * gh_wt_collect, as often as wanted, reports and re-arms; gh_wt_stop ends
+ * it.  The design, the costs measured and each backend's limits are at
+ * the top of wtrack_linux.c. */
 
 typedef enum gh_wt_kind {
 	GH_WT_NONE = 0,     /* no tracking: the collector marks with the world stopped */
 	GH_WT_UFFD = 1,     /* userfaultfd write-protect, async mode, read with PAGEMAP_SCAN */
 	GH_WT_MPROTECT = 2, /* mprotect + SIGSEGV handler: only when asked for */
 } gh_wt_kind;
+
+/* Choose and set up a backend, once, at start-up (after gh_stw_init: the
+ * mprotect backend's handler blocks the stop signal).  want is GH_WT_UFFD
+ * for the best available (uffd if the kernel has it, else none; soft-dirty
+ * bits are the next backend to add, not built), GH_WT_MPROTECT (only
+ * taken when asked for by name) or GH_WT_NONE.  Returns the backend in
+ * use; gh_wt_unavailable says why another was not. */
 GH_INTERNAL gh_wt_kind gh_wt_init(gh_wt_kind want);
+/* The backend in use: gh_wt_init's choice, or GH_WT_NONE once the
+ * mprotect backend lost its SIGSEGV handler to the program. */
 GH_INTERNAL gh_wt_kind gh_wt_backend(void);
+/* "uffd", "mprotect", "none". */
 GH_INTERNAL const char *gh_wt_name(gh_wt_kind k);
-GH_INTERNAL int gh_wt_track(uintptr_t lo, uintptr_t hi);
-GH_INTERNAL int gh_wt_collect(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg);
-GH_INTERNAL void gh_wt_stop(void);
+/* NULL if backend k works here, else a short reason why not ("the kernel
+ * has no userfaultfd write-protection in async mode (Linux >= 6.7)",
+ * "Valgrind does not emulate userfaultfd", ...), valid for good.  Known
+ * for the backends gh_wt_init probed: the one asked for and none. */
+GH_INTERNAL const char *gh_wt_unavailable(gh_wt_kind k);
+/* Whether the kernel keeps soft-dirty bits (CONFIG_MEM_SOFT_DIRTY), the
+ * backend to add next (see wtrack_linux.c); probed on the first call. */
+GH_INTERNAL bool gh_wt_softdirty_available(void);
+/* Whether a cycle of tracking is on: between its first gh_wt_track and
+ * gh_wt_stop.  A relaxed load: the page heap asks it before tracking
+ * memory it maps (heap lock held; see gh_wt_track). */
 GH_INTERNAL bool gh_wt_active(void);
+
+/* Start tracking writes to [lo, hi): ready heap memory, aligned to
+ * GH_PAGE_SIZE, not tracked yet in this cycle (-1, EEXIST if it overlaps
+ * a tracked range: tracking it again would drop what was written to it).
+ * From now on every write to a page of it, by any thread (uffd: or by the
+ * kernel, as read(2) into it), is noted.
+ *   - With the world stopped and no cycle on: starts a cycle.  The
+ *     collector calls it for every mapped heap range at the start of
+ *     marking.
+ *   - With a cycle on: adds the range.  The page heap calls it, heap lock
+ *     held, world running, for memory it maps while gh_wt_active().
+ *   - With the world running and no cycle on (the cycle ended after the
+ *     caller looked at gh_wt_active): does nothing and returns 0.
+ * Returns 0, or -1 with errno (ENOSYS: backend none; EEXIST; ENOMEM;
+ * EBUSY: the previous cycle is still being torn down, or the program
+ * replaced the mprotect backend's SIGSEGV handler, which then gives way to
+ * none for good; or what the kernel said).  On -1 the collector marks with
+ * the world stopped for this cycle, and still calls gh_wt_stop. */
+GH_INTERNAL int gh_wt_track(uintptr_t lo, uintptr_t hi);
+
+/* Report the pages written since tracking of their range started or since
+ * the last gh_wt_collect, and re-arm them, atomically per page: a write
+ * that lands after its page was reported is reported by the next call.
+ * fn(lo, hi, arg) is called for each run of written pages, OS pages
+ * (4 KiB here), after the run was re-armed; runs are not sorted across
+ * ranges.  Callable with other threads running and writing (concurrent
+ * re-scans), by several threads at once (a page goes to one of them), and
+ * with the world stopped; never allocates from the GC heap, takes no
+ * library lock (so no lock a stopped thread may hold).  Returns 0 (also
+ * with no cycle on: nothing to report), or -1 with errno: then the caller
+ * must treat every tracked page as written (EBUSY: the mprotect backend
+ * lost its handler; its pages are all writable again; or the kernel's
+ * error, EPERM if a tracked range was mapped afresh and so is not
+ * tracked any more).  Reports may include pages not written (see
+ * wtrack_linux.c: a page the heap released, a read of a released page),
+ * never leave one out. */
+GH_INTERNAL int gh_wt_collect(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg);
+
+/* End the cycle: stop tracking everything (end of marking, world
+ * stopped).  Every tracked page is writable as before, no write is
+ * noted any more, and the next gh_wt_track with the world stopped starts
+ * a new cycle.  Idempotent.  In the child of a fork the library's own
+ * fork handler has already ended the cycle (the kernel does not copy a
+ * userfaultfd registration into a child; the mprotect backend's pages are
+ * made writable there), so a call there does nothing. */
+GH_INTERNAL void gh_wt_stop(void);
 
 /* ---- The CPU (arch_*_linux.c) -------------------------------------------- */
 
