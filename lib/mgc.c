@@ -57,7 +57,9 @@ enum { GH_MIN_GOAL = 4 << 20 };
  * the goal allows: where it starts (Go's first trigger, 7/8), and its
  * bounds. */
 enum { GH_TRIGGER_START = 875, GH_TRIGGER_MIN = 400, GH_TRIGGER_MAX = 950 };
-static bool request_collection(bool forced, bool wait);
+/* How long request_collection waits. */
+enum wait_for { WAIT_NONE, WAIT_MARKING, WAIT_DONE };
+static bool request_collection(bool forced, enum wait_for wait);
 static bool collection_pending(void);
 static void collect_stw(bool forced);
 static bool concurrent_mode(void);
@@ -278,12 +280,17 @@ void gh_gc_maybe(void)
 	}
 	if (!goal_reached(true))
 		return;
-	/* At the trigger: a collection runs, or is asked for.  Wait for it
-	 * only with the heap a tenth past its goal, which assists did not
-	 * keep it under. */
-	uint64_t goal = __atomic_load_n(&gh_gc.next_gc, __ATOMIC_RELAXED);
-	bool wait = heap_live() > goal + goal / 10 && goal_reached(false);
-	if (!wait && collection_pending())
+	/* At the trigger: a collection runs, or is asked for.  Past the
+	 * goal, wait until its marking runs (from then on assists pace this
+	 * thread); a tenth past it, which assists did not prevent, until it
+	 * ends. */
+	uint64_t goal = __atomic_load_n(&gh_gc.next_gc, __ATOMIC_RELAXED), live = heap_live();
+	enum wait_for wait = WAIT_NONE;
+	if (live > goal && goal_reached(false))
+		wait = live > goal + goal / 10 ? WAIT_DONE
+		       : gh_gc_marking_now()    ? WAIT_NONE
+						: WAIT_MARKING;
+	if (wait == WAIT_NONE && collection_pending())
 		return;
 	if (!request_collection(false, wait))
 		collect_stw(false);
@@ -509,9 +516,29 @@ static struct {
 	bool failed;       /* and could not be started: collect in place */
 	bool forced;       /* the next collection is goheap_gc's */
 	uint64_t requested; /* collections asked for so far */
+	uint64_t running;   /* the collections the one running answers */
+	uint64_t marking;   /* ... whose marking has started */
+	uint64_t marked;    /* ... whose marking has ended */
 	uint64_t completed; /* collections done (or given up) so far */
 } bg = {GH_MUTEX_INITIALIZER(GH_RANK_GCTHREAD), PTHREAD_COND_INITIALIZER,
-	PTHREAD_COND_INITIALIZER, false, false, false, 0, 0};
+	PTHREAD_COND_INITIALIZER, false, false, false, 0, 0, 0, 0, 0};
+
+/* Marking started (or the collection gave up): wake the threads that
+ * wait for that. */
+static void marking_started(void)
+{
+	gh_lock(&bg.lock);
+	bg.marking = bg.running;
+	pthread_cond_broadcast(&bg.done);
+	gh_unlock(&bg.lock);
+}
+
+/* Marking ended, with the world stopped: what the program allocates from
+ * now on is the next collection's to reclaim. */
+static void marking_ended(void)
+{
+	__atomic_store_n(&bg.marked, bg.running, __ATOMIC_RELAXED);
+}
 
 static bool concurrent_mode(void)
 {
@@ -577,6 +604,7 @@ static void finish_in_loader(void *arg)
 	__atomic_add_fetch(&gh_gc.epoch, 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&gh_heap.sweepgen, 2, __ATOMIC_RELEASE);
 	__atomic_store_n(&gh_gc.heap_live, c->marked, __ATOMIC_RELAXED);
+	marking_ended();
 	gh_stw_start();
 	c->t_start2 = gh_nanotime();
 	c->wall_end = gh_walltime();
@@ -599,6 +627,7 @@ static void collect_concurrent(bool forced)
 		return;
 	}
 	with_stop_locks(start_in_loader, &c);
+	marking_started();
 	if (!c.ok) {
 		gh_wt_stop();
 		c.t_start2 = c.t_stop2 = c.t_start;
@@ -621,6 +650,7 @@ static void *gc_thread_main(void *arg)
 		uint64_t want = bg.requested;
 		bool forced = bg.forced;
 		bg.forced = false;
+		bg.running = want;
 		gh_unlock(&bg.lock);
 
 		gh_lock(&gh_gc.lock);
@@ -631,6 +661,8 @@ static void *gc_thread_main(void *arg)
 		gh_os_clear_vector_registers();
 
 		gh_lock(&bg.lock);
+		bg.marking = want;
+		__atomic_store_n(&bg.marked, want, __ATOMIC_RELAXED);
 		__atomic_store_n(&bg.completed, want, __ATOMIC_RELAXED);
 		pthread_cond_broadcast(&bg.done);
 		gh_unlock(&bg.lock);
@@ -638,24 +670,33 @@ static void *gc_thread_main(void *arg)
 	return NULL;
 }
 
-/* Whether a collection has been asked of goheap-gc and not completed. */
+/* Whether a collection has been asked of goheap-gc whose marking has
+ * not ended. */
 static bool collection_pending(void)
 {
 	return __atomic_load_n(&bg.requested, __ATOMIC_RELAXED) !=
-	       __atomic_load_n(&bg.completed, __ATOMIC_RELAXED);
+	       __atomic_load_n(&bg.marked, __ATOMIC_RELAXED);
 }
 
-/* Wait, holding bg.lock, until collection *target has completed. */
-static void wait_done(void *target)
+typedef struct waiter {
+	uint64_t target;
+	enum wait_for what;
+} waiter;
+
+/* Wait, holding bg.lock, until collection w->target has completed or,
+ * with WAIT_MARKING, started marking. */
+static void wait_for(void *arg)
 {
-	while (bg.completed < *(uint64_t *)target)
+	waiter *w = arg;
+	while ((w->what == WAIT_MARKING ? bg.marking : bg.completed) < w->target)
 		gh_cond_wait(&bg.done, &bg.lock);
 }
 
-/* Ask goheap-gc for a collection (starting it if need be); with wait,
- * wait for a whole one that starts after now.  false if there is no
- * goheap-gc: the caller collects itself. */
-static bool request_collection(bool forced, bool wait)
+/* Ask goheap-gc for a collection (starting it if need be), unless one
+ * is pending and this one is not forced (goheap_gc's starts after the
+ * call), and wait as asked.  false if there is no goheap-gc: the caller
+ * collects itself. */
+static bool request_collection(bool forced, enum wait_for wait)
 {
 	gh_lock(&bg.lock);
 	if (!bg.started && !bg.failed) {
@@ -667,21 +708,18 @@ static bool request_collection(bool forced, bool wait)
 		return false;
 	}
 	uint64_t target = bg.requested;
-	if (forced || bg.requested == bg.completed) {
-		/* One more, unless one was asked for and has not started:
-		 * goheap_gc's must start after the call. */
+	if (forced || bg.requested == bg.marked) {
 		target = bg.requested + 1;
 		__atomic_store_n(&bg.requested, target, __ATOMIC_RELAXED);
 		bg.forced |= forced;
 		pthread_cond_signal(&bg.wake);
 	}
-	if (wait) {
-		if (!forced)
-			target = bg.requested;
+	if (wait != WAIT_NONE) {
 		/* Parked: the stops of the collection take this thread as
 		 * it is here, not where their signal would find it, below
 		 * registers that may still hold blocks the caller dropped. */
-		gh_stw_parked(wait_done, &target);
+		waiter w = {target, wait};
+		gh_stw_parked(wait_for, &w);
 	}
 	gh_unlock(&bg.lock);
 	return true;
@@ -689,7 +727,7 @@ static bool request_collection(bool forced, bool wait)
 
 void gh_gc_collect(bool forced)
 {
-	if (!concurrent_mode() || !request_collection(forced, forced))
+	if (!concurrent_mode() || !request_collection(forced, forced ? WAIT_DONE : WAIT_NONE))
 		collect_stw(forced);
 }
 
@@ -836,7 +874,7 @@ static void fork_child(void)
 	pthread_cond_init(&bg.wake, NULL);
 	pthread_cond_init(&bg.done, NULL);
 	bg.started = bg.failed = bg.forced = false;
-	bg.requested = bg.completed = 0;
+	bg.requested = bg.running = bg.marking = bg.marked = bg.completed = 0;
 	gh_threads_after_fork();
 	/* Spans first: giving the other threads' caches back sweeps. */
 	gh_sweep_after_fork();

@@ -168,6 +168,7 @@ typedef struct marker {
 	workbuf *buf;    /* current buffer, never NULL while marking */
 	uint64_t marked; /* bytes of the blocks this marker marked */
 	uint64_t marked_noscan; /* of them, pointer-free blocks */
+	uint64_t credit;        /* bytes scanned, not yet in scan_credit */
 	/* drain's prefetch ring: here rather than on the stack, where the
 	 * addresses it held would outlive the marking as stale roots of a
 	 * later collection started deeper in the same thread. */
@@ -341,6 +342,39 @@ static inline bool block_free(const gh_span *s, uintptr_t p)
 	       gh_track_peek(&((const gh_link *)p)->tag) == gh_free_tag((void *)p);
 }
 
+/* ---- Assist credit ----
+ *
+ * While the world runs, markers turn what they scan into credit, which
+ * allocating threads draw on before they owe scanning of their own
+ * (gh_mark_assist), in batches, so that the shared counter is touched
+ * once per CREDIT_BATCH bytes. */
+enum { CREDIT_BATCH = 64 << 10 };
+static int64_t scan_credit;
+static uint32_t credit_seq;     /* bumped with each batch, for waiters */
+static uint32_t credit_waiters; /* threads waiting for credit */
+
+static void flush_credit(marker *m)
+{
+	__atomic_add_fetch(&scan_credit, (int64_t)m->credit, __ATOMIC_RELAXED);
+	m->credit = 0;
+	__atomic_add_fetch(&credit_seq, 1, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&credit_waiters, __ATOMIC_RELAXED))
+		gh_os_wake(&credit_seq, GH_OS_WAKE_ALL);
+}
+
+/* Take up to want bytes of credit; returns what was taken. */
+static int64_t take_credit(int64_t want)
+{
+	int64_t have = __atomic_load_n(&scan_credit, __ATOMIC_RELAXED);
+	while (have > 0) {
+		int64_t take = have < want ? have : want;
+		if (__atomic_compare_exchange_n(&scan_credit, &have, have - take, true,
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			return take;
+	}
+	return 0;
+}
+
 /* A block taken from the queue: count and scan it, unless it is free. */
 static void scan_queued(marker *m, uintptr_t p, gh_span *s)
 {
@@ -348,6 +382,8 @@ static void scan_queued(marker *m, uintptr_t p, gh_span *s)
 		return; /* free: marked, but neither live nor holding pointers */
 	m->marked += s->elemsize;
 	scan_block(m, p, s);
+	if (GH_UNLIKELY((m->credit += s->elemsize) >= CREDIT_BATCH))
+		flush_credit(m);
 }
 
 void gh_mark_referents(gh_span *s, uintptr_t p)
@@ -871,6 +907,8 @@ static void rescan_span_part(marker *m, gh_span *s, uintptr_t a, uintptr_t b)
 		b = s->limit;
 	if (a >= b)
 		return;
+	if ((m->credit += b - a) >= CREDIT_BATCH)
+		flush_credit(m);
 	if (GH_SPANCLASS_CLASS(s->spanclass) == 0) {
 		if (gh_span_marked(s, 0))
 			scan_block_part(m, s, s->start, a, b);
@@ -917,6 +955,7 @@ static void scan_root(uintptr_t lo, uintptr_t hi)
 int gh_mark_start(uint64_t ratio)
 {
 	assist_ratio = ratio;
+	scan_credit = 0;
 	mk.heap_lo = __atomic_load_n(&gh_heap.arena_lo, __ATOMIC_RELAXED);
 	mk.heap_hi = __atomic_load_n(&gh_heap.arena_hi, __ATOMIC_RELAXED);
 	for (uint32_t i = 0; i < MAX_MARKERS; i++)
@@ -1070,38 +1109,74 @@ uint32_t gh_mark_concurrent_workers(void)
 
 static __thread marker assist_marker;
 
-void gh_mark_assist(uint64_t bytes)
+/* Scan up to budget bytes of gray blocks from the full list as the
+ * calling thread; returns the bytes scanned. */
+static int64_t assist_scan(int64_t budget)
 {
-	if (lf_empty(&mk.full))
-		return;
 	/* A no-stop section: the end cannot fall while this thread holds
 	 * gray blocks where no one else sees them. */
 	gh_stw_nostop_begin();
-	if (!gh_gc_marking_now()) {
+	if (!gh_gc_marking_now() || lf_empty(&mk.full)) {
 		gh_stw_nostop_end();
-		return;
+		return 0;
 	}
 	marker *m = &assist_marker, *saved = self_marker;
-	m->marked = m->marked_noscan = 0;
+	m->marked = m->marked_noscan = m->credit = 0;
 	if (!(m->buf = get_empty())) {
 		gh_stw_nostop_end();
-		return;
+		return 0;
 	}
 	self_marker = m;
-	int64_t budget = (int64_t)((bytes * assist_ratio) >> 10);
+	int64_t done = 0;
 	workbuf *f;
-	while (budget > 0 && (f = lf_pop(&mk.full))) {
-		while (f->n && budget > 0) {
+	while (done < budget && (f = lf_pop(&mk.full))) {
+		while (f->n && done < budget) {
 			struct entry e = f->e[--f->n];
 			scan_queued(m, e.p, e.s);
-			budget -= (int64_t)e.s->elemsize;
+			done += (int64_t)e.s->elemsize;
 		}
 		lf_push(f->n ? &mk.full : &mk.empty, f);
 	}
 	lf_push(m->buf->n ? &mk.full : &mk.empty, m->buf);
 	m->buf = NULL;
 	self_marker = saved;
+	m->credit = 0; /* spent on this thread's own debt */
 	__atomic_add_fetch(&assist_bytes, m->marked, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&assist_noscan, m->marked_noscan, __ATOMIC_RELAXED);
 	gh_stw_nostop_end();
+	return done;
+}
+
+typedef struct credit_wait {
+	uint32_t seq;
+} credit_wait;
+
+static void wait_credit(void *arg)
+{
+	credit_wait *w = arg;
+	__atomic_add_fetch(&credit_waiters, 1, __ATOMIC_RELAXED);
+	if (gh_gc_marking_now())
+		gh_os_wait(&credit_seq, w->seq, 100000);
+	__atomic_sub_fetch(&credit_waiters, 1, __ATOMIC_RELAXED);
+}
+
+void gh_mark_assist(uint64_t bytes)
+{
+	int64_t debt = (int64_t)((bytes * assist_ratio) >> 10);
+	debt -= take_credit(debt);
+	while (debt > 0 && gh_gc_marking_now()) {
+		debt -= assist_scan(debt);
+		if (debt <= 0)
+			break;
+		/* Nothing gray within reach: the markers hold it, or are
+		 * scanning written pages again.  Wait for their credit,
+		 * parked (this thread holds no block the collector needs
+		 * but in its frames), a tenth of a millisecond at a time. */
+		credit_wait w = {__atomic_load_n(&credit_seq, __ATOMIC_ACQUIRE)};
+		debt -= take_credit(debt);
+		if (debt > 0) {
+			gh_stw_parked(wait_credit, &w);
+			debt -= take_credit(debt);
+		}
+	}
 }

@@ -275,7 +275,14 @@ typedef struct gh_os_thread {
 	/* The last stop the thread put off, busy in the allocator (malloc.c):
 	 * the collector signals it again. */
 	uint32_t defer_epoch;
+	/* Parked (gh_stw_parked): GH_STW_PARKED, or the stop that took the
+	 * thread as it was (odd, as stops are); 0 running.  park_sp: where
+	 * it parked, its registers spilled above. */
+	uint32_t park;
+	uintptr_t park_sp;
 } gh_os_thread;
+
+#define GH_STW_PARKED 2u
 
 /* Non-zero while the calling thread is in a section a stop must not fall
  * into: the stop signal's handler, finding it set, puts the stop off and
@@ -294,6 +301,16 @@ static inline __attribute__((always_inline)) void gh_stw_nostop_end(void)
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	__atomic_store_n(&gh_stw_nostop, 0, __ATOMIC_RELAXED);
 }
+
+/* Run fn(arg) parked: the calling thread, registered, waits in fn for
+ * the collector (on a condition variable, say) and touches no block.
+ * Stops take it without a signal, as it was when it parked: its stack
+ * from there up, its callee-saved registers spilled on it.  What it keeps
+ * below -- fn's frames, the registers the calling convention lets fn
+ * clobber, and, were it signalled, the signal frame with its vector
+ * registers -- may hold addresses of blocks the program dropped.  A stop
+ * that took it runs to its end before fn's caller goes on. */
+GH_INTERNAL void gh_stw_parked(void (*fn)(void *), void *arg);
 
 /* Install the stop signal's handler (at start-up).  0, or -1. */
 GH_INTERNAL int gh_stw_init(void);
