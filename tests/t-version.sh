@@ -58,9 +58,9 @@ diag() { # diag TEXT: print TEXT as TAP comment lines
 }
 # is GOT WANT DESCRIPTION: a check that two strings are equal.
 is() {
-	test "x$1" = "x$2"
+	test "$1" = "$2"
 	ok $? "$3"
-	[ "x$1" = "x$2" ] || diag "got: '$1'
+	[ "$1" = "$2" ] || diag "got: '$1'
 expected: '$2'"
 }
 
@@ -78,6 +78,7 @@ minor=${minor%.*}
 patch=${version##*.}
 printf '%s\n' "$version" | grep -qE '^[0-9]+\.[0-9]{1,2}\.[0-9]{1,2}$'
 ok $? "PACKAGE_VERSION $version is MAJOR.MINOR.PATCH with MINOR and PATCH below 100"
+# shellcheck disable=SC2003 # expr: a part "08" is 8, not a bad octal number
 number=$(expr "$major" \* 10000 + "$minor" \* 100 + "$patch" 2>/dev/null)
 
 # --- 2. GOHEAP_VERSION as a program sees it ----------------------------------
