@@ -304,7 +304,7 @@ static void test_probe(void)
 		prev = call;
 	}
 	for (int i = 0; i < 3; i++) {
-		swap_env(vars[i], saved[i]);
+		free(swap_env(vars[i], saved[i]));
 		free(saved[i]);
 	}
 
