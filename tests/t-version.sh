@@ -82,9 +82,9 @@ ok $? "PACKAGE_VERSION $version is MAJOR.MINOR.PATCH with MINOR and PATCH below 
 number=$(expr "$major" \* 10000 + "$minor" \* 100 + "$patch" 2>/dev/null)
 
 # --- 2. GOHEAP_VERSION as a program sees it ----------------------------------
-got=$(printf '#include <goheap.h>\ngoheap_version_is GOHEAP_VERSION\n' |
-	$CC -E -I"$top_builddir/include" -I"$top_srcdir/include" -x c - 2>&1 |
-	sed -n 's/^goheap_version_is //p')
+got=$(echo '#include <goheap.h>' |
+	$CC -E -dM -I"$top_builddir/include" -I"$top_srcdir/include" -x c - 2>&1 |
+	sed -n 's/^#define GOHEAP_VERSION //p')
 is "$got" "$number" "GOHEAP_VERSION in the built <goheap.h> is $version as MAJOR*10000+MINOR*100+PATCH"
 ! grep -qE '^[ \t]*#[ \t]*define[ \t]+GOHEAP_VERSION([ \t]|$)' "$top_srcdir/include/goheap.h"
 ok $? "include/goheap.h takes GOHEAP_VERSION from configure, does not define it"
