@@ -4,7 +4,8 @@
 # Run from anywhere in a clone, as root, on Debian 12:
 #     bash .ci/debian-check.sh
 # It
-#  1. installs what building the packages needs (apt-get), if missing;
+#  1. installs what building the packages needs, if missing
+#     (scripts/apt-install.sh);
 #  2. copies the tree to a temporary directory, so that the clone stays clean
 #     (with git: the tracked files and the untracked ones that .gitignore
 #     does not exclude, as a fresh clone plus local changes would have);
@@ -31,7 +32,9 @@ keep=${DEBIAN_CHECK_KEEP:-0}
 export DEBIAN_FRONTEND=noninteractive
 exec </dev/null
 
-n=0 passed=0 failed=0
+# passed, failed and totals.
+. "$top/scripts/tally.sh"
+n=0
 check() { # check STATUS NAME [COMMENT]: record one check's result
 	n=$((n + 1))
 	if [ "$1" -eq 0 ]; then
@@ -44,8 +47,7 @@ check() { # check STATUS NAME [COMMENT]: record one check's result
 }
 finish() {
 	echo "1..$n"
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ] && exit 0
+	totals && exit 0
 	exit 1
 }
 # Print a file's lines indented, as TAP diagnostics.
@@ -63,27 +65,11 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # --- 1. What the build and the checks need ---------------------------------
-deps=(build-essential debhelper dh-autoreconf devscripts dpkg-dev fakeroot
-	lintian pkg-config autoconf automake libtool)
-# What the autopkgtests of debian/tests/control depend on besides the
-# packages built here (step 7 runs them without the autopkgtest tool).
-deps+=(mmv)
-missing=()
-for p in "${deps[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-		missing+=("$p")
-done
 deps_ok=0
-if ((${#missing[@]})); then
-	echo "# installing ${missing[*]}"
-	{ $SUDO apt-get update -qq &&
-		$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
-		>/tmp/debian-check-deps.$$.log 2>&1 || {
-		deps_ok=1
-		diag /tmp/debian-check-deps.$$.log | tail -30
-	}
-	rm -f /tmp/debian-check-deps.$$.log
-fi
+# mmv: what the autopkgtests of debian/tests/control depend on besides the
+# packages built here (step 7 runs them without the autopkgtest tool).
+bash "$top/scripts/apt-install.sh" build-essential debhelper dh-autoreconf devscripts \
+	dpkg-dev fakeroot lintian pkg-config autoconf automake libtool mmv || deps_ok=1
 
 # --- 2. A copy of the tree -------------------------------------------------
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/debian-check.XXXXXX") || exit 1
@@ -115,14 +101,7 @@ fi
 
 # Anything missing from Build-Depends that the list above lacks (someone
 # added a build dependency): let apt work it out from debian/control.
-if [ $deps_ok = 0 ] && ! (cd "$src" && dpkg-checkbuilddeps) >/dev/null 2>&1; then
-	echo "# installing the remaining build dependencies (apt-get build-dep)"
-	{ $SUDO apt-get update -qq &&
-		$SUDO apt-get build-dep -y -qq --no-install-recommends "$src"; } \
-		>"$tmp/build-dep.log" 2>&1 || deps_ok=1
-	(cd "$src" && dpkg-checkbuilddeps) >>"$tmp/build-dep.log" 2>&1 || deps_ok=1
-	[ $deps_ok = 0 ] || diag "$tmp/build-dep.log" | tail -30
-fi
+[ $deps_ok != 0 ] || bash "$top/scripts/apt-install.sh" --build-dep "$src" || deps_ok=1
 check $deps_ok "build dependencies installed"
 [ $deps_ok = 0 ] || finish
 
@@ -216,8 +195,8 @@ install_ok=1
 if [ $build_ok = 0 ]; then
 	install_ok=0
 	# --reinstall: a same-version package left by an earlier run is replaced.
-	$SUDO apt-get install -y -q --reinstall --no-install-recommends "${debs[@]}" \
-		>"$tmp/install.log" 2>&1 || install_ok=1
+	$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --reinstall \
+		--no-install-recommends "${debs[@]}" >"$tmp/install.log" 2>&1 || install_ok=1
 	[ $install_ok = 0 ] || diag "$tmp/install.log" | tail -30
 	check $install_ok "apt-get install ${debs[*]##*/}"
 else
@@ -275,7 +254,7 @@ if [ $install_ok = 0 ] && [ "$keep" != 1 ]; then
 		d=${d##*/}
 		pkgs+=("${d%%_*}")
 	done
-	$SUDO apt-get purge -y -q "${pkgs[@]}" >/dev/null 2>&1 ||
+	$SUDO apt-get -o DPkg::Lock::Timeout=600 purge -y -q "${pkgs[@]}" >/dev/null 2>&1 ||
 		echo "# warning: could not remove ${pkgs[*]}"
 fi
 

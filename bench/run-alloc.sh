@@ -205,7 +205,7 @@ if [ "$use_goheap" = yes ]; then
 			log "run-alloc.sh: $so does not exist (run make in $build_dir)"
 			exit 1
 		fi
-		goheap_flags="-I${snap:-$srcdir}/include -L$build_dir/lib/.libs -lgoheap -Wl,-rpath,$build_dir/lib/.libs"
+		goheap_flags="-I$build_dir/include -I${snap:-$srcdir}/include -L$build_dir/lib/.libs -lgoheap -Wl,-rpath,$build_dir/lib/.libs"
 		goheap_note="libgoheap from $build_dir"
 		if [ -n "$rev" ]; then
 			goheap_note="libgoheap at $(git -C "$srcdir" rev-parse --short "$rev") ($rev), built apart"

@@ -90,7 +90,8 @@ if [ ! -e "$libdir/libgoheap.so" ]; then
 	log "$libdir/libgoheap.so does not exist (run make in $build)"
 	exit 1
 fi
-# The header that goes with the library: the build's source tree.
+# The header that goes with the library: the build's source tree (and the
+# build's include/, where configure writes <goheap/version.h>).
 incdir=$srcdir/include
 if [ -f "$build/Makefile" ]; then
 	s=$(sed -n 's/^abs_top_srcdir = //p' "$build/Makefile")
@@ -114,7 +115,7 @@ cflags="-O2 -pthread -Wall ${BENCH_CFLAGS:-}"
 if ! $CC -O2 -Wall -o "$out/bin/rsswrap" "$here/rsswrap.c" >"$out/logs/cc-rsswrap.log" 2>&1; then
 	log "cannot build rsswrap:"; cat "$out/logs/cc-rsswrap.log" >&2; exit 1
 fi
-gh="-I$incdir -L$libdir -lgoheap -Wl,-rpath,$libdir"
+gh="-I$build/include -I$incdir -L$libdir -lgoheap -Wl,-rpath,$libdir"
 # variant|macro|libraries|programs
 variants="goheap|-DBV_GOHEAP|$gh|gcbench binarytrees allocrate pause
 goheap-typed|-DBV_GOHEAP_TYPED|$gh|gcbench

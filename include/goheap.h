@@ -12,6 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* GOHEAP_VERSION: this release as major * 10000 + minor * 100 + patch
+ * (10203 for 1.2.3), written by configure. */
+#include <goheap/version.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -28,9 +32,6 @@ extern "C" {
 #define GOHEAP_ATTR(...)
 #endif
 #define GOHEAP_MALLOC_ATTR(...) GOHEAP_ATTR(malloc, warn_unused_result, __VA_ARGS__)
-
-/* Version of this header: major * 10000 + minor * 100 + patch. */
-#define GOHEAP_VERSION 100
 
 /* Number of small size classes, class 0 (large objects) included. */
 #define GOHEAP_NUM_SIZE_CLASSES 81

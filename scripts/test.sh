@@ -8,18 +8,11 @@
 # counts.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-bash "$top/scripts/build.sh" || { echo "0 passed, 1 failed"; exit 1; }
+# passed, failed, count LOG and totals.
+. "$top/scripts/tally.sh"
+bash "$top/scripts/build.sh" || { failed=1; totals; exit 1; }
 cd "$top/build"
 
-passed=0 failed=0
-# Add the counts of the test-suite.log of the run just made.
-count() {
-	local log=$1 p f
-	p=$(sed -n 's/^# PASS: *\([0-9]*\)/\1/p' "$log" | head -1)
-	f=$(awk '/^# (FAIL|XPASS|ERROR):/ { s += $3 } END { print s + 0 }' "$log")
-	passed=$((passed + ${p:-0}))
-	failed=$((failed + ${f:-0}))
-}
 run() {
 	local name=$1
 	shift
@@ -108,5 +101,4 @@ for t in statfile heapdump api; do
 		tail -30 "fuzz-$t.log"
 	fi
 done
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+totals

@@ -6,10 +6,15 @@
 #     man/<function>.3;
 #  2. if lib/.libs/libgoheap.so is built, every goheap_* symbol it exports
 #     has such a page too;
-#  3. every page in man/ is listed in dist_man_MANS of Makefile.am, so that
-#     it is installed and distributed, and every page listed there exists;
+#  3. every page in man/ is listed in Makefile.am, so that it is installed
+#     and distributed: a page made by configure from man/PAGE.in (those that
+#     name the release in their title) in nodist_man_MANS and in
+#     configure.ac's AC_CONFIG_FILES, any other in dist_man_MANS; and every
+#     page listed there exists;
 #  4. every page passes "mandoc -Tlint -W warning" and "groff -ww -z -man"
-#     without a message (each check is skipped if its tool is missing).
+#     without a message (each check is skipped if its tool is missing), the
+#     pages made by configure as built in $top_builddir/man, with nothing
+#     left of the form @NAME@ for configure to substitute.
 #
 # make check sets top_srcdir and top_builddir; run by hand, both default to
 # the directory above this script:
@@ -25,6 +30,10 @@ here=$(cd "$(dirname "$0")" && pwd) || exit 99
 : "${top_srcdir:=$here/..}"
 : "${top_builddir:=$here/..}"
 
+builddir=$(cd "$top_builddir" 2>/dev/null && pwd) || {
+	echo "Bail out! no build directory $top_builddir"
+	exit 99
+}
 header=$top_srcdir/include/goheap.h
 mandir=$(cd "$top_srcdir/man" 2>/dev/null && pwd) || {
 	echo "Bail out! no man directory in $top_srcdir"
@@ -33,6 +42,19 @@ mandir=$(cd "$top_srcdir/man" 2>/dev/null && pwd) || {
 [ -r "$header" ] || {
 	echo "Bail out! cannot read $header"
 	exit 99
+}
+
+# A page is man/PAGE as written, or made by configure from man/PAGE.in
+# (in the build directory).
+made() { test -f "$mandir/$1.in"; } # made PAGE: configure makes PAGE
+have_page() { test -f "$mandir/$1" || made "$1"; }
+# The file to read for PAGE.
+page_file() {
+	if made "$1"; then
+		echo "$builddir/man/$1"
+	else
+		echo "$mandir/$1"
+	fi
 }
 
 n=0
@@ -85,7 +107,7 @@ if [ -z "$funcs" ]; then
 	ok 1 "goheap.h declares goheap_* functions"
 fi
 for f in $funcs; do
-	test -f "$mandir/$f.3"
+	have_page "$f.3"
 	ok $? "goheap.h: $f has a page man/$f.3"
 done
 
@@ -104,7 +126,7 @@ else
 		ok 1 "$so exports goheap_* symbols"
 	fi
 	for s in $syms; do
-		test -f "$mandir/$s.3"
+		have_page "$s.3"
 		ok $? "libgoheap.so: $s has a page man/$s.3"
 	done
 fi
@@ -112,7 +134,7 @@ fi
 # --- 2b. The libgc.so.1 drop-in: every GC_* name of <goheap/gc.h> and
 # of the built library is described in goheap-gc(3) -------------------------
 gch=$top_srcdir/include/goheap/gc.h
-gcpage=$mandir/goheap-gc.3
+gcpage=$(page_file goheap-gc.3)
 # The page's text with groff's escaped hyphens and font changes undone.
 gctext=$(sed -e 's/\\-/-/g' "$gcpage" 2>/dev/null)
 gcnames=$(strip_comments "$gch" |
@@ -132,26 +154,44 @@ done
 ok $? "goheap-gc.3 describes every GC_* entry point of gc.h and libgc.so.1"
 [ -z "$missing" ] || diag "not on the page:$missing"
 
-# --- 3. Pages and dist_man_MANS agree -------------------------------------
-pages=$(cd "$mandir" && ls | grep -E '^goheap[a-z0-9_]*\.[1-9]$' | sort)
+# --- 3. Pages and Makefile.am agree ---------------------------------------
+pages=$(cd "$mandir" && ls | sed -n 's/^\(goheap[a-z0-9_-]*\.[1-9]\)\(\.in\)\{0,1\}$/\1/p' |
+	sort -u)
 if [ -z "$pages" ]; then
 	ok 1 "man/ holds pages"
 fi
-makefile=$top_srcdir/Makefile.am
-if [ -f "$makefile" ]; then
-	listed=$(awk '/^dist_man_MANS[ \t]*\+?=/ { f = 1 }
+# The words of variable $1 in Makefile.am, man/ stripped.
+listed_in() {
+	awk -v var="$1" '$1 == var && ($2 == "=" || $2 == "+=") { f = 1 }
 		f { print; if (!/\\$/) f = 0 }' "$makefile" |
-		tr ' \t\\' '\n\n\n' | sed -n 's|^man/||p' | sort -u)
+		tr ' \t\\' '\n\n\n' | sed -n 's|^man/||p' | sort -u
+}
+makefile=$top_srcdir/Makefile.am
+configure_ac=$top_srcdir/configure.ac
+if [ -f "$makefile" ] && [ -f "$configure_ac" ]; then
+	dist=$(listed_in dist_man_MANS)
+	nodist=$(listed_in nodist_man_MANS)
 	for p in $pages; do
-		printf '%s\n' "$listed" | grep -qxF "$p"
-		ok $? "man/$p is listed in dist_man_MANS"
+		if made "$p"; then
+			printf '%s\n' "$nodist" | grep -qxF "$p"
+			ok $? "man/$p (from man/$p.in) is listed in nodist_man_MANS"
+			grep -qE "(^|[[ \t])man/$p([] \t]|\$)" "$configure_ac"
+			ok $? "man/$p is made by configure (AC_CONFIG_FILES in configure.ac)"
+		else
+			printf '%s\n' "$dist" | grep -qxF "$p"
+			ok $? "man/$p is listed in dist_man_MANS"
+		fi
 	done
-	for p in $listed; do
-		test -f "$mandir/$p"
-		ok $? "dist_man_MANS: man/$p exists"
+	for p in $dist; do
+		test -f "$mandir/$p" && ! made "$p"
+		ok $? "dist_man_MANS: man/$p exists as written"
+	done
+	for p in $nodist; do
+		made "$p"
+		ok $? "nodist_man_MANS: man/$p.in exists"
 	done
 else
-	skip "pages are listed in dist_man_MANS" "no $makefile"
+	skip "pages are listed in Makefile.am" "no $makefile or $configure_ac"
 fi
 
 # --- 4. Every page renders without warnings ------------------------------
@@ -161,7 +201,7 @@ trap 'exit 99' HUP INT TERM
 for p in $pages; do
 	sec=${p##*.}
 	mkdir -p "$tmp/man$sec"
-	ln -s "$mandir/$p" "$tmp/man$sec/$p"
+	ln -s "$(page_file "$p")" "$tmp/man$sec/$p"
 done
 
 have_mandoc=no; command -v mandoc >/dev/null 2>&1 && have_mandoc=yes
@@ -169,8 +209,16 @@ have_groff=no; command -v groff >/dev/null 2>&1 && have_groff=yes
 for p in $pages; do
 	sec=${p##*.}
 	page=man$sec/$p
+	file=$(page_file "$p")
+	if made "$p"; then
+		left=$(grep -n '@[A-Za-z_][A-Za-z0-9_]*@' "$file" 2>&1)
+		test -f "$file" && test -z "$left"
+		ok $? "$page: configure made it from man/$p.in, substituting everything"
+		[ -z "$left" ] || diag "$left"
+		[ -f "$file" ] || continue
+	fi
 	alias=no
-	if [ "$(wc -l <"$mandir/$p")" -le 1 ] && grep -q '^\.so ' "$mandir/$p"; then
+	if [ "$(wc -l <"$file")" -le 1 ] && grep -q '^\.so ' "$file"; then
 		alias=yes
 	fi
 
