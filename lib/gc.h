@@ -113,10 +113,9 @@ static inline bool gh_gc_marking_now(void)
 
 /* Mostly-concurrent marking (mgcmark.c has the protocol).  With the world
  * stopped, at the start: note the roots (scan them, graying what they
- * reach).  assist_ratio: the bytes of blocks an allocating thread scans
- * per byte it takes, in 1/1024ths (gh_mark_assist).  0, or -1 if no mark
- * buffer can be had. */
-GH_INTERNAL int gh_mark_start(uint64_t assist_ratio);
+ * reach).  scan_estimate: the bytes marking will scan if the last cycle
+ * is no guide (the first one).  0, or -1 if no mark buffer can be had. */
+GH_INTERNAL int gh_mark_start(uint64_t scan_estimate);
 /* With the world running: mark from the gray blocks, then re-scan the
  * pages written meanwhile, round after round while that shrinks. */
 GH_INTERNAL void gh_mark_concurrent(void);
@@ -147,6 +146,11 @@ GH_INTERNAL void gh_mark_after_fork(void);
 /* Of what the last gh_mark marked, the bytes of pointer-free blocks (the
  * libgc.so.1 drop-in paces by the mix, boehm.c).  Written by gh_mark. */
 GH_INTERNAL extern uint64_t gh_mark_noscan_bytes;
+/* Of what the last marking marked, the bytes of blocks allocated while it
+ * ran: born marked whether or not they are reachable, counted as new
+ * allocation by the pacer (mgc.c).  Written by gh_mark and
+ * gh_mark_finish. */
+GH_INTERNAL extern uint64_t gh_mark_black_bytes;
 /* Types in [gh_markproc_types, + len) stand for the libgc.so.1 drop-in's
  * kinds with a mark procedure (boehm_mark.c): marking scans a typed block
  * of one of them with gh_markproc_scan instead of the type's bitmap.

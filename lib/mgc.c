@@ -208,7 +208,7 @@ static void adjust_trigger(uint64_t before, uint64_t peak)
 	uint64_t live = gh_gc.last_live, growth = goal > live ? goal - live : 1;
 	if (peak > goal && ratio > GH_TRIGGER_MIN + 50)
 		ratio -= 50;
-	else if (peak < goal - growth / 4 && before >= gh_gc.trigger && ratio < GH_TRIGGER_MAX - 50)
+	else if (peak < goal - growth / 16 && ratio < GH_TRIGGER_MAX - 50)
 		ratio += 50;
 	gh_gc.trigger_ratio = ratio;
 }
@@ -411,12 +411,17 @@ static void cycle_end(cycle *c)
 		gh_gc.pause_end[i] = c->wall_end;
 		gh_gc.pause_total_ns += pause;
 		gh_gc.last_gc = gh_gc.pause_end[i];
-		gh_gc.last_live = c->marked;
 		/* Read without the lock by the monitor thread. */
 		__atomic_store_n(&gh_gc.numgc, gh_gc.numgc + 1, __ATOMIC_RELAXED);
 		if (c->concurrent)
 			adjust_trigger(c->before, c->peak);
-		set_goals(c->marked, c->inuse);
+		/* The next goal grows from what marking found reachable: the
+		 * blocks allocated while it ran are born marked, reachable or
+		 * not, and count as allocated since, as they were.  (Go counts
+		 * them as live; with marking that takes a while against a fast
+		 * allocator, the goal then grows with its own garbage.) */
+		gh_gc.last_live = c->marked - gh_mark_black_bytes;
+		set_goals(gh_gc.last_live, c->inuse);
 	} else {
 		/* Try again once the heap has grown by half. */
 		uint64_t again = c->before + c->before / 2 + GH_MIN_GOAL;
@@ -546,21 +551,11 @@ static bool concurrent_mode(void)
 	       !(__atomic_load_n(&gh_debug_flags, __ATOMIC_RELAXED) & GH_DEBUG_EFENCE);
 }
 
-/* The assist ratio of a cycle that starts now (gh_mark_start): Go's, kept
- * for the cycle -- the bytes the last cycle scanned, over the room left
- * before the goal (at least a twentieth of the goal), so that marking
- * ends by the goal if the program alone marked. */
-static uint64_t assist_ratio(void)
+/* What the next marking scans, as far as the last one tells: the bytes it
+ * marked that hold pointers. */
+static uint64_t scan_estimate(void)
 {
-	uint64_t goal = __atomic_load_n(&gh_gc.next_gc, __ATOMIC_RELAXED), live = heap_live();
-	uint64_t scan = gh_gc.last_live > gh_mark_noscan_bytes
-				? gh_gc.last_live - gh_mark_noscan_bytes
-				: 0;
-	uint64_t room = goal > live ? goal - live : 0;
-	if (room < goal / 20)
-		room = goal / 20 + 1;
-	uint64_t r = scan > UINT64_MAX >> 10 ? UINT64_MAX / room : (scan << 10) / room;
-	return r < 256 ? 256 : r > (64u << 10) ? 64u << 10 : r;
+	return gh_gc.last_live > gh_mark_noscan_bytes ? gh_gc.last_live - gh_mark_noscan_bytes : 0;
 }
 
 /* The start of marking, with the world stopped (loader's lock held). */
@@ -577,7 +572,7 @@ static void start_in_loader(void *arg)
 	__atomic_store_n(&gh_gc_phase, GH_PHASE_MARK, __ATOMIC_RELEASE);
 	/* What the caches' spans hand out from now on is black. */
 	gh_mcache_mark_start_all();
-	c->ok = gh_mark_start(assist_ratio()) == 0;
+	c->ok = gh_mark_start(scan_estimate()) == 0;
 	if (!c->ok)
 		__atomic_store_n(&gh_gc_phase, GH_PHASE_OFF, __ATOMIC_RELEASE);
 	gh_track_quiet_end();

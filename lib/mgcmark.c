@@ -201,7 +201,7 @@ static struct {
 	     PTHREAD_COND_INITIALIZER, 0, 0, 0, 0};
 
 bool gh_marking;
-uint64_t gh_mark_noscan_bytes;
+uint64_t gh_mark_noscan_bytes, gh_mark_black_bytes;
 
 /* The marker of the calling thread, for the callbacks that reach marking
  * through other files (root enumeration, finalizer records). */
@@ -349,12 +349,17 @@ static inline bool block_free(const gh_span *s, uintptr_t p)
  * (gh_mark_assist), in batches, so that the shared counter is touched
  * once per CREDIT_BATCH bytes. */
 enum { CREDIT_BATCH = 64 << 10 };
+/* Pacing (gh_mark_assist): the scanning this marking is expected to do,
+ * and what it has done so far -- markers' credit made and assists'
+ * scanning -- and what the last concurrent marking did. */
+static uint64_t work_expected, work_done, work_last;
 static int64_t scan_credit;
 static uint32_t credit_seq;     /* bumped with each batch, for waiters */
 static uint32_t credit_waiters; /* threads waiting for credit */
 
 static void flush_credit(marker *m)
 {
+	__atomic_add_fetch(&work_done, m->credit, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&scan_credit, (int64_t)m->credit, __ATOMIC_RELAXED);
 	m->credit = 0;
 	__atomic_add_fetch(&credit_seq, 1, __ATOMIC_RELEASE);
@@ -737,6 +742,7 @@ uint64_t gh_mark(void)
 		noscan += mk.m[i].marked_noscan;
 	}
 	gh_mark_noscan_bytes = noscan;
+	gh_mark_black_bytes = 0;
 	return marked;
 }
 
@@ -826,7 +832,6 @@ static uint32_t conc_nmarkers; /* markers while the world runs */
 static uint64_t black_bytes, black_noscan; /* allocated black this cycle */
 static uint64_t assist_bytes, assist_noscan; /* marked by assists */
 static bool tracking_lost; /* a round could not read the written pages */
-static uint64_t assist_ratio; /* see gh_mark_start */
 
 /* Whether block idx of the small span s is black: marked, or handed out by
  * its owner since the span was cached while marking runs (markfrom). */
@@ -952,9 +957,12 @@ static void scan_root(uintptr_t lo, uintptr_t hi)
 	scan_range(self_marker, lo, hi);
 }
 
-int gh_mark_start(uint64_t ratio)
+int gh_mark_start(uint64_t scan_estimate)
 {
-	assist_ratio = ratio;
+	work_expected = work_last ? work_last : scan_estimate;
+	if (work_expected < (1u << 20))
+		work_expected = 1u << 20;
+	work_done = 0;
 	scan_credit = 0;
 	mk.heap_lo = __atomic_load_n(&gh_heap.arena_lo, __ATOMIC_RELAXED);
 	mk.heap_hi = __atomic_load_n(&gh_heap.arena_hi, __ATOMIC_RELAXED);
@@ -1087,6 +1095,7 @@ uint64_t gh_mark_finish(void)
 	bool recovered = mk.overflow;
 	if (mk.overflow)
 		recover();
+	work_last = __atomic_load_n(&work_done, __ATOMIC_RELAXED);
 	gh_os_clear_vector_registers();
 	__atomic_store_n(&gh_marking, false, __ATOMIC_RELAXED);
 	uint64_t marked = 0, noscan = 0;
@@ -1099,6 +1108,7 @@ uint64_t gh_mark_finish(void)
 		noscan += black_noscan + assist_noscan;
 	}
 	gh_mark_noscan_bytes = noscan;
+	gh_mark_black_bytes = black_bytes < marked ? black_bytes : marked;
 	return marked;
 }
 
@@ -1140,6 +1150,7 @@ static int64_t assist_scan(int64_t budget)
 	lf_push(m->buf->n ? &mk.full : &mk.empty, m->buf);
 	m->buf = NULL;
 	self_marker = saved;
+	__atomic_add_fetch(&work_done, (uint64_t)done, __ATOMIC_RELAXED);
 	m->credit = 0; /* spent on this thread's own debt */
 	__atomic_add_fetch(&assist_bytes, m->marked, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&assist_noscan, m->marked_noscan, __ATOMIC_RELAXED);
@@ -1160,9 +1171,34 @@ static void wait_credit(void *arg)
 	__atomic_sub_fetch(&credit_waiters, 1, __ATOMIC_RELAXED);
 }
 
+/* The scanning owed for taking bytes: Go's assist ratio, kept up to date
+ * -- the scanning left to do over the room left before the goal, so that
+ * marking ends by the goal however the work is shared between markers and
+ * assists.  Past the goal the room is what is left before the heap is a
+ * tenth over it, shrunk fourfold; at least an eighth of the expected work
+ * is always counted as left, as marking may need more than expected. */
+static int64_t assist_debt(uint64_t bytes)
+{
+	uint64_t expected = work_expected, done = __atomic_load_n(&work_done, __ATOMIC_RELAXED);
+	uint64_t left = expected > done ? expected - done : 0;
+	if (left < expected / 8)
+		left = expected / 8;
+	uint64_t goal = __atomic_load_n(&gh_gc.next_gc, __ATOMIC_RELAXED);
+	int64_t live = (int64_t)__atomic_load_n(&gh_gc.heap_live, __ATOMIC_RELAXED);
+	uint64_t hard = goal + goal / 10, room;
+	if (live < 0 || (uint64_t)live < goal)
+		room = goal - (live < 0 ? 0 : (uint64_t)live);
+	else
+		room = (uint64_t)live < hard ? (hard - (uint64_t)live) / 4 : 0;
+	if (room < goal / 256 + 1)
+		room = goal / 256 + 1;
+	double debt = (double)bytes * (double)left / (double)room;
+	return debt > (double)INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)debt;
+}
+
 void gh_mark_assist(uint64_t bytes)
 {
-	int64_t debt = (int64_t)((bytes * assist_ratio) >> 10);
+	int64_t debt = assist_debt(bytes);
 	debt -= take_credit(debt);
 	while (debt > 0 && gh_gc_marking_now()) {
 		debt -= assist_scan(debt);
