@@ -593,7 +593,6 @@ static void finish_in_loader(void *arg)
 	c->marked = gh_mark_finish();
 	c->marked += gh_specials_mark_end();
 	gh_track_quiet_end();
-	gh_wt_stop();
 	__atomic_store_n(&gh_gc_phase, GH_PHASE_OFF, __ATOMIC_RELEASE);
 	c->peak = heap_live();
 	__atomic_add_fetch(&gh_gc.epoch, 1, __ATOMIC_RELEASE);
@@ -631,6 +630,9 @@ static void collect_concurrent(bool forced)
 	}
 	gh_mark_concurrent();
 	with_stop_locks(finish_in_loader, &c);
+	/* Tracking ends with the world running: dropping the protection of
+	 * every page costs milliseconds per GiB (wtrack_linux.c). */
+	gh_wt_stop();
 	c.ok = true;
 	cycle_end(&c);
 }

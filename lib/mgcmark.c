@@ -1016,11 +1016,29 @@ static void drain_round(uint32_t nmarkers)
 	}
 }
 
+static uint32_t assists_active; /* threads in assist_scan */
+
+/* Drain rounds until no gray block is left where the markers see it, nor
+ * with an assist (which puts back what it did not scan).  Gray blocks
+ * left over would be the final pause's to mark, with all they reach. */
+static void drain_quiet(uint32_t nmarkers)
+{
+	for (;;) {
+		drain_round(nmarkers);
+		uint32_t active = __atomic_load_n(&assists_active, __ATOMIC_ACQUIRE);
+		if (!lf_empty(&mk.full))
+			continue;
+		if (!active)
+			return;
+		sched_yield();
+	}
+}
+
 void gh_mark_concurrent(void)
 {
 	uint32_t nall = mk.nmarkers;
 	concurrent_now = true;
-	drain_round(conc_nmarkers);
+	drain_quiet(conc_nmarkers);
 	uint64_t prev = UINT64_MAX;
 	for (int round = 0; round < MAX_ROUNDS; round++) {
 		marker *m0 = &mk.m[0];
@@ -1031,7 +1049,7 @@ void gh_mark_concurrent(void)
 		if (gh_wt_collect(rescan_written, &c) != 0)
 			tracking_lost = true;
 		self_marker = NULL;
-		drain_round(conc_nmarkers);
+		drain_quiet(conc_nmarkers);
 		if (tracking_lost)
 			break;
 		uint64_t pages = c.bytes >> GH_PAGE_SHIFT;
@@ -1136,6 +1154,7 @@ static int64_t assist_scan(int64_t budget)
 		gh_stw_nostop_end();
 		return 0;
 	}
+	__atomic_add_fetch(&assists_active, 1, __ATOMIC_ACQ_REL);
 	self_marker = m;
 	int64_t done = 0;
 	workbuf *f;
@@ -1154,6 +1173,7 @@ static int64_t assist_scan(int64_t budget)
 	m->credit = 0; /* spent on this thread's own debt */
 	__atomic_add_fetch(&assist_bytes, m->marked, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&assist_noscan, m->marked_noscan, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&assists_active, 1, __ATOMIC_ACQ_REL);
 	gh_stw_nostop_end();
 	return done;
 }

@@ -239,6 +239,11 @@ static void leave(uint32_t seen)
 
 typedef struct wt_range {
 	uintptr_t lo, hi; /* hi grows in place (atomic) */
+	/* Armed up to here (atomic, <= hi): a range is listed before it is
+	 * armed (see track_new), and the part not armed yet is not
+	 * collected -- the heap has handed none of it out, and PAGEMAP_SCAN
+	 * refuses (EPERM) a range with memory not registered. */
+	uintptr_t armed;
 } wt_range;
 
 enum { WT_SEG_RANGES = 4095 };
@@ -260,20 +265,32 @@ static void *wt_alloc(size_t n)
 }
 
 /* Call fn on every range of the cycle, as far as it was published. */
-static int ranges_foreach(int (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg)
+/* fn on each listed range, or with armed, on the armed part of each. */
+static int ranges_walk(bool armed, int (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg)
 {
 	for (wt_seg *s = __atomic_load_n(&segs, __ATOMIC_ACQUIRE); s;
 	     s = __atomic_load_n(&s->next, __ATOMIC_ACQUIRE)) {
 		uint32_t n = __atomic_load_n(&s->n, __ATOMIC_ACQUIRE);
 		for (uint32_t i = 0; i < n; i++) {
 			uintptr_t lo = s->r[i].lo;
-			uintptr_t hi = __atomic_load_n(&s->r[i].hi, __ATOMIC_ACQUIRE);
-			int rc = fn(lo, hi, arg);
+			uintptr_t hi = __atomic_load_n(armed ? &s->r[i].armed : &s->r[i].hi,
+						       __ATOMIC_ACQUIRE);
+			int rc = lo < hi ? fn(lo, hi, arg) : 0;
 			if (rc)
 				return rc;
 		}
 	}
 	return 0;
+}
+
+static int ranges_foreach(int (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg)
+{
+	return ranges_walk(false, fn, arg);
+}
+
+static int ranges_foreach_armed(int (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg)
+{
+	return ranges_walk(true, fn, arg);
 }
 
 /* The first range of the cycle that overlaps [lo, hi), or NULL. */
@@ -289,12 +306,13 @@ static const wt_range *ranges_overlap(uintptr_t lo, uintptr_t hi)
 /* Add [lo, hi) to the list (track_lock held): grow the last range if it
  * ends at lo.  0, or -1 (ENOMEM).  In a cycle the segments before the
  * first one not full are full, those after it empty. */
-static int ranges_add(uintptr_t lo, uintptr_t hi)
+/* List [lo, hi), not armed yet: the range it is in, or NULL (no memory). */
+static wt_range *ranges_add(uintptr_t lo, uintptr_t hi)
 {
 	if (!segs) {
 		wt_seg *s = wt_alloc(sizeof *s);
 		if (!s)
-			return -1;
+			return NULL;
 		__atomic_store_n(&segs, s, __ATOMIC_RELEASE);
 	}
 	wt_seg *s = segs;
@@ -302,19 +320,20 @@ static int ranges_add(uintptr_t lo, uintptr_t hi)
 		s = s->next;
 	if (s->n > 0 && s->r[s->n - 1].hi == lo) {
 		__atomic_store_n(&s->r[s->n - 1].hi, hi, __ATOMIC_RELEASE);
-		return 0;
+		return &s->r[s->n - 1];
 	}
 	if (s->n == WT_SEG_RANGES) {
 		wt_seg *t = wt_alloc(sizeof *t);
 		if (!t)
-			return -1;
+			return NULL;
 		__atomic_store_n(&s->next, t, __ATOMIC_RELEASE);
 		s = t;
 	}
 	s->r[s->n].lo = lo;
 	s->r[s->n].hi = hi;
+	s->r[s->n].armed = lo;
 	__atomic_store_n(&s->n, s->n + 1, __ATOMIC_RELEASE);
-	return 0;
+	return &s->r[s->n - 1];
 }
 
 static void ranges_clear(void)
@@ -945,7 +964,7 @@ static int mprotect_collect(uint32_t seen, void (*fn)(uintptr_t lo, uintptr_t hi
 		return -1;
 	}
 	collect_ctx x = {.seen = seen, .fn = fn, .arg = arg};
-	ranges_foreach(collect_range, &x);
+	ranges_foreach_armed(collect_range, &x);
 	if (x.run_hi)
 		mprotect_flush(x.run_lo, x.run_hi, seen, fn, arg);
 	return 0;
@@ -985,13 +1004,18 @@ static int track_new(uintptr_t lo, uintptr_t hi)
 	while (lo < hi) {
 		const wt_range *r = ranges_overlap(lo, hi);
 		if (!r) {
-			if (ranges_add(lo, hi) != 0) {
+			wt_range *nr = ranges_add(lo, hi);
+			if (!nr) {
 				errno = ENOMEM;
 				return -1;
 			}
 			/* Listed before armed: gh_wt_stop disarms it even if
-			 * this thread is stopped right after arming. */
-			return arm(lo, hi);
+			 * this thread is stopped right after arming; collected
+			 * once armed. */
+			if (arm(lo, hi) != 0)
+				return -1;
+			__atomic_store_n(&nr->armed, hi, __ATOMIC_RELEASE);
+			return 0;
 		}
 		uintptr_t rlo = r->lo, rhi = __atomic_load_n(&r->hi, __ATOMIC_RELAXED);
 		if (rlo > lo && track_new(lo, rlo) != 0)
@@ -1137,7 +1161,7 @@ int gh_wt_collect(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg)
 	if (phase_of(seen) == WT_ACTIVE) {
 		if (backend == GH_WT_UFFD) {
 			uffd_report r = {fn, arg};
-			rc = ranges_foreach(uffd_collect_range, &r);
+			rc = ranges_foreach_armed(uffd_collect_range, &r);
 		} else if (backend == GH_WT_MPROTECT) {
 			rc = mprotect_collect(seen, fn, arg);
 		}
