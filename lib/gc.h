@@ -122,6 +122,10 @@ GH_INTERNAL void gh_mark_concurrent(void);
 /* With the world stopped, at the end: re-scan the roots and the pages
  * written since, and mark to the end; returns the bytes marked in all. */
 GH_INTERNAL uint64_t gh_mark_finish(void);
+/* GOHEAP_DEBUG=check=1, after gh_mark_finish, world stopped: mark again
+ * from scratch and abort, saying so on stderr, if a reachable block was
+ * left unmarked; the marks are then as gh_mark_finish left them. */
+GH_INTERNAL void gh_mark_verify(void);
 /* Markers while the world runs (gctrace). */
 GH_INTERNAL uint32_t gh_mark_concurrent_workers(void);
 /* An allocating thread's share of the marking, for bytes it takes: it
@@ -196,6 +200,16 @@ GH_INTERNAL void gh_span_ensure_swept(gh_span *s);
 GH_INTERNAL void gh_sweep_some(uint32_t spans);
 /* Sweep every span left from the last cycle. */
 GH_INTERNAL void gh_sweep_finish(void);
+/* Proportional sweeping, Go's: the end of marking (world stopped) notes
+ * the pages to sweep and heap_live, base (gh_sweep_reset); the end of the
+ * collection, the trigger of the next (gh_sweep_pace); a thread that
+ * takes a span then sweeps a few, and more while the share of pages swept
+ * lags the share of the way from base to the trigger the heap has grown
+ * (gh_sweep_paced), so that sweeping is done by the next collection's
+ * start, which otherwise finishes it while allocating threads wait. */
+GH_INTERNAL void gh_sweep_reset(uint64_t base);
+GH_INTERNAL void gh_sweep_pace(uint64_t trigger);
+GH_INTERNAL void gh_sweep_paced(void);
 /* Start (or wake) the background sweeper. */
 GH_INTERNAL void gh_sweep_background(void);
 GH_INTERNAL void gh_sweep_after_fork(void);

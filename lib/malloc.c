@@ -164,7 +164,7 @@ static void *cache_take(gh_mcache *c, uint32_t sc, bool *dirty)
 			return p;
 		}
 		gh_gc_maybe();
-		gh_sweep_some(4);
+		gh_sweep_paced();
 		if (gh_gc_marking_now())
 			gh_mark_assist((uint64_t)gh_class_npages[GH_SPANCLASS_CLASS(sc)]
 				       << GH_PAGE_SHIFT);

@@ -61,6 +61,7 @@ enum { GH_TRIGGER_START = 875, GH_TRIGGER_MIN = 400, GH_TRIGGER_MAX = 950 };
 enum wait_for { WAIT_NONE, WAIT_MARKING, WAIT_DONE };
 static bool request_collection(bool forced, enum wait_for wait);
 static bool collection_pending(void);
+static bool goal_stale(void);
 static void collect_stw(bool forced);
 static bool concurrent_mode(void);
 /* The CPU limiter's allowance: the collector may run ahead of half the
@@ -152,9 +153,16 @@ uint64_t gh_gc_scavenge_goal(uint64_t now)
  * after a collection that marked live bytes and started with inuse bytes
  * of spans in use (0 when no collection ran).  Caller holds
  * gh_gc.stats_lock. */
+/* Of what the last collection marked, the bytes allocated while it marked
+ * (gh_mark_black_bytes): garbage or not, they are in the heap until the
+ * next collection.  The goal does not grow with them: the trigger starts
+ * from the heap they are part of (set_goals). */
+static uint64_t last_floating;
+
 static void set_goals(uint64_t live, uint64_t inuse)
 {
 	int percent = gh_gc.percent;
+	uint64_t floating = last_floating;
 	uint64_t goal = percent < 0 ? UINT64_MAX : goal_for(live, percent);
 	uint64_t cap = UINT64_MAX;
 	bool limited = false;
@@ -183,8 +191,8 @@ static void set_goals(uint64_t live, uint64_t inuse)
 	 * growth adjust_trigger keeps (heap_live at its start counts the live
 	 * bytes and what was allocated since). */
 	uint64_t ratio = gh_gc.trigger_ratio ? gh_gc.trigger_ratio : GH_TRIGGER_START;
-	uint64_t growth = goal > live ? goal - live : 0;
-	__atomic_store_n(&gh_gc.trigger, live + growth / 1000 * ratio + growth % 1000 * ratio / 1000,
+	uint64_t base = live + floating, growth = goal > base ? goal - base : 0;
+	__atomic_store_n(&gh_gc.trigger, base + growth / 1000 * ratio + growth % 1000 * ratio / 1000,
 			 __ATOMIC_RELAXED);
 	__atomic_store_n(&gh_gc.limited, limited, __ATOMIC_RELAXED);
 	uint64_t now = gh_nanotime(), peak = gh_gc.scav_peak;
@@ -205,7 +213,7 @@ static void adjust_trigger(uint64_t before, uint64_t peak)
 	uint64_t goal = gh_gc.next_gc, ratio = gh_gc.trigger_ratio;
 	if (!ratio)
 		ratio = GH_TRIGGER_START;
-	uint64_t live = gh_gc.last_live, growth = goal > live ? goal - live : 1;
+	uint64_t live = gh_gc.last_live + last_floating, growth = goal > live ? goal - live : 1;
 	if (peak > goal && ratio > GH_TRIGGER_MIN + 50)
 		ratio -= 50;
 	else if (peak < goal - growth / 16 && ratio < GH_TRIGGER_MAX - 50)
@@ -280,17 +288,19 @@ void gh_gc_maybe(void)
 	}
 	if (!goal_reached(true))
 		return;
-	/* At the trigger: a collection runs, or is asked for.  Past the
-	 * goal, wait until its marking runs (from then on assists pace this
-	 * thread); a tenth past it, which assists did not prevent, until it
-	 * ends. */
+	/* At the trigger: a collection runs, or is asked for.  A 32nd past
+	 * the goal, wait until its marking runs (from then on assists pace
+	 * this thread); a tenth past it, which assists did not prevent,
+	 * until it ends. */
 	uint64_t goal = __atomic_load_n(&gh_gc.next_gc, __ATOMIC_RELAXED), live = heap_live();
 	enum wait_for wait = WAIT_NONE;
-	if (live > goal && goal_reached(false))
+	if (live > goal + goal / 32 && goal_reached(false))
 		wait = live > goal + goal / 10 ? WAIT_DONE
 		       : gh_gc_marking_now()    ? WAIT_NONE
 						: WAIT_MARKING;
 	if (wait == WAIT_NONE && collection_pending())
+		return;
+	if (goal_stale())
 		return;
 	if (!request_collection(false, wait))
 		collect_stw(false);
@@ -330,6 +340,7 @@ static void cycle_in_loader(void *arg)
 	__atomic_add_fetch(&gh_gc.epoch, 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&gh_heap.sweepgen, 2, __ATOMIC_RELEASE);
 	__atomic_store_n(&gh_gc.heap_live, c->marked, __ATOMIC_RELAXED);
+	gh_sweep_reset(c->marked);
 	gh_stw_start();
 	c->t_start = gh_nanotime();
 	c->t_stop2 = c->t_start2 = c->t_start;
@@ -415,13 +426,15 @@ static void cycle_end(cycle *c)
 		__atomic_store_n(&gh_gc.numgc, gh_gc.numgc + 1, __ATOMIC_RELAXED);
 		if (c->concurrent)
 			adjust_trigger(c->before, c->peak);
-		/* The next goal grows from what marking found reachable: the
-		 * blocks allocated while it ran are born marked, reachable or
-		 * not, and count as allocated since, as they were.  (Go counts
-		 * them as live; with marking that takes a while against a fast
-		 * allocator, the goal then grows with its own garbage.) */
+		/* The next goal grows from what marking found reachable, not
+		 * from the blocks allocated while it ran: born marked,
+		 * reachable or not, they count as allocated since.  (Go counts
+		 * them as live; against a fast allocator the goal then grows
+		 * with its own garbage.) */
 		gh_gc.last_live = c->marked - gh_mark_black_bytes;
+		last_floating = gh_mark_black_bytes;
 		set_goals(gh_gc.last_live, c->inuse);
+		gh_sweep_pace(c->concurrent ? gh_gc.trigger : gh_gc.next_gc);
 	} else {
 		/* Try again once the heap has grown by half. */
 		uint64_t again = c->before + c->before / 2 + GH_MIN_GOAL;
@@ -524,9 +537,10 @@ static struct {
 	uint64_t running;   /* the collections the one running answers */
 	uint64_t marking;   /* ... whose marking has started */
 	uint64_t marked;    /* ... whose marking has ended */
+	uint64_t goals;     /* ... whose next goal is set */
 	uint64_t completed; /* collections done (or given up) so far */
 } bg = {GH_MUTEX_INITIALIZER(GH_RANK_GCTHREAD), PTHREAD_COND_INITIALIZER,
-	PTHREAD_COND_INITIALIZER, false, false, false, 0, 0, 0, 0, 0};
+	PTHREAD_COND_INITIALIZER, false, false, false, 0, 0, 0, 0, 0, 0};
 
 /* Marking started (or the collection gave up): wake the threads that
  * wait for that. */
@@ -591,6 +605,8 @@ static void finish_in_loader(void *arg)
 		;
 	gh_track_quiet_begin();
 	c->marked = gh_mark_finish();
+	if (GH_UNLIKELY(gh_option(GH_OPT_CHECK)))
+		gh_mark_verify();
 	c->marked += gh_specials_mark_end();
 	gh_track_quiet_end();
 	__atomic_store_n(&gh_gc_phase, GH_PHASE_OFF, __ATOMIC_RELEASE);
@@ -598,6 +614,7 @@ static void finish_in_loader(void *arg)
 	__atomic_add_fetch(&gh_gc.epoch, 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&gh_heap.sweepgen, 2, __ATOMIC_RELEASE);
 	__atomic_store_n(&gh_gc.heap_live, c->marked, __ATOMIC_RELAXED);
+	gh_sweep_reset(c->marked);
 	marking_ended();
 	gh_stw_start();
 	c->t_start2 = gh_nanotime();
@@ -630,11 +647,13 @@ static void collect_concurrent(bool forced)
 	}
 	gh_mark_concurrent();
 	with_stop_locks(finish_in_loader, &c);
-	/* Tracking ends with the world running: dropping the protection of
-	 * every page costs milliseconds per GiB (wtrack_linux.c). */
-	gh_wt_stop();
 	c.ok = true;
 	cycle_end(&c);
+	__atomic_store_n(&bg.goals, bg.running, __ATOMIC_RELAXED);
+	/* Tracking ends with the world running, and after the new goal is
+	 * set: dropping the protection of every page costs milliseconds per
+	 * GiB (wtrack_linux.c). */
+	gh_wt_stop();
 }
 
 static void *gc_thread_main(void *arg)
@@ -660,6 +679,7 @@ static void *gc_thread_main(void *arg)
 		gh_lock(&bg.lock);
 		bg.marking = want;
 		__atomic_store_n(&bg.marked, want, __ATOMIC_RELAXED);
+		__atomic_store_n(&bg.goals, want, __ATOMIC_RELAXED);
 		__atomic_store_n(&bg.completed, want, __ATOMIC_RELAXED);
 		pthread_cond_broadcast(&bg.done);
 		gh_unlock(&bg.lock);
@@ -679,6 +699,14 @@ typedef struct waiter {
 	uint64_t target;
 	enum wait_for what;
 } waiter;
+
+/* Whether a collection's marking has ended and its goal is not set yet:
+ * the goal in force is the last's, which the heap may be past already. */
+static bool goal_stale(void)
+{
+	return __atomic_load_n(&bg.goals, __ATOMIC_RELAXED) !=
+	       __atomic_load_n(&bg.marked, __ATOMIC_RELAXED);
+}
 
 /* Wait, holding bg.lock, until collection w->target has completed or,
  * with WAIT_MARKING, started marking. */
@@ -871,7 +899,7 @@ static void fork_child(void)
 	pthread_cond_init(&bg.wake, NULL);
 	pthread_cond_init(&bg.done, NULL);
 	bg.started = bg.failed = bg.forced = false;
-	bg.requested = bg.running = bg.marking = bg.marked = bg.completed = 0;
+	bg.requested = bg.running = bg.marking = bg.marked = bg.goals = bg.completed = 0;
 	gh_threads_after_fork();
 	/* Spans first: giving the other threads' caches back sweeps. */
 	gh_sweep_after_fork();

@@ -1130,6 +1130,93 @@ uint64_t gh_mark_finish(void)
 	return marked;
 }
 
+/* ---- The self-check of concurrent marking (GOHEAP_DEBUG=check=1) ----
+ *
+ * At the end of a concurrent marking, world still stopped: keep the mark
+ * bits it made, clear them, mark again from the roots as a collection
+ * with the world stopped would, and require every block that marks to
+ * have been marked before.  (The other way round is expected: blocks
+ * allocated while marking ran are marked, reachable or not.)  Then the
+ * first marking's bits are put back. */
+
+typedef struct verify_ctx {
+	uint64_t (*bits)[GH_BITWORDS]; /* the first marking's, span by span */
+	size_t n;
+	bool count_only;
+	uintptr_t missed; /* a block the first marking missed, or 0 */
+	size_t nmissed;
+} verify_ctx;
+
+static bool span_in_use(const gh_span *s)
+{
+	return __atomic_load_n(&s->state, __ATOMIC_RELAXED) == GH_SPAN_INUSE;
+}
+
+static void verify_save(void *obj, void *arg)
+{
+	gh_span *s = obj;
+	verify_ctx *v = arg;
+	if (!span_in_use(s))
+		return;
+	if (!v->count_only) {
+		memcpy(v->bits[v->n], s->markbits, sizeof s->markbits);
+		memset(s->markbits, 0, sizeof s->markbits);
+	}
+	v->n++;
+}
+
+static void verify_compare(void *obj, void *arg)
+{
+	gh_span *s = obj;
+	verify_ctx *v = arg;
+	if (!span_in_use(s))
+		return;
+	const uint64_t *before = v->bits[v->n++];
+	for (uint32_t w = 0; w < GH_BITWORDS; w++) {
+		uint64_t missed = s->markbits[w] & ~before[w];
+		if (missed) {
+			if (!v->missed)
+				v->missed = s->start + (size_t)(w * 64 + (uint32_t)__builtin_ctzll(missed)) *
+							   s->elemsize;
+			v->nmissed += (size_t)__builtin_popcountll(missed);
+		}
+	}
+	memcpy(s->markbits, before, sizeof s->markbits);
+}
+
+static void verify_each(void (*fn)(void *obj, void *arg), verify_ctx *v)
+{
+	void *chunk = NULL, *obj;
+	size_t off = 0;
+	while ((obj = gh_fixalloc_next(&gh_heap.spanalloc, &chunk, &off)))
+		fn(obj, v);
+}
+
+void gh_mark_verify(void)
+{
+	verify_ctx v = {.count_only = true};
+	verify_each(verify_save, &v);
+	size_t bytes = (v.n ? v.n : 1) * sizeof *v.bits;
+	v.bits = gh_sys_alloc(bytes, NULL);
+	if (!v.bits) {
+		gh_warn("heap check: no memory to check concurrent marking; not checked");
+		return;
+	}
+	v.n = 0;
+	v.count_only = false;
+	verify_each(verify_save, &v);
+	uint64_t noscan = gh_mark_noscan_bytes, black = gh_mark_black_bytes;
+	gh_mark();
+	gh_mark_noscan_bytes = noscan;
+	gh_mark_black_bytes = black;
+	v.n = 0;
+	verify_each(verify_compare, &v);
+	gh_sys_free(v.bits, bytes, NULL);
+	if (v.nmissed)
+		gh_throw("heap check: concurrent marking: %zu reachable block(s) left unmarked, "
+			 "the first at %p", v.nmissed, (void *)v.missed);
+}
+
 uint32_t gh_mark_concurrent_workers(void)
 {
 	return conc_nmarkers;

@@ -54,8 +54,22 @@ static pthread_cond_t sweeper_cond = PTHREAD_COND_INITIALIZER;
 static bool sweeper_started;
 static uint32_t sweeper_want; /* sweepgen the sweeper should reach */
 
+/* Pacing: the pages still to sweep when marking ended, and those swept
+ * since by anyone; the heap_live of then, and how far it may grow before
+ * the next collection starts (gh_sweep_pace). */
+static struct {
+	uint64_t pages, swept;
+	uint64_t base, distance;
+} pace;
+
+static inline void count_swept(const gh_span *s)
+{
+	__atomic_add_fetch(&pace.swept, s->npages, __ATOMIC_RELAXED);
+}
+
 static bool sweep_large(gh_span *s, uint32_t sg)
 {
+	count_swept(s);
 	if (gh_span_nspecials(s))
 		gh_specials_sweep(s);
 	if (!gh_span_marked(s, 0)) {
@@ -164,6 +178,7 @@ void gh_span_sweep_claimed(gh_span *s, gh_link *freelist, uint32_t nfreelist)
 {
 	uint32_t cls = GH_SPANCLASS_CLASS(s->spanclass);
 	GH_ASSERT(cls != 0);
+	count_swept(s);
 	/* The dropped free list's blocks become free: a mark on one of them
 	 * came from a stale word that happened to point at it (or from a
 	 * thread that held it in a register on its way to the list), not
@@ -298,6 +313,45 @@ void gh_sweep_some(uint32_t spans)
 	gh_unlock(&cursor_lock);
 	for (uint32_t i = 0; i < n; i++)
 		sweep_slot(todo[i]);
+}
+
+void gh_sweep_reset(uint64_t base)
+{
+	__atomic_store_n(&pace.pages, gh_stat_get(&gh_heap.stats.heap_inuse) >> GH_PAGE_SHIFT,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&pace.swept, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&pace.base, base, __ATOMIC_RELAXED);
+	__atomic_store_n(&pace.distance, UINT64_MAX, __ATOMIC_RELAXED);
+}
+
+void gh_sweep_pace(uint64_t trigger)
+{
+	uint64_t base = __atomic_load_n(&pace.base, __ATOMIC_RELAXED);
+	__atomic_store_n(&pace.distance, trigger > base ? trigger - base : 1, __ATOMIC_RELAXED);
+}
+
+void gh_sweep_paced(void)
+{
+	for (int i = 0; i < 64; i++) {
+		uint64_t pages = __atomic_load_n(&pace.pages, __ATOMIC_RELAXED);
+		uint64_t swept = __atomic_load_n(&pace.swept, __ATOMIC_RELAXED);
+		if (swept >= pages)
+			return;
+		int64_t live = (int64_t)__atomic_load_n(&gh_gc.heap_live, __ATOMIC_RELAXED);
+		uint64_t base = __atomic_load_n(&pace.base, __ATOMIC_RELAXED);
+		uint64_t grown = live > 0 && (uint64_t)live > base ? (uint64_t)live - base : 0;
+		uint64_t distance = __atomic_load_n(&pace.distance, __ATOMIC_RELAXED);
+		/* Behind if the share swept is under the share of the
+		 * distance grown (in 1/1024ths), and always 4 spans. */
+		uint64_t due = grown >= distance ? 1024 : (grown << 10) / distance;
+		if (i > 0 && (swept << 10) / pages >= due)
+			return;
+		uint32_t sg = __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_ACQUIRE);
+		gh_sweep_some(4);
+		if (__atomic_load_n(&cursor_gen, __ATOMIC_RELAXED) == sg &&
+		    __atomic_load_n(&cursor_done, __ATOMIC_RELAXED))
+			return;
+	}
 }
 
 void gh_sweep_finish(void)
