@@ -106,6 +106,10 @@ GH_INTERNAL void gh_types_unlock(void);
  * blocks are born marked, and allocating threads assist (mgcmark.c). */
 enum { GH_PHASE_OFF = 0, GH_PHASE_MARK = 1 };
 GH_INTERNAL extern uint32_t gh_gc_phase;
+/* How collections mark now: GH_WT_NONE with the world stopped, else
+ * concurrently with that write tracking (os.h).  GOHEAP_DEBUG=efence and
+ * a backend lost at run time mean GH_WT_NONE. */
+GH_INTERNAL gh_wt_kind gh_gc_mode(void);
 static inline bool gh_gc_marking_now(void)
 {
 	return GH_UNLIKELY(__atomic_load_n(&gh_gc_phase, __ATOMIC_RELAXED) != GH_PHASE_OFF);
@@ -155,6 +159,10 @@ GH_INTERNAL extern uint64_t gh_mark_noscan_bytes;
  * allocation by the pacer (mgc.c).  Written by gh_mark and
  * gh_mark_finish. */
 GH_INTERNAL extern uint64_t gh_mark_black_bytes;
+/* For gctrace, added to as marking runs; the collector resets them: the
+ * CPU time helper markers spent marking, and the time threads spent in
+ * assists' scanning (not waiting for credit). */
+GH_INTERNAL extern uint64_t gh_mark_helper_cpu_ns, gh_mark_assist_ns;
 /* Types in [gh_markproc_types, + len) stand for the libgc.so.1 drop-in's
  * kinds with a mark procedure (boehm_mark.c): marking scans a typed block
  * of one of them with gh_markproc_scan instead of the type's bitmap.

@@ -319,12 +319,30 @@ typedef struct cycle {
 	uint64_t inuse;
 	uint32_t nmarkers;
 	bool concurrent;
+	/* CPU time (gctrace): of the first (or only) stop, of the final
+	 * stop, of the markers while the world ran, of the assists. */
+	uint64_t cpu_stop, cpu_stop2, cpu_mark, cpu_assist;
 } cycle;
+
+/* CPU time the collector has used, ever (gctrace's share). */
+static uint64_t gc_cpu_total;
+
+/* The CPU the collecting thread and the helper markers used since *t0
+ * and *h0, which are set to now. */
+static uint64_t cpu_since(uint64_t *t0, uint64_t *h0)
+{
+	uint64_t t = gh_thread_cputime(), h = __atomic_load_n(&gh_mark_helper_cpu_ns, __ATOMIC_RELAXED);
+	uint64_t d = (t - *t0) + (h - *h0);
+	*t0 = t;
+	*h0 = h;
+	return d;
+}
 
 /* Steps 3-6, with the loader's list lock held throughout. */
 static void cycle_in_loader(void *arg)
 {
 	cycle *c = arg;
+	uint64_t t0 = gh_thread_cputime(), h0 = __atomic_load_n(&gh_mark_helper_cpu_ns, __ATOMIC_RELAXED);
 	c->t_stop = gh_nanotime();
 	if (gh_stw_stop() != 0) {
 		c->ok = false;
@@ -344,6 +362,7 @@ static void cycle_in_loader(void *arg)
 	gh_stw_start();
 	c->t_start = gh_nanotime();
 	c->t_stop2 = c->t_start2 = c->t_start;
+	c->cpu_stop = cpu_since(&t0, &h0);
 	c->wall_end = gh_walltime();
 	c->ok = true;
 }
@@ -451,31 +470,36 @@ static void cycle_end(cycle *c)
 	}
 	gh_unlock(&gh_gc.stats_lock);
 
+	if (c->ok)
+		gc_cpu_total += c->cpu_stop + c->cpu_stop2 + c->cpu_mark + c->cpu_assist;
 	if (gh_gc.gctrace > 0 && c->ok) {
+		uint64_t cpu = gh_process_cputime();
+		unsigned share = cpu ? (unsigned)(gc_cpu_total * 100 / cpu) : 0;
 		if (c->concurrent)
-			gh_warn("gc %u @%.3fs: %.3f+%.3f+%.3f+%.3f ms sweep+stop+mark+stop, "
-				"%.3f ms sweep after, %llu->%llu->%llu MB, %llu MB goal%s, "
-				"%llu MB marked, %u+%u workers, concurrent (%s)%s",
-				numgc, (double)(c->t0 - gh_gc.start_ns) / 1e9,
+			gh_warn("gc %u @%.3fs %u%%: %.3f+%.3f+%.3f+%.3f ms clock, "
+				"%.3f+%.3f/%.3f+%.3f ms cpu, %llu->%llu->%llu MB, %llu MB goal%s, "
+				"%u+%u workers, concurrent (%s)%s",
+				numgc, (double)(c->t0 - gh_gc.start_ns) / 1e9, share,
 				(double)(c->t_stop - c->t0) / 1e6,
 				(double)(c->t_start - c->t_stop) / 1e6,
 				(double)(c->t_stop2 - c->t_start) / 1e6,
 				(double)(c->t_start2 - c->t_stop2) / 1e6,
-				(double)(c->t_swept - c->t_start2) / 1e6,
+				(double)c->cpu_stop / 1e6, (double)c->cpu_assist / 1e6,
+				(double)c->cpu_mark / 1e6, (double)c->cpu_stop2 / 1e6,
 				(unsigned long long)(c->before >> 20),
 				(unsigned long long)(c->peak >> 20),
 				(unsigned long long)(c->marked >> 20),
 				(unsigned long long)(goal >> 20), limited ? " (limit)" : "",
-				(unsigned long long)(c->marked >> 20), gh_mark_concurrent_workers(),
-				c->nmarkers, gh_wt_name(gh_wt_backend()),
-				c->forced ? " (forced)" : "");
+				gh_mark_concurrent_workers(), c->nmarkers,
+				gh_wt_name(gh_wt_backend()), c->forced ? " (forced)" : "");
 		else
-			gh_warn("gc %u @%.3fs: %.3f+%.3f+%.3f ms sweep+pause+sweep, "
-				"%llu->%llu MB, %llu MB goal%s, %llu MB marked, %u workers%s",
-				numgc, (double)(c->t0 - gh_gc.start_ns) / 1e9,
+			gh_warn("gc %u @%.3fs %u%%: %.3f+%.3f+%.3f ms sweep+pause+sweep, "
+				"%.3f ms cpu, %llu->%llu MB, %llu MB goal%s, %llu MB marked, "
+				"%u workers%s",
+				numgc, (double)(c->t0 - gh_gc.start_ns) / 1e9, share,
 				(double)(c->t_stop - c->t0) / 1e6,
 				(double)(c->t_start - c->t_stop) / 1e6,
-				(double)(c->t_swept - c->t_start) / 1e6,
+				(double)(c->t_swept - c->t_start) / 1e6, (double)c->cpu_stop / 1e6,
 				(unsigned long long)(c->before >> 20),
 				(unsigned long long)(heap_live() >> 20),
 				(unsigned long long)(goal >> 20), limited ? " (limit)" : "",
@@ -565,6 +589,11 @@ static bool concurrent_mode(void)
 	       !(__atomic_load_n(&gh_debug_flags, __ATOMIC_RELAXED) & GH_DEBUG_EFENCE);
 }
 
+gh_wt_kind gh_gc_mode(void)
+{
+	return concurrent_mode() ? gh_wt_backend() : GH_WT_NONE;
+}
+
 /* What the next marking scans, as far as the last one tells: the bytes it
  * marked that hold pointers. */
 static uint64_t scan_estimate(void)
@@ -576,6 +605,7 @@ static uint64_t scan_estimate(void)
 static void start_in_loader(void *arg)
 {
 	cycle *c = arg;
+	uint64_t t0 = gh_thread_cputime(), h0 = __atomic_load_n(&gh_mark_helper_cpu_ns, __ATOMIC_RELAXED);
 	c->t_stop = gh_nanotime();
 	if (gh_stw_stop() != 0) {
 		c->ok = false;
@@ -592,12 +622,14 @@ static void start_in_loader(void *arg)
 	gh_track_quiet_end();
 	gh_stw_start();
 	c->t_start = gh_nanotime();
+	c->cpu_stop = cpu_since(&t0, &h0);
 }
 
 /* The end of marking, with the world stopped (loader's lock held). */
 static void finish_in_loader(void *arg)
 {
 	cycle *c = arg;
+	uint64_t t0 = gh_thread_cputime(), h0 = __atomic_load_n(&gh_mark_helper_cpu_ns, __ATOMIC_RELAXED);
 	c->t_stop2 = gh_nanotime();
 	/* A thread that does not stop for the end must not keep marking
 	 * from ending: wait as long as it takes, saying why each time. */
@@ -619,6 +651,7 @@ static void finish_in_loader(void *arg)
 	gh_stw_start();
 	c->t_start2 = gh_nanotime();
 	c->wall_end = gh_walltime();
+	c->cpu_stop2 = cpu_since(&t0, &h0);
 }
 
 /* A concurrent collection, by goheap-gc.  Caller holds gh_gc.lock. */
@@ -645,8 +678,11 @@ static void collect_concurrent(bool forced)
 		cycle_end(&c);
 		return;
 	}
+	uint64_t t0 = gh_thread_cputime(), h0 = __atomic_load_n(&gh_mark_helper_cpu_ns, __ATOMIC_RELAXED);
 	gh_mark_concurrent();
+	c.cpu_mark = cpu_since(&t0, &h0);
 	with_stop_locks(finish_in_loader, &c);
+	c.cpu_assist = __atomic_exchange_n(&gh_mark_assist_ns, 0, __ATOMIC_RELAXED);
 	c.ok = true;
 	cycle_end(&c);
 	__atomic_store_n(&bg.goals, bg.running, __ATOMIC_RELAXED);

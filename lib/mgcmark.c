@@ -202,6 +202,7 @@ static struct {
 
 bool gh_marking;
 uint64_t gh_mark_noscan_bytes, gh_mark_black_bytes;
+uint64_t gh_mark_helper_cpu_ns, gh_mark_assist_ns;
 
 /* The marker of the calling thread, for the callbacks that reach marking
  * through other files (root enumeration, finalizer records). */
@@ -517,9 +518,12 @@ static void *helper_main(void *arg)
 		gh_unlock(&helpers.lock);
 		if (mine) {
 			/* Memcheck's leave is per thread (see mgc.c). */
+			uint64_t cpu = gh_thread_cputime();
 			gh_track_quiet_begin();
 			mark_worker(&mk.m[id]);
 			gh_track_quiet_end();
+			__atomic_add_fetch(&gh_mark_helper_cpu_ns, gh_thread_cputime() - cpu,
+					   __ATOMIC_RELAXED);
 		}
 		gh_lock(&helpers.lock);
 		if (mine && --helpers.running == 0)
@@ -1308,7 +1312,9 @@ void gh_mark_assist(uint64_t bytes)
 	int64_t debt = assist_debt(bytes);
 	debt -= take_credit(debt);
 	while (debt > 0 && gh_gc_marking_now()) {
+		uint64_t t0 = gh_nanotime();
 		debt -= assist_scan(debt);
+		__atomic_add_fetch(&gh_mark_assist_ns, gh_nanotime() - t0, __ATOMIC_RELAXED);
 		if (debt <= 0)
 			break;
 		/* Nothing gray within reach: the markers hold it, or are

@@ -80,6 +80,7 @@ static void refresh(void)
 	goheap_read_memstats(&ms);
 	fig.update_ns = gh_walltime();
 	fig.nupdates++;
+	fig.gc_mode = (uint64_t)gh_gc_mode();
 	gh_statfile_update(&ms, &fig);
 }
 

@@ -146,6 +146,10 @@ GH_INTERNAL uint64_t gh_sys_random(void);
 GH_INTERNAL uint64_t gh_nanotime(void);
 /* Wall clock in ns since the Epoch (CLOCK_REALTIME). */
 GH_INTERNAL uint64_t gh_walltime(void);
+/* CPU time used so far by the calling thread, and by the whole process,
+ * in nanoseconds (gctrace). */
+GH_INTERNAL uint64_t gh_thread_cputime(void);
+GH_INTERNAL uint64_t gh_process_cputime(void);
 
 /* ---- Standard error (os_linux.c) ----------------------------------------- */
 

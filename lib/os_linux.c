@@ -37,6 +37,16 @@ uint64_t gh_walltime(void)
 	return clock_ns(CLOCK_REALTIME);
 }
 
+uint64_t gh_thread_cputime(void)
+{
+	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
+uint64_t gh_process_cputime(void)
+{
+	return clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+}
+
 /* ---- Standard error ---- */
 
 void gh_os_write_stderr(const char *buf, size_t n)

@@ -72,6 +72,7 @@ enum {
 	F_start_ns,
 	F_forcegc_period,
 	F_scavenge_delay,
+	F_gc_mode,
 	NFIELDS,
 };
 
@@ -97,6 +98,7 @@ static const struct {
 	[F_start_ns] = {"start_ns", 1, GH_UNIT_TIMESTAMP},
 	[F_forcegc_period] = {"forcegc_period", 1, GH_UNIT_NS},
 	[F_scavenge_delay] = {"scavenge_delay", 1, GH_UNIT_NS},
+	[F_gc_mode] = {"gc_mode", 1, GH_UNIT_COUNT},
 };
 
 static uint32_t value_index[NFIELDS];
@@ -328,6 +330,7 @@ void gh_statfile_update(const goheap_memstats *m, const gh_monitor_figures *x)
 	v[value_index[F_start_ns]] = x->start_ns;
 	v[value_index[F_forcegc_period]] = x->forcegc_period;
 	v[value_index[F_scavenge_delay]] = x->scavenge_delay;
+	v[value_index[F_gc_mode]] = x->gc_mode;
 	__atomic_store_n(&h->seq, ++seq, __ATOMIC_RELEASE);
 }
 

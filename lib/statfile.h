@@ -273,6 +273,8 @@ typedef struct gh_monitor_figures {
 	uint64_t start_ns;       /* process start, wall clock */
 	uint64_t forcegc_period; /* ns; 0 never */
 	uint64_t scavenge_delay; /* ns */
+	uint64_t gc_mode;        /* marking: 0 with the world stopped, 1 concurrent
+				  * with uffd write tracking, 2 with mprotect */
 } gh_monitor_figures;
 
 /* Remember where the stats file goes ($GOHEAP_STATS_DIR); at start-up,

@@ -81,8 +81,22 @@ printf '%s\n' "$out" | awk -v p="$pid" '$1 == p { f = 1 } END { exit !f }'
 ok $? "the child is listed"
 printf '%s\n' "$out" | grep -q "stat-child"
 ok $? "with its command"
+printf '%s\n' "$out" | awk -v p="$pid" '$1 == p && ($7 == "stw" || $7 == "uffd" || $7 == "mprotect") { f = 1 } END { exit !f }'
+ok $? "and how its collector marks (GC column)"
 "$tool" -o json | python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]'
 ok $? "the list as JSON parses"
+# The mode the child was started with is the one listed.
+mode=$("$tool" -o json | python3 -c 'import json,sys
+for l in sys.stdin:
+    d = json.loads(l)
+    if d["pid"] == int(sys.argv[1]): print(d["gc"])' "$pid")
+case ${GOHEAP_GC-} in
+stw) want=stw ;;
+concurrent-mprotect) want=mprotect ;;
+*) want=$mode ;; # uffd where the kernel has it, stw elsewhere
+esac
+[ "$mode" = "$want" ] && { [ "$mode" = stw ] || [ "$mode" = uffd ] || [ "$mode" = mprotect ]; }
+ok $? "the JSON list says how it marks ($mode)"
 
 # --- a snapshot agrees with goheap_read_memstats ---
 child_stat heap_alloc >/dev/null

@@ -267,6 +267,18 @@ static uint64_t get(const gh_statfile_view *v, const char *name, bool *have)
 	return x;
 }
 
+/* How the process's collector marks (the file's gc_mode): "stw" with the
+ * world stopped, "uffd" or "mprotect" concurrently, with that write
+ * tracking; "-" from a library that does not say. */
+static const char *gc_mode_name(const gh_statfile_view *v)
+{
+	bool have = true;
+	uint64_t m = get(v, "gc_mode", &have);
+	if (!have)
+		return "-";
+	return m == 0 ? "stw" : m == 1 ? "uffd" : m == 2 ? "mprotect" : "?";
+}
+
 static uint64_t last_pause(const gh_statfile_view *v, bool *have)
 {
 	uint64_t numgc, p;
@@ -347,18 +359,19 @@ static void list_dir(uid_t uid, bool *header)
 			printf(",\"command\":");
 			json_string(stdout, cmd);
 			printf(",\"heap_inuse\":%" PRIu64 ",\"next_gc\":%" PRIu64
-			       ",\"numgc\":%" PRIu64 ",\"last_pause_ns\":%" PRIu64 "}\n",
-			       inuse, goal, numgc, pause);
+			       ",\"numgc\":%" PRIu64 ",\"last_pause_ns\":%" PRIu64
+			       ",\"gc\":\"%s\"}\n",
+			       inuse, goal, numgc, pause, gc_mode_name(&v));
 			continue;
 		}
 		if (!*header) {
-			printf("%7s %-10s %9s %9s %7s %10s  %s\n", "PID", "USER", "INUSE", "GOAL",
-			       "GCS", "LASTPAUSE", "COMMAND");
+			printf("%7s %-10s %9s %9s %7s %10s %-8s %s\n", "PID", "USER", "INUSE",
+			       "GOAL", "GCS", "LASTPAUSE", "GC", "COMMAND");
 			*header = true;
 		}
-		printf("%7ld %-10.10s %9s %9s %7" PRIu64 " %10s  %.60s\n", pid, user,
+		printf("%7ld %-10.10s %9s %9s %7" PRIu64 " %10s %-8s %.60s\n", pid, user,
 		       fmt_bytes(b1, sizeof b1, inuse), fmt_bytes(b2, sizeof b2, goal), numgc,
-		       hp ? fmt_ns(b3, sizeof b3, pause) : "-", cmd);
+		       hp ? fmt_ns(b3, sizeof b3, pause) : "-", gc_mode_name(&v), cmd);
 	}
 	closedir(d);
 }
