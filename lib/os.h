@@ -316,8 +316,8 @@ GH_INTERNAL void gh_stw_start(void);
  * collector that marks while the program runs can scan again what changed
  * (mostly-parallel collection, Boehm, Demers and Shenker 1991).  A cycle
  * of tracking: the first gh_wt_track starts it; gh_wt_collect, as often as
- * wanted, reports and re-arms; gh_wt_stop ends it.  The design, the costs measured and each backend's limits are at
- * the top of wtrack_linux.c. */
+ * wanted, reports and re-arms; gh_wt_stop ends it.  The design, the costs
+ * measured and each backend's limits are at the top of wtrack_linux.c. */
 
 typedef enum gh_wt_kind {
 	GH_WT_NONE = 0,     /* no tracking: the collector marks with the world stopped */
