@@ -336,10 +336,9 @@ GH_INTERNAL void gh_stw_start(void);
  * Which pages of the heap were written since a point in time, so that a
  * collector that marks while the program runs can scan again what changed
  * (mostly-parallel collection, Boehm, Demers and Shenker 1991).  A cycle
- * of tracking: the first gh_wt_track with the world stopped starts it;
- * gh_wt_collect, as often as wanted, reports and re-arms; gh_wt_stop ends
- * it.  The design, the costs measured and each backend's limits are at
- * the top of wtrack_linux.c. */
+ * of tracking: the first gh_wt_track starts it; gh_wt_collect, as often as
+ * wanted, reports and re-arms; gh_wt_stop ends it.  The design, the costs
+ * measured and each backend's limits are at the top of wtrack_linux.c. */
 
 typedef enum gh_wt_kind {
 	GH_WT_NONE = 0,     /* no tracking: the collector marks with the world stopped */
@@ -373,22 +372,31 @@ GH_INTERNAL bool gh_wt_softdirty_available(void);
 GH_INTERNAL bool gh_wt_active(void);
 
 /* Start tracking writes to [lo, hi): ready heap memory, aligned to
- * GH_PAGE_SIZE, not tracked yet in this cycle (-1, EEXIST if it overlaps
- * a tracked range: tracking it again would drop what was written to it).
- * From now on every write to a page of it, by any thread (uffd: or by the
- * kernel, as read(2) into it), is noted.
- *   - With the world stopped and no cycle on: starts a cycle.  The
- *     collector calls it for every mapped heap range at the start of
- *     marking.
- *   - With a cycle on: adds the range.  The page heap calls it, heap lock
- *     held, world running, for memory it maps while gh_wt_active().
- *   - With the world running and no cycle on (the cycle ended after the
- *     caller looked at gh_wt_active): does nothing and returns 0.
- * Returns 0, or -1 with errno (ENOSYS: backend none; EEXIST; ENOMEM;
- * EBUSY: the previous cycle is still being torn down, or the program
- * replaced the mprotect backend's SIGSEGV handler, which then gives way to
- * none for good; or what the kernel said).  On -1 the collector marks with
- * the world stopped for this cycle, and still calls gh_wt_stop. */
+ * GH_PAGE_SIZE (the OS page is enough).  From now on every write to a
+ * page of it, by any thread (uffd: or by the kernel, as read(2) into it),
+ * is noted.  Parts of it already tracked in this cycle are left as they
+ * are: arming a page again would drop the write it holds.
+ *   - With no cycle on, starts one: the collector calls it for every
+ *     mapped heap range at the start of marking.  The world need not be
+ *     stopped: arming costs about 3 ms per touched GiB (wtrack_linux.c),
+ *     which the collector may spend before its first pause (writes made
+ *     between arming and the pause are reported, needlessly but safely).
+ *   - With a cycle on, adds the range: the page heap calls it, heap lock
+ *     held, world running, for memory it maps while gh_wt_active(),
+ *     before any block of it is handed out.  (One that looked at
+ *     gh_wt_active just before the cycle ended starts the next cycle
+ *     early, with its range: the collector's next gh_wt_track calls join
+ *     that cycle, and the writes since are reported by its first
+ *     collect.)
+ * Takes a lock of its own (a leaf; only tried with the world stopped,
+ * as a stopped thread may hold it).  Returns 0, or -1 with errno: ENOSYS
+ * (backend none), EINVAL (not aligned), ENOMEM, ERANGE (above 48 bits),
+ * EBUSY (the last cycle is still being torn down by a thread in it, or
+ * the lock is held with the world stopped, or the program replaced the
+ * mprotect backend's SIGSEGV handler, which then gives way to none for
+ * good), or what the kernel said.  On -1 the collector marks with the
+ * world stopped for this cycle (the range may be half tracked), and
+ * still calls gh_wt_stop. */
 GH_INTERNAL int gh_wt_track(uintptr_t lo, uintptr_t hi);
 
 /* Report the pages written since tracking of their range started or since
@@ -404,18 +412,22 @@ GH_INTERNAL int gh_wt_track(uintptr_t lo, uintptr_t hi);
  * must treat every tracked page as written (EBUSY: the mprotect backend
  * lost its handler; its pages are all writable again; or the kernel's
  * error, EPERM if a tracked range was mapped afresh and so is not
- * tracked any more).  Reports may include pages not written (see
- * wtrack_linux.c: a page the heap released, a read of a released page),
- * never leave one out. */
+ * tracked any more).  Reports never leave a written page out, and may
+ * include one not written: uffd reports a page the heap released
+ * (MADV_DONTNEED) once (see wtrack_linux.c). */
 GH_INTERNAL int gh_wt_collect(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg);
 
-/* End the cycle: stop tracking everything (end of marking, world
- * stopped).  Every tracked page is writable as before, no write is
- * noted any more, and the next gh_wt_track with the world stopped starts
- * a new cycle.  Idempotent.  In the child of a fork the library's own
- * fork handler has already ended the cycle (the kernel does not copy a
- * userfaultfd registration into a child; the mprotect backend's pages are
- * made writable there), so a call there does nothing. */
+/* End the cycle: stop tracking everything (end of marking; the world
+ * need not be stopped, and it costs about 9 ms per touched GiB, the
+ * kernel dropping each page's protection: better after the final pause).
+ * Every tracked page is writable as before, no write is noted any more,
+ * and the next gh_wt_track starts a new cycle.  Idempotent.  A
+ * gh_wt_track or gh_wt_collect running meanwhile in another thread ends
+ * harmlessly (a collect may fail: its caller is done anyway).  In the
+ * child of a fork, wtrack_linux.c's own fork handler has already ended the
+ * cycle (the kernel does not copy a userfaultfd registration into a
+ * child; the mprotect backend's pages are made writable there), so a call
+ * there does nothing. */
 GH_INTERNAL void gh_wt_stop(void);
 
 /* ---- The CPU (arch_*_linux.c) -------------------------------------------- */

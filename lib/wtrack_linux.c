@@ -95,6 +95,10 @@
  * case counts them.)
  * The handler blocks the stop signal, so a thread is never stopped half
  * way through it: with the world stopped, every fault noted is complete.
+ * Unlike uffd (PM_SCAN_CHECK_WPASYNC fails the collect), this backend
+ * cannot see a tracked range mapped afresh, which is writable and silent:
+ * the heap never does that (gh_sys_map maps reserved memory only), and
+ * GOHEAP_DEBUG=efence, which protects heap pages itself, excludes it.
  *
  * Costs measured on this machine (Linux 6.18, 2 CPUs; t-wtrack's case_cost
  * with GH_WTRACK_COST_MIB=1024, three runs; 1 GiB = 262144 pages of
