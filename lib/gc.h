@@ -95,7 +95,8 @@ static inline const goheap_type *gh_span_type(const gh_span *s, uintptr_t p)
 GH_INTERNAL void gh_span_set_type(gh_span *s, uintptr_t p, const goheap_type *t);
 /* The table of block types of a small typed span (s->types); 0 or -1. */
 GH_INTERNAL int gh_span_alloc_types(gh_span *s);
-GH_INTERNAL void gh_span_free_types(gh_span *s);
+/* Free such a table, taken from a span being freed. */
+GH_INTERNAL void gh_span_free_types(void *types);
 GH_INTERNAL void gh_types_lock(void);
 GH_INTERNAL void gh_types_unlock(void);
 

@@ -318,6 +318,10 @@ enum gh_span_state {
 	GH_SPAN_DEAD = 0,  /* descriptor on the fixalloc free list */
 	GH_SPAN_FREE = 1,  /* pages free in the page heap */
 	GH_SPAN_INUSE = 2, /* pages hold a large object or small blocks */
+	/* Given back while marking ran with the world running: free to
+	 * every lookup, whole for the markers until marking ends
+	 * (gh_span_release). */
+	GH_SPAN_GIVENBACK = 3,
 };
 
 typedef struct gh_span gh_span;
@@ -469,7 +473,8 @@ static inline gh_span *gh_span_at(uintptr_t p)
 static inline gh_span *gh_span_of(uintptr_t p)
 {
 	gh_span *s = gh_span_at(p);
-	if (!s || __atomic_load_n(&s->state, __ATOMIC_RELAXED) != GH_SPAN_INUSE ||
+	/* Acquire: the span's fields are set before it is put in use. */
+	if (!s || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != GH_SPAN_INUSE ||
 	    p < s->start || p >= s->limit)
 		return NULL;
 	return s;
@@ -562,6 +567,9 @@ typedef struct gh_mheap {
 	 * under the memory limit; heap operations release free spans above
 	 * it (set by mgc.c; UINT64_MAX without a limit). */
 	uint64_t retain_cap;
+	/* Spans given back while marking ran (GH_SPAN_GIVENBACK), linked by
+	 * next, freed when it ends (gh_mheap_free_givenback). */
+	gh_span *givenback;
 	gh_heapstats stats;
 	gh_mcentral central[GH_NUM_SPANCLASSES];
 } gh_mheap;
@@ -576,13 +584,15 @@ GH_INTERNAL gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass);
  * cycle from now on.  Call it once the caller holds what keeps the span's
  * blocks alive (the block's address, a central list). */
 GH_INTERNAL void gh_span_publish(gh_span *s);
-/* Give s back to the page heap.  Takes the heap lock. */
-GH_INTERNAL void gh_mheap_free(gh_span *s);
 /* Give the in-use span s, large or small, back to the page heap, with its
- * table of block types (gh_span_alloc_types) if it has one.  For a small
- * span the caller holds its mcentral's lock (mcentral.c says why); takes
- * the type and heap locks. */
+ * table of block types (gh_span_alloc_types) if it has one; while marking
+ * runs with the world running, only once it has ended (mheap.c says why).
+ * For a small span the caller holds its mcentral's lock (mcentral.c says
+ * why); takes the heap lock, then the type lock. */
 GH_INTERNAL void gh_span_release(gh_span *s);
+/* Free the spans given back while marking ran.  The collector calls it
+ * once marking has ended, with the world running.  Takes the heap lock. */
+GH_INTERNAL void gh_mheap_free_givenback(void);
 /* Return free spans idle at least delay ns to the OS (0: all).  Takes the
  * heap lock. Returns bytes released. */
 GH_INTERNAL uint64_t gh_mheap_scavenge(uint64_t delay);
@@ -688,6 +698,7 @@ typedef enum gh_option_id {
 	GH_OPT_CHECK,          /* GOHEAP_DEBUG=check=1: heap checks (mcheck.c) */
 	GH_OPT_MARKBUFS,       /* GOHEAP_DEBUG=markbufs=N: at most N mark buffers */
 	GH_OPT_GC,             /* GOHEAP_GC: the gh_wt_kind asked for (os.h) */
+	GH_OPT_WTRACKDROP,     /* GOHEAP_DEBUG=wtrackdrop=1: tracking reports nothing */
 	GH_NUM_OPTIONS,
 } gh_option_id;
 

@@ -133,8 +133,12 @@ static void *next_free(gh_span *s)
 		__atomic_store_n(&s->freeindex, (uint16_t)fi, __ATOMIC_RELAXED);
 		return (void *)(s->start + (size_t)idx * s->elemsize);
 	}
-	s->alloccache = 0;
-	__atomic_store_n(&s->freeindex, (uint16_t)n, __ATOMIC_RELAXED);
+	/* The empty span, every cache's until it has one, is never written:
+	 * it has nothing to take, and threads share it. */
+	if (s != &gh_empty_span) {
+		s->alloccache = 0;
+		__atomic_store_n(&s->freeindex, (uint16_t)n, __ATOMIC_RELAXED);
+	}
 	return NULL;
 }
 
@@ -535,14 +539,17 @@ void goheap_free(void *p)
 		uint32_t idx = gh_span_index(s, a);
 		/* Fields other threads change are read with relaxed atomics
 		 * (plain loads on the machines we know). */
+		/* The span is swept (its sweepgen is read with acquire,
+		 * paired with the sweep's release) before its allocation
+		 * bits are read: a sweep in progress rewrites them. */
 		if (GH_LIKELY(__atomic_load_n(&s->state, __ATOMIC_RELAXED) == GH_SPAN_INUSE &&
 			      a >= s->start && a < s->limit &&
 			      GH_SPANCLASS_CLASS(sc) != 0 && GH_SPANCLASS_KIND(sc) != GH_KIND_TINY &&
 			      s->start + (size_t)idx * s->elemsize == a &&
+			      __atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE) ==
+				      __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_RELAXED) &&
 			      gh_span_allocated(s, idx) &&
-			      __atomic_load_n(&s->nspecials, __ATOMIC_RELAXED) == 0 &&
-			      __atomic_load_n(&s->sweepgen, __ATOMIC_RELAXED) ==
-				      __atomic_load_n(&gh_heap.sweepgen, __ATOMIC_RELAXED))) {
+			      __atomic_load_n(&s->nspecials, __ATOMIC_RELAXED) == 0)) {
 			gh_link *o = p;
 			if (GH_LIKELY(o->tag != gh_free_tag(o))) {
 				gh_cachelist *l = &c->list[sc];

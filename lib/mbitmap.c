@@ -72,10 +72,10 @@ int gh_span_alloc_types(gh_span *s)
 	return s->types ? 0 : -1;
 }
 
-void gh_span_free_types(gh_span *s)
+void gh_span_free_types(void *types)
 {
 	gh_lock(&type_lock);
-	gh_fixalloc_free(&typesalloc, s->types);
+	gh_fixalloc_free(&typesalloc, types);
 	gh_unlock(&type_lock);
 }
 

@@ -141,7 +141,7 @@ void gh_mcache_mark_start_all(void)
 		for (uint32_t sc = 0; sc < GH_NUM_SPANCLASSES; sc++) {
 			gh_span *s = c->list[sc].span;
 			if (s != &gh_empty_span)
-				s->markfrom = s->freeindex;
+				__atomic_store_n(&s->markfrom, s->freeindex, __ATOMIC_RELAXED);
 		}
 }
 

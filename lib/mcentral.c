@@ -180,7 +180,9 @@ static void install_locked(gh_mcentral *mc, gh_mcache *c, gh_span *s)
 		s->nfreelist = 0;
 	}
 	/* While marking runs, what it hands out from here on is black. */
-	s->markfrom = gh_gc_marking_now() ? s->freeindex : GH_MARKFROM_NONE;
+	__atomic_store_n(&s->markfrom,
+			 gh_gc_marking_now() ? s->freeindex : (uint16_t)GH_MARKFROM_NONE,
+			 __ATOMIC_RELAXED);
 	s->inlist = GH_LIST_CACHED;
 	l->span = s;
 	gh_gc_note_alloc((int64_t)nfree * (int64_t)s->elemsize);
@@ -207,7 +209,7 @@ static gh_span *grow(gh_mcentral *mc)
 	if (!s)
 		return NULL;
 	if (GH_SPANCLASS_KIND(mc->spanclass) == GH_KIND_TYPED && gh_span_alloc_types(s) != 0) {
-		gh_mheap_free(s);
+		gh_span_release(s);
 		errno = ENOMEM;
 		return NULL;
 	}

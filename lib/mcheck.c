@@ -50,9 +50,12 @@
  *                   count the list; a span not in use has none; the
  *                   finalizers and weak links found in all lists are those
  *                   registered;
+ *   given back      the spans given back while marking runs are those on
+ *                   the heap's list (gh_span_release);
  *   statistics      heap_inuse, heap_sys and heap_released equal the sums
- *                   over in-use and free spans; the large object counts and
- *                   bytes equal the large spans in use; mspan_inuse equals
+ *                   over in-use (given back included) and free spans; the
+ *                   large object counts and bytes equal the large spans in
+ *                   use; mspan_inuse equals
  *                   the span descriptors in use.
  *
  * A broken invariant aborts with one line, "goheap: heap check:
@@ -71,6 +74,7 @@
 typedef struct tally {
 	uint64_t inuse_bytes, free_bytes, released_bytes;
 	uint64_t nlarge, large_bytes;
+	uint64_t ngivenback;
 	uint64_t ninuse, nfree, nsmall, ncached, nfresh;
 	uint64_t nfinalizers, nweak, nlinks; /* specials found, by kind */
 	uint64_t nslots;
@@ -168,10 +172,12 @@ bool gh_span_small_ok(const gh_span *s, gh_broken *b)
 		return BROKEN(b, "span", "span %p at %#lx of class %u: elemsize %zu, %zu pages, "
 			      "nelems %u, limit %#lx", (const void *)s, (unsigned long)s->start,
 			      cls, s->elemsize, s->npages, s->nelems, (unsigned long)s->limit);
-	if (s->freeindex > s->nelems || s->nfreelist > s->nelems)
+	/* A cached span's owner moves its free index without a lock. */
+	uint16_t fi = __atomic_load_n(&s->freeindex, __ATOMIC_RELAXED);
+	if (fi > s->nelems || s->nfreelist > s->nelems)
 		return BROKEN(b, "span", "span %p at %#lx: free index %u, %u on its free list, of "
-			      "%u blocks", (const void *)s, (unsigned long)s->start,
-			      s->freeindex, s->nfreelist, s->nelems);
+			      "%u blocks", (const void *)s, (unsigned long)s->start, fi,
+			      s->nfreelist, s->nelems);
 	for (uint32_t w = 0; w < GH_BITWORDS; w++) {
 		uint64_t past = past_end(s, w);
 		if (s->allocbits[w] & past)
@@ -383,6 +389,13 @@ static void check_spans(uint32_t sg, tally *t)
 		case GH_SPAN_INUSE:
 			check_inuse(s, sg, t);
 			break;
+		case GH_SPAN_GIVENBACK:
+			/* Its pages in use until freed, its large object
+			 * freed already (gh_span_release). */
+			t->ngivenback++;
+			t->ninuse++;
+			t->inuse_bytes += span_bytes(s);
+			break;
 		default:
 			FAIL("span", "descriptor %p in unknown state %u", (void *)s, s->state);
 		}
@@ -480,6 +493,12 @@ void gh_check_heap(void)
 	if (listed != t.nfree)
 		FAIL("free list", "%llu free span descriptors, %llu on the free lists",
 		     (unsigned long long)t.nfree, (unsigned long long)listed);
+	uint64_t given = 0;
+	for (const gh_span *g = gh_heap.givenback; g; g = g->next)
+		given++;
+	if (given != t.ngivenback)
+		FAIL("given back", "%llu span descriptors given back, %llu on the heap's list",
+		     (unsigned long long)t.ngivenback, (unsigned long long)given);
 	check_centrals(&t, sg);
 	check_stats(&t);
 	if (t.nfinalizers != gh_final_count() || t.nweak != gh_weak_count() ||

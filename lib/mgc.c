@@ -682,6 +682,7 @@ static void collect_concurrent(bool forced)
 	gh_mark_concurrent();
 	c.cpu_mark = cpu_since(&t0, &h0);
 	with_stop_locks(finish_in_loader, &c);
+	gh_mheap_free_givenback();
 	c.cpu_assist = __atomic_exchange_n(&gh_mark_assist_ns, 0, __ATOMIC_RELAXED);
 	c.ok = true;
 	cycle_end(&c);

@@ -185,6 +185,7 @@ static struct {
 	uint32_t njobs, capjobs;
 	job *jobs;
 	uintptr_t heap_lo, heap_hi; /* bounds of the heap, for a fast reject */
+	bool check;                 /* GOHEAP_DEBUG=check=1 */
 	marker m[MAX_MARKERS];
 } mk;
 
@@ -309,7 +310,7 @@ uintptr_t gh_markproc_types;
 size_t gh_markproc_types_len;
 void (*gh_markproc_scan)(uintptr_t p, gh_span *s, const goheap_type *t);
 
-static void scan_typed(marker *m, uintptr_t p, gh_span *s)
+GH_NO_SANITIZE_SCAN static void scan_typed(marker *m, uintptr_t p, gh_span *s)
 {
 	const goheap_type *t = gh_span_type(s, p);
 	if (!t)
@@ -336,11 +337,17 @@ static void scan_block(marker *m, uintptr_t p, gh_span *s)
 }
 
 /* Whether the block at p of s, of a kind that may hold pointers, is free
- * (a small block with its free tag). */
-static inline bool block_free(const gh_span *s, uintptr_t p)
+ * (a small block with its free tag).  While marking runs with the world
+ * running, the tag may be written meanwhile: a free block is seen free or
+ * not, either way safely (a free block is neither live nor scanned for
+ * good; see the sweep), so ThreadSanitizer does not watch the read. */
+GH_NO_SANITIZE_THREAD static bool block_free(const gh_span *s, uintptr_t p)
 {
+	/* The read is made here, not in gh_track_peek, which GCC does not
+	 * inline into a function with other sanitizer attributes. */
+	const uintptr_t *tag = &((const gh_link *)p)->tag;
 	return GH_SPANCLASS_CLASS(s->spanclass) != 0 &&
-	       gh_track_peek(&((const gh_link *)p)->tag) == gh_free_tag((void *)p);
+	       (GH_LIKELY(!gh_track_on) ? *tag : gh_track_peek(tag)) == gh_free_tag((void *)p);
 }
 
 /* ---- Assist credit ----
@@ -381,9 +388,22 @@ static int64_t take_credit(int64_t want)
 	return 0;
 }
 
+/* check=1: a span with a block in a queue is in use, or given back and
+ * kept whole until marking ends (gh_span_release). */
+static __attribute__((noinline, cold)) void check_queued(uintptr_t p, const gh_span *s)
+{
+	uint8_t state = __atomic_load_n(&s->state, __ATOMIC_RELAXED);
+	if (state != GH_SPAN_INUSE && state != GH_SPAN_GIVENBACK)
+		gh_throw("heap check: marking: the span %p of block %#lx, queued for scanning, "
+			 "was freed under the marker (state %u)",
+			 (const void *)s, (unsigned long)p, state);
+}
+
 /* A block taken from the queue: count and scan it, unless it is free. */
 static void scan_queued(marker *m, uintptr_t p, gh_span *s)
 {
+	if (GH_UNLIKELY(mk.check))
+		check_queued(p, s);
 	if (block_free(s, p))
 		return; /* free: marked, but neither live nor holding pointers */
 	m->marked += s->elemsize;
@@ -837,16 +857,19 @@ static uint64_t black_bytes, black_noscan; /* allocated black this cycle */
 static uint64_t assist_bytes, assist_noscan; /* marked by assists */
 static bool tracking_lost; /* a round could not read the written pages */
 
-/* Whether block idx of the small span s is black: marked, or handed out by
- * its owner since the span was cached while marking runs (markfrom). */
+/* Whether block idx of the small span s is black: handed out by its owner
+ * since the span was cached while marking runs (markfrom), or marked.  In
+ * that order: the owner, taking the span out of its cache, marks those
+ * blocks before it drops markfrom (gh_mark_new_blocks, release), so that a
+ * block read here as no longer covered by markfrom is read marked. */
 static bool is_black(const gh_span *s, uint32_t idx)
 {
-	if (gh_span_marked(s, idx))
+	uint32_t from = __atomic_load_n(&s->markfrom, __ATOMIC_ACQUIRE);
+	if (from != GH_MARKFROM_NONE && idx >= from &&
+	    idx < __atomic_load_n(&s->freeindex, __ATOMIC_RELAXED) &&
+	    !((s->allocbits[idx >> 6] >> (idx & 63)) & 1))
 		return true;
-	uint32_t from = __atomic_load_n(&s->markfrom, __ATOMIC_RELAXED);
-	return from != GH_MARKFROM_NONE && idx >= from &&
-	       idx < __atomic_load_n(&s->freeindex, __ATOMIC_RELAXED) &&
-	       !((s->allocbits[idx >> 6] >> (idx & 63)) & 1);
+	return gh_span_marked(s, idx);
 }
 
 void gh_mark_new_blocks(gh_span *s)
@@ -863,7 +886,7 @@ void gh_mark_new_blocks(gh_span *s)
 		uint64_t old = __atomic_fetch_or(&s->markbits[w], fresh, __ATOMIC_RELAXED);
 		n += (uint64_t)__builtin_popcountll(fresh & ~old);
 	}
-	__atomic_store_n(&s->markfrom, GH_MARKFROM_NONE, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->markfrom, GH_MARKFROM_NONE, __ATOMIC_RELEASE);
 	if (n) {
 		uint32_t kind = GH_SPANCLASS_KIND(s->spanclass);
 		__atomic_add_fetch(&black_bytes, n * s->elemsize, __ATOMIC_RELAXED);
@@ -968,6 +991,7 @@ int gh_mark_start(uint64_t scan_estimate)
 		work_expected = 1u << 20;
 	work_done = 0;
 	scan_credit = 0;
+	mk.check = gh_option(GH_OPT_CHECK) != 0;
 	mk.heap_lo = __atomic_load_n(&gh_heap.arena_lo, __ATOMIC_RELAXED);
 	mk.heap_hi = __atomic_load_n(&gh_heap.arena_hi, __ATOMIC_RELAXED);
 	for (uint32_t i = 0; i < MAX_MARKERS; i++)

@@ -199,11 +199,12 @@ void gh_span_sweep_claimed(gh_span *s, gh_link *freelist, uint32_t nfreelist)
 		uint64_t m = __atomic_load_n(&s->markbits[w], __ATOMIC_RELAXED);
 		nwas += (uint32_t)__builtin_popcountll(was[w]);
 		nlive += (uint32_t)__builtin_popcountll(m);
-		s->allocbits[w] = m;
+		__atomic_store_n(&s->allocbits[w], m, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->markbits[w], 0, __ATOMIC_RELAXED);
 	}
-	/* Read without the span's lock by goheap_free and the marker's
-	 * lookups: relaxed stores. */
+	/* The bits and free index are read without the span's lock by
+	 * goheap_free, goheap_base and the marker's lookups: relaxed
+	 * stores. */
 	__atomic_store_n(&s->freeindex, 0, __ATOMIC_RELAXED);
 	if (nwas)
 		s->needzero = 1;

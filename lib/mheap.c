@@ -37,8 +37,8 @@
  * gh_span.sweepgen), which no sweeper touches while the caller sets it up;
  * gh_span_publish makes it part of the current cycle, once the caller
  * holds what keeps its blocks alive (a block's address, an mcentral list);
- * gh_span_release gives it back, with its table of block types, through
- * gh_mheap_free.
+ * gh_span_release gives it back, with its table of block types (while
+ * marking runs with the world running, in two steps: see there).
  *
  * Every function here that is not "_locked" takes the heap lock; the
  * "_locked" ones expect the caller to hold it (gh_assert_held).
@@ -487,28 +487,6 @@ gh_span *gh_mheap_alloc(size_t npages, uint32_t spanclass)
 	return s;
 }
 
-void gh_mheap_free(gh_span *s)
-{
-	gh_lock(&gh_heap.lock);
-	GH_ASSERT(s->state == GH_SPAN_INUSE);
-	/* A special lives only as long as its block (mspecial.c). */
-	if (GH_UNLIKELY(s->specials))
-		gh_throw("span %p at %#lx freed with specials", (void *)s, (unsigned long)s->start);
-	__atomic_store_n(&s->nspecials, 0, __ATOMIC_RELAXED);
-	s->nprofiled = 0;
-	size_t bytes = s->npages << GH_PAGE_SHIFT;
-	if (GH_SPANCLASS_CLASS(s->spanclass) == 0) {
-		gh_stat_add(&gh_heap.stats.large_nfree, 1);
-		gh_stat_add(&gh_heap.stats.large_free_bytes, (int64_t)bytes);
-	}
-	gh_stat_add(&gh_heap.stats.heap_inuse, -(int64_t)bytes);
-	s->needzero = 1;
-	uint64_t now = gh_nanotime();
-	free_span_locked(s, now);
-	maybe_scavenge_locked(now);
-	gh_unlock(&gh_heap.lock);
-}
-
 void gh_span_publish(gh_span *s)
 {
 	/* A span swept for the current cycle must have clear mark bits, or
@@ -531,14 +509,66 @@ void gh_span_publish(gh_span *s)
 	}
 }
 
+/* Giving a span back while marking runs with the world running.  A marker
+ * may hold a block of the span in its queue, or be scanning one, reading
+ * the span's size, kind and types as it goes (mgcmark.c): the span may not
+ * be freed, merged or handed out again under it.  So it is given back in
+ * two steps: now it leaves every lookup (GH_SPAN_GIVENBACK: gh_span_of,
+ * the sweepers and new marks pass it by) and waits, whole, on the heap's
+ * list; once marking has ended the collector frees it
+ * (gh_mheap_free_givenback).  Whether marking runs is read in the same
+ * section, closed to stops, that changes the span's state: a marking that
+ * starts later (with the world stopped) finds the span out of every
+ * lookup, and one that runs already finds it whole until it ends. */
 void gh_span_release(gh_span *s)
 {
-	if (s->types) {
-		if (GH_SPANCLASS_CLASS(s->spanclass) != 0)
-			gh_span_free_types(s);
-		s->types = NULL;
+	gh_lock(&gh_heap.lock);
+	GH_ASSERT(s->state == GH_SPAN_INUSE || s->state == GH_SPAN_GIVENBACK);
+	/* A special lives only as long as its block (mspecial.c). */
+	if (GH_UNLIKELY(s->specials))
+		gh_throw("span %p at %#lx freed with specials", (void *)s, (unsigned long)s->start);
+	size_t bytes = s->npages << GH_PAGE_SHIFT;
+	/* A large object is counted freed when given back. */
+	if (s->state == GH_SPAN_INUSE && GH_SPANCLASS_CLASS(s->spanclass) == 0) {
+		gh_stat_add(&gh_heap.stats.large_nfree, 1);
+		gh_stat_add(&gh_heap.stats.large_free_bytes, (int64_t)bytes);
 	}
-	gh_mheap_free(s);
+	gh_stw_nostop_begin();
+	bool later = gh_gc_marking_now();
+	__atomic_store_n(&s->state, later ? GH_SPAN_GIVENBACK : GH_SPAN_FREE, __ATOMIC_RELEASE);
+	gh_stw_nostop_end();
+	if (later) {
+		s->next = gh_heap.givenback;
+		gh_heap.givenback = s;
+		gh_unlock(&gh_heap.lock);
+		return;
+	}
+	void *types = GH_SPANCLASS_CLASS(s->spanclass) != 0 ? s->types : NULL;
+	s->types = NULL;
+	__atomic_store_n(&s->nspecials, 0, __ATOMIC_RELAXED);
+	s->nprofiled = 0;
+	gh_stat_add(&gh_heap.stats.heap_inuse, -(int64_t)bytes);
+	s->needzero = 1;
+	uint64_t now = gh_nanotime();
+	free_span_locked(s, now);
+	maybe_scavenge_locked(now);
+	gh_unlock(&gh_heap.lock);
+	if (types)
+		gh_span_free_types(types);
+}
+
+void gh_mheap_free_givenback(void)
+{
+	gh_lock(&gh_heap.lock);
+	gh_span *s = gh_heap.givenback;
+	gh_heap.givenback = NULL;
+	gh_unlock(&gh_heap.lock);
+	while (s) {
+		gh_span *next = s->next;
+		s->next = NULL;
+		gh_span_release(s);
+		s = next;
+	}
 }
 
 uint64_t gh_mheap_scavenge_to(uint64_t goal, uint64_t budget)

@@ -89,6 +89,10 @@ static const gh_option_desc gh_option_table[GH_NUM_OPTIONS] = {
 		       "concurrent-mprotect tracks writes with mprotect (a system call "
 		       "writing into the heap fails with EFAULT)",
 		       .words = gc_words},
+	[GH_OPT_WTRACKDROP] = {"GOHEAP_DEBUG:wtrackdrop", 0, 0, 1, NULL,
+			       "1 makes write tracking report no page, so that concurrent "
+			       "marking misses what the program wrote while it marked: "
+			       "for the test suite only (t-gc-concurrent)"},
 };
 
 /* The multiplier a byte-count suffix stands for, or 0 if s is none. */

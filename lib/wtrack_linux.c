@@ -1160,6 +1160,10 @@ out:
 
 int gh_wt_collect(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg)
 {
+	/* GOHEAP_DEBUG=wtrackdrop=1: tracking broken on purpose, so that the
+	 * suite can show it notices (t-gc-concurrent). */
+	if (GH_UNLIKELY(gh_option(GH_OPT_WTRACKDROP)))
+		return 0;
 	uint32_t seen = enter();
 	int rc = 0;
 	if (phase_of(seen) == WT_ACTIVE) {

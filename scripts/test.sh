@@ -1,6 +1,7 @@
 #!/bin/bash
 # Quick start, part 2: build libgoheap and run the whole test suite: the TAP
-# tests; the same tests under Valgrind; once more with the heap checker on
+# tests; the same tests with the world stopped for marking (GOHEAP_GC=stw)
+# and under Valgrind; once more with the heap checker on
 # (GOHEAP_DEBUG=check=1); once built with ASan+UBSan (in build-asan), once
 # with ThreadSanitizer (in build-tsan); once cross-built for arm64 (in
 # build-arm64) and run under qemu-user; and the fuzz targets briefly.  Ends
@@ -26,6 +27,8 @@ run() {
 }
 rm -f test-suite.log
 run "make check" check
+# Every collection with the world stopped, as GOHEAP_GC=stw asks.
+run "make check-stw" check-stw
 run "make check-valgrind" check-valgrind
 # The heap checker at every collection of every test.
 export GOHEAP_DEBUG=check=1
