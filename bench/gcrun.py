@@ -175,7 +175,7 @@ def main():
 
     if not ONLY or "gcbench" in ONLY:
         gargs = ["-s", "14", "-l", "12", "-M", "12", "-a", "50000"] if QUICK else []
-        variants = ["goheap", "goheap-typed", "boehm", "glibc", "jemalloc", "mimalloc"]
+        variants = ["goheap", "goheap-stw", "goheap-typed", "boehm", "glibc", "jemalloc", "mimalloc"]
         wl = [("GCBench", "gcbench", gargs, {}, None),
               ("GCBench x5", "gcbench", gargs + ["-r", "5"], {}, None)]
         cells = run_bench("gcbench", wl, variants)
@@ -186,7 +186,7 @@ def main():
                    % (("14", "12", "50000", "12") if QUICK else ("18", "16", "500000", "16")))
 
     if not ONLY or "binarytrees" in ONLY:
-        variants = ["goheap", "boehm", "go", "glibc", "jemalloc", "mimalloc"]
+        variants = ["goheap", "goheap-stw", "boehm", "go", "glibc", "jemalloc", "mimalloc"]
         wl = []
         for th in (1, 2):
             wl.append((f"depth {DEPTH}, {th} thread{'s' if th > 1 else ''}", "binarytrees",
@@ -228,6 +228,7 @@ def main():
                  "-x", os.environ.get("BENCH_PAUSE_FACTOR", "10" if QUICK else "20")]
         wl = [("goheap, GOHEAP_GCPROCS=1", "pause", pargs, {"GOHEAP_GCPROCS": "1"}, ["goheap"]),
               ("goheap, GOHEAP_GCPROCS=2", "pause", pargs, {"GOHEAP_GCPROCS": "2"}, ["goheap"]),
+              ("goheap, GOHEAP_GC=stw", "pause", pargs, {"GOHEAP_GC": "stw"}, ["goheap"]),
               ("boehm", "pause", pargs, {}, ["boehm"])]
         # One list of cells, alternating the three configurations run by run.
         cells = {}

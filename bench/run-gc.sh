@@ -7,7 +7,8 @@
 # Benchmarks (bench/README.md describes them): GCBench (x1 and x5 in one
 # process), binary-trees (1 and 2 threads), allocation rate with collection,
 # and allocation latency with a 1 GiB live heap (the pause benchmark).
-# Variants: libgoheap (goheap_malloc; goheap_malloc_typed for GCBench),
+# Variants: libgoheap (goheap_malloc; goheap_malloc_typed for GCBench; with
+# GOHEAP_GC=stw for GCBench, binary-trees and the pause benchmark),
 # Boehm GC (libgc), glibc, jemalloc and mimalloc malloc+free, and Go for
 # binary-trees.  A peer whose package is missing is skipped with a note.
 #
@@ -136,6 +137,15 @@ while IFS='|' read -r name macro libs progs; do
 done <<EOF
 $variants
 EOF
+# goheap-stw: the goheap binaries with every collection marking with the
+# world stopped (GOHEAP_GC=stw), against the default, concurrent marking.
+for prog in gcbench binarytrees; do
+	if [ -x "$out/bin/$prog-goheap" ]; then
+		printf '#!/bin/sh\nGOHEAP_GC=stw exec "%s" "$@"\n' "$out/bin/$prog-goheap" \
+			>"$out/bin/$prog-goheap-stw"
+		chmod +x "$out/bin/$prog-goheap-stw"
+	fi
+done
 if command -v go >/dev/null 2>&1; then
 	if (cd "$out/bin" && GOCACHE=$out/gocache GO111MODULE=off GOPATH=$out/gopath \
 		go build -o "$out/bin/binarytrees-go" "$here/binarytrees.go") \

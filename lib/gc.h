@@ -449,12 +449,6 @@ GH_INTERNAL int gh_weak_unregister(void **link);
  * than link, is registered).  new_link == link asks whether link is
  * registered (Boehm's GC_move_disappearing_link). */
 GH_INTERNAL int gh_weak_move(void **link, void **new_link);
-/* Called by every reader of a weak link on the non-NULL pointer it is
- * about to return (goheap_read_weak_link): the hook where concurrent
- * marking will shade the target, as a write barrier would, lest a
- * pointer read while marking runs be missed.  Today marking stops the
- * world and this does nothing. */
-GH_INTERNAL void gh_weak_read_barrier(void *p);
 /* Registered links (the heap checker). */
 GH_INTERNAL uint64_t gh_weak_count(void);
 

@@ -30,6 +30,14 @@
  * sees it; if after, the pointer was in a register or on the stack, was
  * scanned, and kept the block alive.
  *
+ * Concurrent marking needs no read barrier either (Go's weak pointers
+ * shade what they give back, because Go does not scan stacks again at the
+ * end of marking).  A pointer read while marking runs is, by the final
+ * pause, in a register or on a stack, which that pause scans again, or
+ * written into the heap or static data, which write tracking and that
+ * pause re-scan: the block is marked before links are cleared, in the same
+ * pause.  t-gc-concurrent (case_weak) fails without either re-scan.
+ *
  * An explicit free of the target clears its links the same way (under the
  * specials lock; a reader racing with the free of what it reads gets the
  * pointer or NULL, as with any free).  A link lying in a block that dies
@@ -233,13 +241,6 @@ const char *gh_weak_special_bad(const gh_span *s, const gh_special *sp)
 	if (r->dropped || find(r->link) != r)
 		return "weak link record not registered under its link";
 	return NULL;
-}
-
-void gh_weak_read_barrier(void *p)
-{
-	/* Marking stops the world: a pointer read while the world runs
-	 * needs no shading.  Concurrent marking will shade p here. */
-	(void)p;
 }
 
 /* ---- Registering ---- */
@@ -448,7 +449,6 @@ void *goheap_read_weak_link(void *const *link)
 		void *p = (void *)~h;
 		__asm__ volatile("" : "+r"(p));
 		if (__atomic_load_n((const uintptr_t *)link, __ATOMIC_ACQUIRE) == h) {
-			gh_weak_read_barrier(p);
 			__asm__ volatile("" ::"r"(p));
 			return p;
 		}

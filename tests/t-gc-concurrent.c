@@ -44,7 +44,9 @@
  * left unmarked; as it scans, that no span was freed under it.
  *
  * Also the guarantees the collector gave with the world stopped, now with
- * marking running beside the program: blocks freed explicitly by threads
+ * marking running beside the program: weak links read while marking runs,
+ * the block read kept in a block scanned before or on the stack alone
+ * (case_weak: no read barrier needed); blocks freed explicitly by threads
  * while collections run (case_frees; a span given back meanwhile stays
  * whole for the markers until marking ends, lib/mheap.c); heap dumps and heap profiles asked
  * for while marking runs complete and read back whole (case_dumps); fork
@@ -634,6 +636,181 @@ static void background_stop(struct background *b)
 		pthread_join(b->g, NULL);
 }
 
+/* ---- Weak links read while marking runs ---- */
+
+/* Blocks reached only through weak links die at the next collection, and
+ * their links read NULL.  Threads read the links while collections run
+ * and keep what they read, strongly, either in a heap block marked long
+ * before (the store is behind the marker: write tracking must see it) or
+ * on their stack alone (the final pause scans stacks again).  A block
+ * read from a link and so kept must never be freed: no read barrier is
+ * needed (goheap(7), "Weak links and specials").  A link that reads NULL
+ * gets a new block. */
+enum { WEAK_READERS = 2, WEAK_BLOCK = 64 };
+
+struct weak_reader {
+	int id;
+	struct tap_rng r;
+	size_t n;
+	void **links;   /* weak links, in system memory (not a root) */
+	uint64_t *tags; /* the pattern of each link's block */
+	uint64_t next_tag;
+	uint64_t reads, nulls, kept, stacked, renewed, lost, errors;
+};
+
+/* Each reader's strong slots, a heap block rooted here. */
+static void **volatile weak_held[WEAK_READERS];
+
+static bool weak_ok(const void *p, uint64_t tag)
+{
+	return goheap_base(p) == p && tap_check(p, WEAK_BLOCK, tag) == SIZE_MAX;
+}
+
+static void weak_lost(struct weak_reader *w, const void *p, const char *how)
+{
+	if (w->lost++ < 3)
+		diag("weak reader %d: block %p, %s, freed or damaged", w->id, p, how);
+}
+
+/* A new block for link k, reachable through it alone. */
+static void weak_renew(struct weak_reader *w, size_t k)
+{
+	unsigned char *b = goheap_malloc_atomic(WEAK_BLOCK);
+	if (!b) {
+		w->errors++;
+		return;
+	}
+	w->tags[k] = (uint64_t)w->id << 56 | ++w->next_tag;
+	tap_fill(b, WEAK_BLOCK, w->tags[k]);
+	if (goheap_register_weak_link(&w->links[k], b) != 0)
+		w->errors++;
+	w->renewed++;
+}
+
+/* Hold p on the stack alone while allocating, then check it. */
+static __attribute__((noinline)) void weak_stack_hold(struct weak_reader *w, void *p,
+						       uint64_t tag)
+{
+	void *volatile hold = p;
+	p = NULL;
+	for (int i = 0; i < 64; i++) {
+		unsigned char *g = goheap_malloc_atomic(WEAK_BLOCK);
+		if (g)
+			memset(g, 0xa5, WEAK_BLOCK);
+	}
+	if (!weak_ok(hold, tag))
+		weak_lost(w, hold, "held on the stack");
+	w->stacked++;
+}
+
+static void *weak_reader_main(void *arg)
+{
+	struct weak_reader *w = arg;
+	void **held = weak_held[w->id];
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		size_t k = (size_t)tap_rng_range(&w->r, 0, w->n - 1);
+		if (held[k]) {
+			if (!weak_ok(held[k], w->tags[k])) {
+				weak_lost(w, held[k], "kept in a heap block");
+				held[k] = NULL;
+			} else if (tap_rng_range(&w->r, 0, 3) == 0) {
+				held[k] = NULL; /* weak only again */
+			}
+			continue;
+		}
+		void *p = goheap_read_weak_link(&w->links[k]);
+		w->reads++;
+		if (!p) {
+			w->nulls++;
+			weak_renew(w, k);
+		} else if (!weak_ok(p, w->tags[k])) {
+			weak_lost(w, p, "as the link gave it");
+		} else if (tap_rng_range(&w->r, 0, 1)) {
+			held[k] = p; /* into a block scanned long ago */
+			w->kept++;
+		} else {
+			weak_stack_hold(w, p, w->tags[k]);
+		}
+	}
+	gcu_clear_stack();
+	return NULL;
+}
+
+static void weak_setup(void *arg)
+{
+	struct weak_reader *w = arg;
+	weak_held[w->id] = goheap_malloc(w->n * sizeof(void *));
+	if (!weak_held[w->id])
+		bail_out("no memory");
+	for (size_t k = 0; k < w->n; k++)
+		weak_renew(w, k);
+}
+
+static void case_weak(void)
+{
+	bool vg = tap_under_valgrind();
+	unsigned forced = vg ? 4 : 30;
+	static struct weak_reader ws[WEAK_READERS];
+	for (int i = 0; i < WEAK_READERS; i++) {
+		struct weak_reader *w = &ws[i];
+		memset(w, 0, sizeof *w);
+		w->id = i;
+		w->r = tap_rng_init(0x3ea4 + (uint64_t)i);
+		w->n = vg ? 64 : 1024;
+		w->links = calloc(w->n, sizeof *w->links);
+		w->tags = calloc(w->n, sizeof *w->tags);
+		if (!w->links || !w->tags)
+			bail_out("no memory");
+		gcu_call(weak_setup, w);
+	}
+	struct background bg;
+	background_start(&bg);
+	pthread_t t[WEAK_READERS];
+	int started = 0;
+	for (int i = 0; i < WEAK_READERS; i++)
+		if (goheap_pthread_create(&t[i], NULL, weak_reader_main, &ws[i]) == 0)
+			started++;
+	uint64_t cap = gcu_now_ns() + (uint64_t)gcu_timeout_ms(30000) * 1000000u;
+	while (bg.collections < forced && gcu_now_ns() < cap)
+		gcu_sleep_ms(1);
+	background_stop(&bg);
+	atomic_store(&stop, 1);
+	for (int i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	uint64_t reads = 0, nulls = 0, kept = 0, stacked = 0, lost = 0, errors = 0;
+	for (int i = 0; i < WEAK_READERS; i++) {
+		struct weak_reader *w = &ws[i];
+		void **held = weak_held[i];
+		for (size_t k = 0; k < w->n; k++)
+			if (held[k] && !weak_ok(held[k], w->tags[k]))
+				weak_lost(w, held[k], "kept in a heap block, at the end");
+		reads += w->reads;
+		nulls += w->nulls;
+		kept += w->kept;
+		stacked += w->stacked;
+		lost += w->lost;
+		errors += w->errors;
+	}
+	diag("%llu forced collections; %llu links read, %llu NULL (block died, renewed); "
+	     "%llu blocks kept in the heap, %llu on the stack",
+	     (unsigned long long)bg.collections, (unsigned long long)reads,
+	     (unsigned long long)nulls, (unsigned long long)kept, (unsigned long long)stacked);
+	is_int(started, WEAK_READERS, "%d threads reading weak links", WEAK_READERS);
+	cmp_uint(bg.collections, >=, forced, "collections ran meanwhile");
+	cmp_uint(nulls, >, 0, "links read NULL: blocks reached only through them died");
+	cmp_uint(kept, >, 0, "blocks read from links kept in a heap block scanned before");
+	cmp_uint(stacked, >, 0, "blocks read from links held on the stack alone");
+	is_uint(errors, 0, "every block allocated and its link registered");
+	is_uint(lost, 0, "no block read from a weak link and kept was freed");
+	for (int i = 0; i < WEAK_READERS; i++) {
+		for (size_t k = 0; k < ws[i].n; k++)
+			goheap_unregister_weak_link(&ws[i].links[k]);
+		weak_held[i] = NULL;
+		free(ws[i].links);
+		free(ws[i].tags);
+	}
+}
+
 /* ---- Heap dumps and profiles while marking runs ---- */
 
 /* A file that is gone when closed. */
@@ -924,6 +1101,7 @@ static int child_main(const char *mode)
 	static const struct tap_test suite[] = {
 		TAP_TEST(case_moves),
 		TAP_TEST(case_frees),
+		TAP_TEST(case_weak),
 		TAP_TEST(case_dumps),
 		TAP_TEST(case_fork),
 	};
@@ -933,6 +1111,9 @@ static int child_main(const char *mode)
 		rc = tap_main(1, argv, suite, sizeof suite / sizeof suite[0]);
 	else if (strcmp(mode, "moves") == 0)
 		rc = tap_main(2, argv, suite, sizeof suite / sizeof suite[0]);
+	else if (strncmp(mode, "case_", 5) == 0) /* one case, by hand */
+		rc = tap_main(2, (char *[]){(char *)mode, (char *)mode, NULL}, suite,
+			      sizeof suite / sizeof suite[0]);
 	else
 		return 99;
 	gcu_finish();

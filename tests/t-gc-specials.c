@@ -364,9 +364,12 @@ static void test_java(void)
 	for (int java = 1; java >= 0; java--) {
 		const char *name = java ? "Java mode" : "without Java mode";
 		reset();
-		wj = calloc(NJ, sizeof *wj);
-		if (!wj)
-			bail_out("calloc failed");
+		/* Static, one array per pass: a finalizer the next pass runs
+		 * late still writes to its own pass's watches (calloc'ed and
+		 * never freed, they were a leak to LeakSanitizer). */
+		static struct gcu_watch wj_store[2][NJ];
+		wj = wj_store[java];
+		memset(wj, 0, NJ * sizeof *wj);
 		big_intact = 0;
 		gh_final_set_java(java);
 		gh_final_set_on_demand(true);
@@ -446,8 +449,6 @@ static void test_weak_internal(void)
 	is_int(gh_weak_register(&wl[1], (char *)wt[2] + 8), -EINVAL, "an interior target: -EINVAL");
 	is_int(gh_weak_register((void **)((char *)&wl[1] + 1), wt[2]), -EINVAL,
 	       "a misaligned link: -EINVAL");
-	gh_weak_read_barrier(wt[2]);
-	ok(1, "gh_weak_read_barrier does nothing while marking stops the world");
 	for (size_t i = 0; i < 4; i++)
 		wt[i] = NULL;
 }
