@@ -84,13 +84,16 @@ struct goheap_type {
 	uint64_t bits[]; /* bit i set: word i of an element is a pointer */
 };
 
-/* The type of the typed block of s at p (NULL before it is set). */
+/* The type of the typed block of s at p (NULL before it is set).  A small
+ * span gets its table of types after it is in use (gh_span_alloc_types),
+ * where concurrent marking may already look: NULL until then too. */
 static inline const goheap_type *gh_span_type(const gh_span *s, uintptr_t p)
 {
 	if (GH_SPANCLASS_CLASS(s->spanclass) == 0)
 		return __atomic_load_n((const goheap_type *const *)&s->types, __ATOMIC_ACQUIRE);
-	return __atomic_load_n(&((const goheap_type *const *)s->types)[gh_span_index(s, p)],
-			       __ATOMIC_ACQUIRE);
+	const goheap_type *const *types =
+		__atomic_load_n((const goheap_type *const *const *)&s->types, __ATOMIC_ACQUIRE);
+	return types ? __atomic_load_n(&types[gh_span_index(s, p)], __ATOMIC_ACQUIRE) : NULL;
 }
 GH_INTERNAL void gh_span_set_type(gh_span *s, uintptr_t p, const goheap_type *t);
 /* The table of block types of a small typed span (s->types); 0 or -1. */

@@ -67,9 +67,11 @@ int gh_span_alloc_types(gh_span *s)
 {
 	pthread_once(&types_once, types_init);
 	gh_lock(&type_lock);
-	s->types = gh_fixalloc_alloc(&typesalloc);
+	void *types = gh_fixalloc_alloc(&typesalloc);
 	gh_unlock(&type_lock);
-	return s->types ? 0 : -1;
+	/* Release: concurrent marking may read the table (gh_span_type). */
+	__atomic_store_n(&s->types, types, __ATOMIC_RELEASE);
+	return types ? 0 : -1;
 }
 
 void gh_span_free_types(void *types)

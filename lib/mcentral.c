@@ -110,7 +110,8 @@ bool gh_mcentral_claim_locked(gh_mcentral *c, gh_span *s, uint32_t sg, gh_link *
 			      uint32_t *nfreelist)
 {
 	if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != GH_SPAN_INUSE ||
-	    s->spanclass != c->spanclass || __atomic_load_n(&s->sweepgen, __ATOMIC_RELAXED) != sg - 2)
+	    __atomic_load_n(&s->spanclass, __ATOMIC_RELAXED) != c->spanclass ||
+	    __atomic_load_n(&s->sweepgen, __ATOMIC_RELAXED) != sg - 2)
 		return false;
 	GH_ASSERT(s->inlist != GH_LIST_CACHED);
 	unlist_locked(s);

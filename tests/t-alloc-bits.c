@@ -220,9 +220,14 @@ static void test_collect_while_allocating(void)
 			started++;
 	}
 	is_int(started, NALLOC, "%d allocating threads", NALLOC);
-	uint64_t end = gcu_now_ns() + (uint64_t)tap_scale(1500, 10) * 1000000u;
+	/* At least 1.5 s and 20 collections (a collection stops the world
+	 * in tens of ms under ThreadSanitizer, whose runtime delays
+	 * signals), with a cap that fails the count rather than hangs. */
+	uint64_t t0 = gcu_now_ns();
+	uint64_t end = t0 + (uint64_t)tap_scale(1500, 10) * 1000000u;
+	uint64_t cap = t0 + (uint64_t)gcu_timeout_ms(60000) * 1000000u;
 	uint32_t ngc = 0;
-	while (gcu_now_ns() < end) {
+	for (uint64_t now = t0; (now < end || ngc < 20) && now < cap; now = gcu_now_ns()) {
 		goheap_gc();
 		ngc++;
 	}

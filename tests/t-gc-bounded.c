@@ -416,8 +416,16 @@ static void test_min_goal(void)
 	gcu_call(garbage, &g);
 	cmp_uint(gcu_numgc() - gc0, >=, g.bytes / (goal > 4 * MiB ? goal : 4 * MiB) / 2,
 		 "collections every ~4 MiB (or the goal)");
-	cmp_uint(g.peak, <, (vg ? goal : 4 * MiB) + MiB,
-		 "peak heap_alloc under the goal + 1 MiB (%llu)",
+	/* Marking concurrently, the program allocates on to a tenth past
+	 * the goal before it waits, and heap_alloc counts the blocks the
+	 * proportional sweep has not reached yet: twice the goal (seen
+	 * under ASan on a busy machine: 8.1 MiB for a 4 MiB goal). */
+	uint64_t peak_goal = vg ? goal : 4 * MiB;
+	if (concurrent_mode())
+		peak_goal *= 2;
+	cmp_uint(g.peak, <, peak_goal + MiB,
+		 "peak heap_alloc under the goal + 1 MiB (%llu; twice the goal marking "
+		 "concurrently)",
 		 (unsigned long long)g.peak);
 }
 
