@@ -62,6 +62,7 @@ enum wait_for { WAIT_NONE, WAIT_MARKING, WAIT_DONE };
 static bool request_collection(bool forced, enum wait_for wait);
 static bool collection_pending(void);
 static bool goal_stale(void);
+static void wait_goal(void);
 static void collect_stw(bool forced);
 static bool concurrent_mode(void);
 /* The CPU limiter's allowance: the collector may run ahead of half the
@@ -300,8 +301,15 @@ void gh_gc_maybe(void)
 						: WAIT_MARKING;
 	if (wait == WAIT_NONE && collection_pending())
 		return;
-	if (goal_stale())
+	/* Marking has ended and its goal is not set yet: no new collection
+	 * on the old goal, but a thread past it waits for the new one, or a
+	 * goheap-gc short of CPU there would leave the heap unbounded
+	 * (t-gc-bounded under load: 28 MB against a 16 MB goal). */
+	if (goal_stale()) {
+		if (wait != WAIT_NONE)
+			wait_goal();
 		return;
+	}
 	if (!request_collection(false, wait))
 		collect_stw(false);
 }
@@ -752,6 +760,16 @@ static void wait_for(void *arg)
 	waiter *w = arg;
 	while ((w->what == WAIT_MARKING ? bg.marking : bg.completed) < w->target)
 		gh_cond_wait(&bg.done, &bg.lock);
+}
+
+/* Wait, parked, until the collection whose marking has ended has
+ * completed, its goal set. */
+static void wait_goal(void)
+{
+	gh_lock(&bg.lock);
+	waiter w = {__atomic_load_n(&bg.marked, __ATOMIC_RELAXED), WAIT_DONE};
+	gh_stw_parked(wait_for, &w);
+	gh_unlock(&bg.lock);
 }
 
 /* Ask goheap-gc for a collection (starting it if need be), unless one
