@@ -687,7 +687,13 @@ static void collect_concurrent(bool forced)
 		return;
 	}
 	uint64_t t0 = gh_thread_cputime(), h0 = __atomic_load_n(&gh_mark_helper_cpu_ns, __ATOMIC_RELAXED);
+	/* Under Valgrind, memcheck's reports are off for this thread while
+	 * it marks, as the helpers' are: the markers read blocks freed while
+	 * marking runs (kept whole, mheap.c) and large blocks to their
+	 * span's end. */
+	gh_track_quiet_begin();
 	gh_mark_concurrent();
+	gh_track_quiet_end();
 	c.cpu_mark = cpu_since(&t0, &h0);
 	with_stop_locks(finish_in_loader, &c);
 	gh_mheap_free_givenback();

@@ -1337,7 +1337,11 @@ void gh_mark_assist(uint64_t bytes)
 	debt -= take_credit(debt);
 	while (debt > 0 && gh_gc_marking_now()) {
 		uint64_t t0 = gh_nanotime();
+		/* Memcheck's reports off for this thread while it scans (see
+		 * gh_mark_concurrent). */
+		gh_track_quiet_begin();
 		debt -= assist_scan(debt);
+		gh_track_quiet_end();
 		__atomic_add_fetch(&gh_mark_assist_ns, gh_nanotime() - t0, __ATOMIC_RELAXED);
 		if (debt <= 0)
 			break;
