@@ -203,6 +203,14 @@ static uint32_t state; /* generation << 2 | phase */
 static uint32_t users; /* calls using the cycle's descriptors and list */
 static int uffd = -1, pagemap = -1;
 
+/* The descriptors are read by every user of a cycle and reset by the
+ * last one out (teardown): with atomics, as ThreadSanitizer does not see
+ * the users' count order the two. */
+static int fd_of(const int *fd)
+{
+	return __atomic_load_n(fd, __ATOMIC_RELAXED);
+}
+
 static uint32_t phase_of(uint32_t s)
 {
 	return s & WT_PHASE;
@@ -276,7 +284,10 @@ static int ranges_walk(bool armed, int (*fn)(uintptr_t lo, uintptr_t hi, void *a
 	     s = __atomic_load_n(&s->next, __ATOMIC_ACQUIRE)) {
 		uint32_t n = __atomic_load_n(&s->n, __ATOMIC_ACQUIRE);
 		for (uint32_t i = 0; i < n; i++) {
-			uintptr_t lo = s->r[i].lo;
+			/* Atomic, as the entry may be written again for a later
+			 * cycle (ranges_clear): ThreadSanitizer cannot see that
+			 * the walkers of this one have left by then. */
+			uintptr_t lo = __atomic_load_n(&s->r[i].lo, __ATOMIC_RELAXED);
 			uintptr_t hi = __atomic_load_n(armed ? &s->r[i].armed : &s->r[i].hi,
 						       __ATOMIC_ACQUIRE);
 			int rc = lo < hi ? fn(lo, hi, arg) : 0;
@@ -333,9 +344,9 @@ static wt_range *ranges_add(uintptr_t lo, uintptr_t hi)
 		__atomic_store_n(&s->next, t, __ATOMIC_RELEASE);
 		s = t;
 	}
-	s->r[s->n].lo = lo;
-	s->r[s->n].hi = hi;
-	s->r[s->n].armed = lo;
+	__atomic_store_n(&s->r[s->n].lo, lo, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->r[s->n].hi, hi, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->r[s->n].armed, lo, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->n, s->n + 1, __ATOMIC_RELEASE);
 	return &s->r[s->n - 1];
 }
@@ -439,15 +450,15 @@ static int uffd_arm(uintptr_t lo, uintptr_t hi)
 		.range = {.start = lo, .len = hi - lo},
 		.mode = UFFDIO_REGISTER_MODE_WP,
 	};
-	if (ioctl(uffd, UFFDIO_REGISTER, &r) != 0)
+	if (ioctl(fd_of(&uffd), UFFDIO_REGISTER, &r) != 0)
 		return -1;
 	/* Protect with a PAGEMAP_SCAN pass rather than UFFDIO_WRITEPROTECT:
 	 * 2.6 ms per GiB of touched pages against 10 (every page counts as
 	 * written until protected, so the pass protects them all). */
-	if (uffd_scan(pagemap, lo, hi, NULL, NULL) != 0) {
+	if (uffd_scan(fd_of(&pagemap), lo, hi, NULL, NULL) != 0) {
 		int e = errno;
 		struct uffdio_range u = {.start = lo, .len = hi - lo};
-		ioctl(uffd, UFFDIO_UNREGISTER, &u);
+		ioctl(fd_of(&uffd), UFFDIO_UNREGISTER, &u);
 		errno = e;
 		return -1;
 	}
@@ -462,41 +473,44 @@ typedef struct uffd_report {
 static int uffd_collect_range(uintptr_t lo, uintptr_t hi, void *arg)
 {
 	const uffd_report *r = arg;
-	return uffd_scan(pagemap, lo, hi, r->fn, r->arg);
+	return uffd_scan(fd_of(&pagemap), lo, hi, r->fn, r->arg);
 }
 
 static int uffd_disarm(uintptr_t lo, uintptr_t hi, void *arg)
 {
 	(void)arg;
 	struct uffdio_range u = {.start = lo, .len = hi - lo};
-	ioctl(uffd, UFFDIO_UNREGISTER, &u);
+	ioctl(fd_of(&uffd), UFFDIO_UNREGISTER, &u);
 	return 0;
 }
 
 /* Open the cycle's descriptors.  0, or -1 with errno. */
 static int uffd_start(void)
 {
-	uffd = uffd_open();
-	if (uffd < 0)
+	int u = uffd_open();
+	if (u < 0)
 		return -1;
-	pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (pagemap < 0) {
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pm < 0) {
 		int e = errno;
-		close(uffd);
-		uffd = -1;
+		close(u);
 		errno = e;
 		return -1;
 	}
+	__atomic_store_n(&pagemap, pm, __ATOMIC_RELAXED);
+	__atomic_store_n(&uffd, u, __ATOMIC_RELAXED);
 	return 0;
 }
 
 static void uffd_close(void)
 {
-	if (uffd >= 0)
-		close(uffd);
-	if (pagemap >= 0)
-		close(pagemap);
-	uffd = pagemap = -1;
+	int u = fd_of(&uffd), pm = fd_of(&pagemap);
+	if (u >= 0)
+		close(u);
+	if (pm >= 0)
+		close(pm);
+	__atomic_store_n(&uffd, -1, __ATOMIC_RELAXED);
+	__atomic_store_n(&pagemap, -1, __ATOMIC_RELAXED);
 }
 
 /* Whether Valgrind runs the program: its client request where the library

@@ -11,14 +11,19 @@
 enum { N = 100 };
 static GC_word hidden[N];
 static int finalized[N];
+/* The finalizer thread counts with atomics: read them so. */
+static int fin_count(int i)
+{
+	return __atomic_load_n(&finalized[i], __ATOMIC_ACQUIRE);
+}
 static void *seen_cd[N];
 
 static void fin(void *obj, void *cd)
 {
 	for (int i = 0; i < N; i++)
 		if (BU_REVEAL(hidden[i]) == obj) {
-			finalized[i]++;
-			seen_cd[i] = cd;
+			__atomic_store_n(&seen_cd[i], cd, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&finalized[i], 1, __ATOMIC_RELEASE);
 		}
 }
 
@@ -38,7 +43,7 @@ static int count(void)
 {
 	int n = 0;
 	for (int i = 0; i < N; i++)
-		n += finalized[i];
+		n += fin_count(i);
 	return n;
 }
 
@@ -59,8 +64,9 @@ static void test_finalizer_runs(void)
 	cmp_int(count(), >=, BU_MOSTLY(N), "finalizers of unreachable objects ran by GC_gcollect's end");
 	int good = 1;
 	for (int i = 0; i < N; i++)
-		if (finalized[i])
-			good &= finalized[i] == 1 && seen_cd[i] == (void *)(long)(i + 1);
+		if (fin_count(i))
+			good &= fin_count(i) == 1 &&
+				__atomic_load_n(&seen_cd[i], __ATOMIC_RELAXED) == (void *)(long)(i + 1);
 	ok(good, "each once, with its client data");
 	bu_collect();
 	cmp_uint(bu_alive(hidden, N), <=, N - BU_MOSTLY(N), "and the objects are freed afterwards");
@@ -77,7 +83,7 @@ static void test_reachable_not_finalized(void)
 	GC_register_finalizer(p, fin, NULL, NULL, NULL);
 	p = NULL;
 	bu_collect();
-	is_int(finalized[0], 0, "a reachable object is not finalized");
+	is_int(fin_count(0), 0, "a reachable object is not finalized");
 	keep = NULL;
 }
 
@@ -113,7 +119,7 @@ static void test_free_forgets(void)
 	void *q = GC_malloc(32); /* may reuse the block */
 	(void)q;
 	bu_collect();
-	is_int(finalized[0], 0, "GC_free drops the object's finalizer");
+	is_int(fin_count(0), 0, "GC_free drops the object's finalizer");
 }
 
 /* Pairs A -> B (A at hidden[2i], B at hidden[2i + 1]), both finalizable,
@@ -126,8 +132,9 @@ static void fin_pair(void *obj, void *cd)
 {
 	(void)obj;
 	long i = (long)cd;
-	fin_seq[i] = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&finalized[i], 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&fin_seq[i], __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED),
+			 __ATOMIC_RELAXED);
+	__atomic_add_fetch(&finalized[i], 1, __ATOMIC_RELEASE);
 }
 
 static BU_NOINLINE void make_pairs(int mode)
@@ -164,7 +171,7 @@ static int collect_pairs(void (*check)(int *bad), int *bad)
 		check(bad);
 		done = 0;
 		for (int i = 0; i < PAIRS; i++)
-			done += finalized[2 * i] && finalized[2 * i + 1];
+			done += fin_count(2 * i) && fin_count(2 * i + 1);
 	}
 	return done;
 }
@@ -173,7 +180,9 @@ static int collect_pairs(void (*check)(int *bad), int *bad)
 static void check_ordered(int *bad)
 {
 	for (int i = 0; i < PAIRS; i++)
-		if (finalized[2 * i + 1] && (!finalized[2 * i] || fin_seq[2 * i + 1] < fin_seq[2 * i]))
+		if (fin_count(2 * i + 1) &&
+		    (!fin_count(2 * i) || __atomic_load_n(&fin_seq[2 * i + 1], __ATOMIC_RELAXED) <
+						  __atomic_load_n(&fin_seq[2 * i], __ATOMIC_RELAXED)))
 			(*bad)++;
 }
 
@@ -181,7 +190,7 @@ static void check_ordered(int *bad)
 static void check_together(int *bad)
 {
 	for (int i = 0; i < PAIRS; i++)
-		if (finalized[2 * i] != finalized[2 * i + 1])
+		if (fin_count(2 * i) != fin_count(2 * i + 1))
 			(*bad)++;
 }
 
@@ -218,9 +227,9 @@ static void test_self_pointers(void)
 	make_self(2, 2);
 	bu_collect();
 	bu_collect();
-	is_int(finalized[0], 0, "ordered: an object that points to itself is never finalized");
-	is_int(finalized[1], 1, "ignore_self: its pointers into itself do not count");
-	is_int(finalized[2], 1, "no_order: finalized too");
+	is_int(fin_count(0), 0, "ordered: an object that points to itself is never finalized");
+	is_int(fin_count(1), 1, "ignore_self: its pointers into itself do not count");
+	is_int(fin_count(2), 1, "no_order: finalized too");
 	GC_register_finalizer(BU_REVEAL(hidden[0]), NULL, NULL, NULL, NULL);
 }
 

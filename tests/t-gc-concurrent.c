@@ -12,7 +12,7 @@
  * backend the machine lacks is skipped with the reason the library gave
  * (uffd under Valgrind: Valgrind does not emulate userfaultfd).  Under
  * Valgrind (make check-valgrind) the children run under Valgrind too, with
- * less work.
+ * less work, as under ThreadSanitizer.
  *
  * The race (case_moves).  A chain of nodes, one OS page each, hangs from a
  * global; marking reaches node i + 1 only by scanning node i, so at any
@@ -71,6 +71,12 @@
 extern char **environ;
 
 static atomic_int stop;
+
+/* Under Valgrind or ThreadSanitizer: less work (vg below). */
+static bool slow(void)
+{
+	return tap_under_valgrind() || tap_under_tsan();
+}
 
 /* Whether read(2) into the heap may fail with EFAULT: under the mprotect
  * backend, which the kernel does not fault through (goheap(7)). */
@@ -321,7 +327,7 @@ static void moves_build(void *arg)
 
 static void case_moves(void)
 {
-	bool vg = tap_under_valgrind();
+	bool vg = slow();
 	spans_per_mover = vg ? 8 : 256;
 	per_node = vg ? 4 : 8;
 	nnodes = 2 * NMOVERS * spans_per_mover;
@@ -525,7 +531,7 @@ static void *freer_main(void *arg)
 
 static void case_frees(void)
 {
-	bool vg = tap_under_valgrind();
+	bool vg = slow();
 	npairs = vg ? 64 : 512;
 	unsigned forced = vg ? 4 : 30;
 	static struct freer fs[FREERS];
@@ -748,7 +754,7 @@ static void weak_setup(void *arg)
 
 static void case_weak(void)
 {
-	bool vg = tap_under_valgrind();
+	bool vg = slow();
 	unsigned forced = vg ? 4 : 30;
 	static struct weak_reader ws[WEAK_READERS];
 	for (int i = 0; i < WEAK_READERS; i++) {
@@ -770,8 +776,10 @@ static void case_weak(void)
 	for (int i = 0; i < WEAK_READERS; i++)
 		if (goheap_pthread_create(&t[i], NULL, weak_reader_main, &ws[i]) == 0)
 			started++;
+	/* The library's count: the collecting thread's own is not atomic. */
+	uint32_t gc0 = gcu_numgc();
 	uint64_t cap = gcu_now_ns() + (uint64_t)gcu_timeout_ms(30000) * 1000000u;
-	while (bg.collections < forced && gcu_now_ns() < cap)
+	while (gcu_numgc() - gc0 < forced && gcu_now_ns() < cap)
 		gcu_sleep_ms(1);
 	background_stop(&bg);
 	atomic_store(&stop, 1);
@@ -796,7 +804,7 @@ static void case_weak(void)
 	     (unsigned long long)bg.collections, (unsigned long long)reads,
 	     (unsigned long long)nulls, (unsigned long long)kept, (unsigned long long)stacked);
 	is_int(started, WEAK_READERS, "%d threads reading weak links", WEAK_READERS);
-	cmp_uint(bg.collections, >=, forced, "collections ran meanwhile");
+	cmp_uint(gcu_numgc() - gc0, >=, forced, "collections ran meanwhile");
 	cmp_uint(nulls, >, 0, "links read NULL: blocks reached only through them died");
 	cmp_uint(kept, >, 0, "blocks read from links kept in a heap block scanned before");
 	cmp_uint(stacked, >, 0, "blocks read from links held on the stack alone");
@@ -931,14 +939,14 @@ static bool profile_read(const unsigned char *b, size_t len, size_t *types, size
 
 static void case_dumps(void)
 {
-	bool vg = tap_under_valgrind();
+	bool vg = slow();
 	size_t n = vg ? 2000 : 50000;
 	int rounds = vg ? 3 : 20;
 	long rate = goheap_set_profile_rate(4096);
 	gcu_call(list_build, &n);
 	struct background bg;
 	background_start(&bg);
-	int dumped = 0, dump_good = 0, profiled = 0, profile_good = 0;
+	int dumped = 0, dump_good = 0, profiled = 0, profile_good = 0, again = 0;
 	size_t min_objects = SIZE_MAX, min_samples = SIZE_MAX;
 	for (int i = 0; i < rounds; i++) {
 		int fd = temp_fd();
@@ -959,6 +967,7 @@ static void case_dumps(void)
 			free(b);
 		} else {
 			diag("goheap_write_heapdump: %s", strerror(errno));
+			again += errno == EAGAIN && tap_under_tsan();
 		}
 		close(fd);
 		fd = temp_fd();
@@ -987,9 +996,15 @@ static void case_dumps(void)
 	     (unsigned long long)bg.collections, min_objects, min_samples);
 	ok(bg.cs && bg.gs, "threads collecting and allocating");
 	cmp_uint(bg.collections, >=, (uint64_t)rounds / 2, "collections ran meanwhile");
-	is_int(dumped, rounds, "%d heap dumps asked for while collections ran: all written",
-	       rounds);
-	is_int(dump_good, rounds, "each read back whole, with every block of the live list");
+	/* Under ThreadSanitizer, whose runtime delays signals, a stop may
+	 * give up (EAGAIN, goheap_write_heapdump(3)): a dump may fail so,
+	 * not otherwise. */
+	if (again)
+		diag("%d heap dumps failed with EAGAIN (a thread not stopped in time)", again);
+	cmp_int(dumped, >=, 1, "heap dumps written while collections ran");
+	is_int(dumped, rounds - again, "%d heap dumps asked for while collections ran: all "
+	       "written", rounds - again);
+	is_int(dump_good, dumped, "each read back whole, with every block of the live list");
 	is_int(profiled, rounds, "%d heap profiles asked for meanwhile: all written", rounds);
 	is_int(profile_good, rounds, "each read back whole, with its 4 sample types and samples");
 	is_uint(list_intact(live), n, "the live list intact");
@@ -1053,7 +1068,7 @@ static void case_fork(void)
 					"child of a threaded process that starts a thread");
 		return;
 	}
-	bool vg = tap_under_valgrind();
+	bool vg = slow();
 	size_t n = vg ? 1000 : 20000;
 	int forks = vg ? 3 : 30;
 	gcu_call(list_build, &n);
@@ -1299,7 +1314,7 @@ static void suite_for(const char *gc, const char *name)
 		is_uint(concurrent, 0, "%s: no collection concurrent", name);
 		cmp_uint(lines, >=, 40, "%s: collections ran", name);
 	} else {
-		unsigned want = tap_under_valgrind() ? 12 : 100;
+		unsigned want = slow() ? 12 : 100;
 		cmp_uint(concurrent, >=, want, "%s: that many collections concurrent", name);
 	}
 }
@@ -1342,6 +1357,11 @@ static void broken(bool check)
 	char why[256];
 	if (tap_under_valgrind()) {
 		skip("under Valgrind", "broken tracking: uffd is not available there");
+		return;
+	}
+	if (tap_under_tsan()) {
+		skip("under ThreadSanitizer", "broken tracking: the race runs with less work here, "
+		     "too little to be sure to lose a block; the other builds run it whole");
 		return;
 	}
 	if (!backend_here("concurrent", "uffd", why, sizeof why)) {
