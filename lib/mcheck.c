@@ -53,7 +53,7 @@
  *   given back      the spans given back while marking runs are those on
  *                   the heap's list (gh_span_release);
  *   statistics      heap_inuse, heap_sys and heap_released equal the sums
- *                   over in-use (given back included) and free spans; the
+ *                   over in-use and free spans (and given back ones); the
  *                   large object counts and bytes equal the large spans in
  *                   use; mspan_inuse equals
  *                   the span descriptors in use.
@@ -74,7 +74,7 @@
 typedef struct tally {
 	uint64_t inuse_bytes, free_bytes, released_bytes;
 	uint64_t nlarge, large_bytes;
-	uint64_t ngivenback;
+	uint64_t ngivenback, givenback_bytes;
 	uint64_t ninuse, nfree, nsmall, ncached, nfresh;
 	uint64_t nfinalizers, nweak, nlinks; /* specials found, by kind */
 	uint64_t nslots;
@@ -390,11 +390,11 @@ static void check_spans(uint32_t sg, tally *t)
 			check_inuse(s, sg, t);
 			break;
 		case GH_SPAN_GIVENBACK:
-			/* Its pages in use until freed, its large object
-			 * freed already (gh_span_release). */
+			/* Counted out of use already, its descriptor in use
+			 * until freed (gh_span_release). */
 			t->ngivenback++;
 			t->ninuse++;
-			t->inuse_bytes += span_bytes(s);
+			t->givenback_bytes += span_bytes(s);
 			break;
 		default:
 			FAIL("span", "descriptor %p in unknown state %u", (void *)s, s->state);
@@ -451,10 +451,10 @@ static void check_stats(const tally *t)
 	if ((v = gh_stat_get(&h->heap_inuse)) != t->inuse_bytes)
 		FAIL("statistics", "heap_inuse %llu, in-use spans hold %llu",
 		     (unsigned long long)v, (unsigned long long)t->inuse_bytes);
-	if ((v = gh_stat_get(&h->heap_sys)) != t->inuse_bytes + t->free_bytes)
-		FAIL("statistics", "heap_sys %llu, spans hold %llu in use + %llu free",
-		     (unsigned long long)v, (unsigned long long)t->inuse_bytes,
-		     (unsigned long long)t->free_bytes);
+	if ((v = gh_stat_get(&h->heap_sys)) != t->inuse_bytes + t->free_bytes + t->givenback_bytes)
+		FAIL("statistics", "heap_sys %llu, spans hold %llu in use + %llu free + %llu given "
+		     "back", (unsigned long long)v, (unsigned long long)t->inuse_bytes,
+		     (unsigned long long)t->free_bytes, (unsigned long long)t->givenback_bytes);
 	if ((v = gh_stat_get(&h->heap_released)) != t->released_bytes)
 		FAIL("statistics", "heap_released %llu, free spans have %llu released",
 		     (unsigned long long)v, (unsigned long long)t->released_bytes);

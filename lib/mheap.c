@@ -528,10 +528,13 @@ void gh_span_release(gh_span *s)
 	if (GH_UNLIKELY(s->specials))
 		gh_throw("span %p at %#lx freed with specials", (void *)s, (unsigned long)s->start);
 	size_t bytes = s->npages << GH_PAGE_SHIFT;
-	/* A large object is counted freed when given back. */
-	if (s->state == GH_SPAN_INUSE && GH_SPANCLASS_CLASS(s->spanclass) == 0) {
-		gh_stat_add(&gh_heap.stats.large_nfree, 1);
-		gh_stat_add(&gh_heap.stats.large_free_bytes, (int64_t)bytes);
+	/* Counted out of use, and a large object freed, when given back. */
+	if (s->state == GH_SPAN_INUSE) {
+		if (GH_SPANCLASS_CLASS(s->spanclass) == 0) {
+			gh_stat_add(&gh_heap.stats.large_nfree, 1);
+			gh_stat_add(&gh_heap.stats.large_free_bytes, (int64_t)bytes);
+		}
+		gh_stat_add(&gh_heap.stats.heap_inuse, -(int64_t)bytes);
 	}
 	gh_stw_nostop_begin();
 	bool later = gh_gc_marking_now();
@@ -547,7 +550,6 @@ void gh_span_release(gh_span *s)
 	s->types = NULL;
 	__atomic_store_n(&s->nspecials, 0, __ATOMIC_RELAXED);
 	s->nprofiled = 0;
-	gh_stat_add(&gh_heap.stats.heap_inuse, -(int64_t)bytes);
 	s->needzero = 1;
 	uint64_t now = gh_nanotime();
 	free_span_locked(s, now);
