@@ -191,6 +191,13 @@ static void boehm_init_once(void)
 		if (gh_os_stack_bounds(&lo, &hi) == 0)
 			GC_stackbottom = (char *)hi;
 	}
+	/* Boehm's collector marks with the world stopped unless asked for
+	 * incremental collection: so does the drop-in, unless GOHEAP_GC
+	 * says otherwise (guile-3.0's mark procedures freed live objects
+	 * when marking ran beside it). */
+	const char *gc = getenv("GOHEAP_GC");
+	if (!gc || !*gc)
+		__atomic_store_n(&gh_gc_stw_only, true, __ATOMIC_RELAXED);
 	const char *env = getenv("GOHEAP_GOGC");
 	gogc_from_env = env && *env;
 	apply_pacing();
@@ -965,13 +972,16 @@ int GC_collect_a_little(void)
 
 void GC_enable_incremental(void)
 {
-	/* Collections stop the world for marking only; sweeping runs beside
-	 * the program.  There is no incremental mode to turn on. */
+	/* Boehm's incremental mode asks for marking beside the program:
+	 * libgoheap's mostly-concurrent marking, where the system has write
+	 * tracking. */
+	pthread_once(&boehm_once, boehm_init_once);
+	__atomic_store_n(&gh_gc_stw_only, false, __ATOMIC_RELAXED);
 }
 
 int GC_is_incremental_mode(void)
 {
-	return 0;
+	return gh_gc_mode() != GH_WT_NONE;
 }
 
 void GC_start_incremental_collection(void)

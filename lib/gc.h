@@ -544,6 +544,11 @@ GH_INTERNAL uint64_t gh_gc_scavenge_goal(uint64_t now);
  * anything: false skips the collection.  NULL but in the libgc.so.1
  * drop-in (boehm.c: GC_disable, GC_dont_gc, the start callback). */
 GH_INTERNAL extern bool (*gh_gc_start_hook)(void);
+/* Set by the libgc.so.1 drop-in (boehm.c): mark with the world stopped,
+ * as Boehm's collector does until the program asks for incremental
+ * collection (GC_enable_incremental).  Its programs' mark procedures and
+ * their reads of disappearing links assume a stopped world. */
+GH_INTERNAL extern bool gh_gc_stw_only;
 /* Install the fork handlers. */
 GH_INTERNAL void gh_gc_atfork(void);
 

@@ -70,6 +70,7 @@ static bool concurrent_mode(void);
 #define GH_DEBT_MAX_NS 100000000ull
 
 bool (*gh_gc_start_hook)(void);
+bool gh_gc_stw_only;
 
 gh_gcstate gh_gc = {
 	.lock = GH_MUTEX_INITIALIZER(GH_RANK_GC),
@@ -593,7 +594,8 @@ static void marking_ended(void)
 
 static bool concurrent_mode(void)
 {
-	return gh_wt_backend() != GH_WT_NONE &&
+	return !__atomic_load_n(&gh_gc_stw_only, __ATOMIC_RELAXED) &&
+	       gh_wt_backend() != GH_WT_NONE &&
 	       !(__atomic_load_n(&gh_debug_flags, __ATOMIC_RELAXED) & GH_DEBUG_EFENCE);
 }
 

@@ -347,7 +347,7 @@ GH_NO_SANITIZE_THREAD static bool block_free(const gh_span *s, uintptr_t p)
 	 * inline into a function with other sanitizer attributes. */
 	const uintptr_t *tag = &((const gh_link *)p)->tag;
 	return GH_SPANCLASS_CLASS(s->spanclass) != 0 &&
-	       (GH_LIKELY(!gh_track_on) ? *tag : gh_track_peek(tag)) == gh_free_tag((void *)p);
+	       (!gh_track_on_now() ? *tag : gh_track_peek(tag)) == gh_free_tag((void *)p);
 }
 
 /* ---- Assist credit ----
@@ -1250,8 +1250,6 @@ uint32_t gh_mark_concurrent_workers(void)
 	return conc_nmarkers;
 }
 
-static __thread marker assist_marker;
-
 /* Scan up to budget bytes of gray blocks from the full list as the
  * calling thread; returns the bytes scanned. */
 static int64_t assist_scan(int64_t budget)
@@ -1263,8 +1261,11 @@ static int64_t assist_scan(int64_t budget)
 		gh_stw_nostop_end();
 		return 0;
 	}
-	marker *m = &assist_marker, *saved = self_marker;
-	m->marked = m->marked_noscan = m->credit = 0;
+	/* On the stack, not in thread-local storage: the library's TLS must
+	 * fit the few hundred bytes glibc keeps for a library loaded by
+	 * dlopen (arm64: "cannot allocate memory in static TLS block").
+	 * Its ring is unused here (scan_queued, not drain). */
+	marker am = {0}, *m = &am, *saved = self_marker;
 	if (!(m->buf = get_empty())) {
 		gh_stw_nostop_end();
 		return 0;
