@@ -347,17 +347,27 @@ static uint64_t cpu_since(uint64_t *t0, uint64_t *h0)
 	return d;
 }
 
+/* Stop the world for c's first (or only) pause, its CPU clocks started
+ * in *t0 and *h0; false, the collection off, if a thread did not stop. */
+static bool pause_begin(cycle *c, uint64_t *t0, uint64_t *h0)
+{
+	*t0 = gh_thread_cputime();
+	*h0 = __atomic_load_n(&gh_mark_helper_cpu_ns, __ATOMIC_RELAXED);
+	c->t_stop = gh_nanotime();
+	if (gh_stw_stop() == 0)
+		return true;
+	c->ok = false;
+	c->t_start = gh_nanotime();
+	return false;
+}
+
 /* Steps 3-6, with the loader's list lock held throughout. */
 static void cycle_in_loader(void *arg)
 {
 	cycle *c = arg;
-	uint64_t t0 = gh_thread_cputime(), h0 = __atomic_load_n(&gh_mark_helper_cpu_ns, __ATOMIC_RELAXED);
-	c->t_stop = gh_nanotime();
-	if (gh_stw_stop() != 0) {
-		c->ok = false;
-		c->t_start = gh_nanotime();
+	uint64_t t0, h0;
+	if (!pause_begin(c, &t0, &h0))
 		return;
-	}
 	gh_track_quiet_begin();
 	c->marked = gh_mark();
 	/* Weak links and finalizers, world still stopped (mspecial.c). */
@@ -615,13 +625,9 @@ static uint64_t scan_estimate(void)
 static void start_in_loader(void *arg)
 {
 	cycle *c = arg;
-	uint64_t t0 = gh_thread_cputime(), h0 = __atomic_load_n(&gh_mark_helper_cpu_ns, __ATOMIC_RELAXED);
-	c->t_stop = gh_nanotime();
-	if (gh_stw_stop() != 0) {
-		c->ok = false;
-		c->t_start = gh_nanotime();
+	uint64_t t0, h0;
+	if (!pause_begin(c, &t0, &h0))
 		return;
-	}
 	gh_track_quiet_begin();
 	__atomic_store_n(&gh_gc_phase, GH_PHASE_MARK, __ATOMIC_RELEASE);
 	/* What the caches' spans hand out from now on is black. */

@@ -708,6 +708,26 @@ static void recover(void)
 	m0->marked_noscan = marked_noscan_total;
 }
 
+/* Mark as m0, with nhelp helper threads woken to mark beside it, until
+ * all are done. */
+static void mark_with_helpers(marker *m0, uint32_t nhelp)
+{
+	if (nhelp) {
+		gh_lock(&helpers.lock);
+		helpers.running = nhelp;
+		helpers.gen++;
+		pthread_cond_broadcast(&helpers.wake);
+		gh_unlock(&helpers.lock);
+	}
+	mark_worker(m0);
+	if (nhelp) {
+		gh_lock(&helpers.lock);
+		while (helpers.running)
+			gh_cond_wait(&helpers.done, &helpers.lock);
+		gh_unlock(&helpers.lock);
+	}
+}
+
 /* Steps 1-5, called with the collecting thread's registers on its stack
  * below everything that add_stack lists of it. */
 static void mark_all(uintptr_t sp, void *arg)
@@ -730,22 +750,7 @@ static void mark_all(uintptr_t sp, void *arg)
 		gh_final_mark_roots();
 	/* m0 keeps its buffer, and what a job list that could not grow
 	 * queued in it: hand-off shares it out. */
-
-	uint32_t nhelp = mk.nmarkers - 1;
-	if (nhelp) {
-		gh_lock(&helpers.lock);
-		helpers.running = nhelp;
-		helpers.gen++;
-		pthread_cond_broadcast(&helpers.wake);
-		gh_unlock(&helpers.lock);
-	}
-	mark_worker(m0);
-	if (nhelp) {
-		gh_lock(&helpers.lock);
-		while (helpers.running)
-			gh_cond_wait(&helpers.done, &helpers.lock);
-		gh_unlock(&helpers.lock);
-	}
+	mark_with_helpers(m0, mk.nmarkers - 1);
 	gh_mcache_collect_all(mark_listed);
 	if (mk.overflow)
 		recover();
@@ -1027,21 +1032,7 @@ static void drain_round(uint32_t nmarkers)
 	mk.nextjob = 0;
 	mk.nidle = 0;
 	mk.nmarkers = nmarkers;
-	uint32_t nhelp = nmarkers - 1;
-	if (nhelp) {
-		gh_lock(&helpers.lock);
-		helpers.running = nhelp;
-		helpers.gen++;
-		pthread_cond_broadcast(&helpers.wake);
-		gh_unlock(&helpers.lock);
-	}
-	mark_worker(m0);
-	if (nhelp) {
-		gh_lock(&helpers.lock);
-		while (helpers.running)
-			gh_cond_wait(&helpers.done, &helpers.lock);
-		gh_unlock(&helpers.lock);
-	}
+	mark_with_helpers(m0, nmarkers - 1);
 }
 
 static uint32_t assists_active; /* threads in assist_scan */
@@ -1123,21 +1114,7 @@ uint64_t gh_mark_finish(void)
 	rescan_ctx c = {m0, 0};
 	if (tracking_lost || gh_mheap_tracking_failed() || gh_wt_collect(rescan_written, &c) != 0)
 		gh_fixalloc_foreach(&gh_heap.spanalloc, flag_all);
-	uint32_t nhelp = mk.nmarkers - 1;
-	if (nhelp) {
-		gh_lock(&helpers.lock);
-		helpers.running = nhelp;
-		helpers.gen++;
-		pthread_cond_broadcast(&helpers.wake);
-		gh_unlock(&helpers.lock);
-	}
-	mark_worker(m0);
-	if (nhelp) {
-		gh_lock(&helpers.lock);
-		while (helpers.running)
-			gh_cond_wait(&helpers.done, &helpers.lock);
-		gh_unlock(&helpers.lock);
-	}
+	mark_with_helpers(m0, mk.nmarkers - 1);
 	bool recovered = mk.overflow;
 	if (mk.overflow)
 		recover();

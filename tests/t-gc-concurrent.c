@@ -1247,25 +1247,11 @@ static void relay(const char *name, size_t *lines, size_t *concurrent)
 		char *nl = strchr(line, '\n');
 		if (nl)
 			*nl = 0;
-		char *desc;
 		if (strstr(line, "goheap: gc ")) {
 			++*lines;
 			*concurrent += concurrent_line(line, name);
-		} else if (strncmp(line, "ok ", 3) == 0 && (desc = strstr(line, " - ")) != NULL) {
-			char *sk = strstr(desc, " # SKIP ");
-			if (sk) {
-				*sk = 0;
-				skip(sk + 8, "%s: %s", name, desc + 3);
-			} else {
-				ok(1, "%s: %s", name, desc + 3);
-			}
-		} else if (strncmp(line, "not ok ", 7) == 0 &&
-			   (desc = strstr(line, " - ")) != NULL) {
-			ok(0, "%s: %s", name, desc + 3);
-		} else if (line[0] == '#') {
-			diag("%s: %s", name, line + 2);
-		} else if (strncmp(line, "1..", 3) != 0 && *line) {
-			diag("%s says: %s", name, line);
+		} else {
+			tap_relay_line(name, line);
 		}
 		if (nl)
 			*nl = '\n';

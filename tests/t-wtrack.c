@@ -894,23 +894,7 @@ static void relay(const char *name, int st)
 		char *nl = strchr(line, '\n');
 		if (nl)
 			*nl = 0;
-		char *desc;
-		if (strncmp(line, "ok ", 3) == 0 && (desc = strstr(line, " - ")) != NULL) {
-			char *sk = strstr(desc, " # SKIP ");
-			if (sk) {
-				*sk = 0;
-				skip(sk + 8, "%s: %s", name, desc + 3);
-			} else {
-				ok(1, "%s: %s", name, desc + 3);
-			}
-		} else if (strncmp(line, "not ok ", 7) == 0 &&
-			   (desc = strstr(line, " - ")) != NULL) {
-			ok(0, "%s: %s", name, desc + 3);
-		} else if (line[0] == '#') {
-			diag("%s: %s", name, line + 2);
-		} else if (strncmp(line, "1..", 3) != 0) {
-			diag("%s says: %s", name, line);
-		}
+		tap_relay_line(name, line);
 		line = nl ? nl + 1 : NULL;
 	}
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: the cases passed (status %#x)", name, st);

@@ -469,6 +469,30 @@ static inline bool tap_under_tsan(void)
 #endif
 }
 
+
+/* Pass on one line (NUL-terminated, written into) of a child that ran
+ * cases of this test: its results and comments become this test's, name
+ * in front; other lines are shown as what the child said. */
+static inline void tap_relay_line(const char *name, char *line)
+{
+	char *desc;
+	if (strncmp(line, "ok ", 3) == 0 && (desc = strstr(line, " - ")) != NULL) {
+		char *sk = strstr(desc, " # SKIP ");
+		if (sk) {
+			*sk = 0;
+			skip(sk + 8, "%s: %s", name, desc + 3);
+			*sk = ' ';
+		} else {
+			ok(1, "%s: %s", name, desc + 3);
+		}
+	} else if (strncmp(line, "not ok ", 7) == 0 && (desc = strstr(line, " - ")) != NULL) {
+		ok(0, "%s: %s", name, desc + 3);
+	} else if (line[0] == '#') {
+		diag("%s: %s", name, line + 2);
+	} else if (strncmp(line, "1..", 3) != 0 && *line) {
+		diag("%s says: %s", name, line);
+	}
+}
 /* n natively, n / divisor (at least 1) under Valgrind or ThreadSanitizer,
  * which run the tests 5 to 50 times slower. */
 static inline size_t tap_scale(size_t n, size_t divisor)
