@@ -6,8 +6,9 @@
  *
  * The collecting thread, holding the thread registry lock, bumps the stop
  * epoch and sends the suspend signal (GOHEAP_SIGNAL, SIGPWR by default; if
- * the program already handles that one when the library loads, the highest
- * real-time signal nobody handles) to every other registered thread.  Each
+ * the program already handles that one when the library loads, or it
+ * cannot be sent, the highest real-time signal nobody handles that can)
+ * to every other registered thread.  Each
  * handler spills the thread's registers onto its stack (the kernel has
  * already saved the interrupted context there, as the handler runs on the
  * thread's own stack), publishes its stack pointer, acknowledges with a
@@ -236,10 +237,20 @@ static void restart_syscall_if_interrupted(gh_os_thread *t, const struct gh_sysc
 	gh_arch_syscall_reissue(uc, nr, arg);
 }
 
+struct stop_call {
+	gh_thread *t;
+	uint32_t epoch; /* of the stop the handler answers */
+};
+
+/* Acknowledge the stop of c->epoch and wait for its end.  If that stop
+ * was given up meanwhile, the acknowledgement is stale and the wait ends
+ * at once; the collector only counts acknowledgements of its own epoch
+ * (all_stopped). */
 static void spill_and_wait(uintptr_t sp, void *arg)
 {
-	gh_thread *t = arg;
-	uint32_t epoch = __atomic_load_n(&stop_epoch, __ATOMIC_ACQUIRE);
+	struct stop_call *c = arg;
+	gh_thread *t = c->t;
+	uint32_t epoch = c->epoch;
 	__atomic_store_n(&t->saved_sp, sp, __ATOMIC_RELAXED);
 	GH_TSAN_RELEASE(&t->ack_epoch);
 	__atomic_store_n(&t->ack_epoch, epoch, __ATOMIC_RELEASE);
@@ -275,7 +286,8 @@ static void suspend_handler(int sig, siginfo_t *info, void *context)
 			GH_TSAN_ACQUIRE(&t->os.seen_epoch);
 			seen = t->os.seen;
 		}
-		gh_with_registers_spilled(spill_and_wait, t);
+		struct stop_call c = {t, epoch};
+		gh_with_registers_spilled(spill_and_wait, &c);
 		restart_syscall_if_interrupted(&t->os, &seen, context, stopped);
 	}
 	errno = saved_errno;
@@ -424,16 +436,14 @@ static bool nudge_installed(void)
 	       cur.action == nudge_gate;
 }
 
-static bool signal_in_use(int sig);
+static int free_rt_signal(int except);
 
 static void nudge_init(void)
 {
 	dl_iterate_phdr(find_tsan, NULL);
 	if (!tsan_hi)
 		return;
-	int sig = SIGRTMAX;
-	while (sig >= SIGRTMIN && (sig == stop_signal || signal_in_use(sig)))
-		sig--;
+	int sig = free_rt_signal(stop_signal);
 	void (*restorer)(void) = gh_arch_sigreturn();
 	struct kernel_sigaction sa = {
 		.action = nudge_gate,
@@ -441,7 +451,7 @@ static void nudge_init(void)
 		.restorer = restorer,
 		.mask = 1ull << (sig - 1) | 1ull << (stop_signal - 1),
 	};
-	if (sig >= SIGRTMIN && syscall(SYS_rt_sigaction, sig, &sa, NULL, sizeof sa.mask) == 0)
+	if (sig && syscall(SYS_rt_sigaction, sig, &sa, NULL, sizeof sa.mask) == 0)
 		nudge_signal = sig;
 }
 
@@ -499,17 +509,40 @@ static bool signal_in_use(int sig)
 	return old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN;
 }
 
-/* A real-time signal no handler claims, from SIGRTMAX down (programs that
- * use real-time signals mostly count up from SIGRTMIN), or 0. */
-static int free_rt_signal(void)
+/* Whether sig can be sent to a thread here.  Not every signal the kernel
+ * lets us handle can be sent: qemu-user 7.2 accepts a handler for the
+ * guest's two highest real-time signals but fails tgkill on them with
+ * EINVAL, and a seccomp filter may refuse any.  Sends sig to this thread
+ * with it blocked, then takes it back off the pending set. */
+static bool signal_sendable(int sig)
+{
+	sigset_t one, old;
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	if (pthread_sigmask(SIG_BLOCK, &one, &old) != 0)
+		return false;
+	bool sent = syscall(SYS_tgkill, (long)getpid(), (long)gh_os_gettid(), sig) == 0;
+	if (sent) {
+		struct timespec now = {0, 0};
+		while (sigtimedwait(&one, NULL, &now) < 0 && errno == EINTR)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return sent;
+}
+
+/* A real-time signal other than except that no handler claims and that
+ * can be sent, from SIGRTMAX down (programs that use real-time signals
+ * mostly count up from SIGRTMIN), or 0. */
+static int free_rt_signal(int except)
 {
 	for (int sig = SIGRTMAX; sig >= SIGRTMIN; sig--)
-		if (!signal_in_use(sig))
+		if (sig != except && !signal_in_use(sig) && signal_sendable(sig))
 			return sig;
 	return 0;
 }
 
-static bool handler_replaced_warned;
+static bool handler_replaced_warned, send_failed_warned;
 
 int gh_stw_signal(void)
 {
@@ -519,18 +552,20 @@ int gh_stw_signal(void)
 int gh_stw_init(void)
 {
 	/* The signal: GOHEAP_SIGNAL, SIGPWR by default.  If the program
-	 * already handles it, take the highest free real-time signal
-	 * instead -- silently for the default, with one line if the user
-	 * chose it -- rather than steal the program's handler or refuse to
-	 * load: a library must not be why its host fails to start. */
+	 * already handles it, or it cannot be sent, take the highest free
+	 * real-time signal instead -- silently for the default, with one
+	 * line if the user chose it -- rather than steal the program's
+	 * handler or refuse to load: a library must not be why its host
+	 * fails to start. */
 	int want = (int)gh_option(GH_OPT_SIGNAL);
 	const char *env = getenv("GOHEAP_SIGNAL");
 	stop_signal = want;
-	if (signal_in_use(want)) {
-		stop_signal = free_rt_signal();
+	bool taken = signal_in_use(want);
+	if (taken || !signal_sendable(want)) {
+		stop_signal = free_rt_signal(want);
 		if (env && *env)
-			gh_warn("GOHEAP_SIGNAL=%d: the program already handles signal %d; "
-				"%s", want, want,
+			gh_warn("GOHEAP_SIGNAL=%d: %s signal %d; %s", want,
+				taken ? "the program already handles" : "cannot send", want,
 				stop_signal ? "using a free real-time signal instead"
 					    : "no signal is free either");
 	}
@@ -601,6 +636,17 @@ static void thread_name(long tid, char *buf, size_t size)
 	buf[strcspn(buf, "\n")] = 0;
 }
 
+/* Whether every thread but self acknowledged the stop of epoch.  The
+ * count of acknowledgements only says when to look: a handler still
+ * answering a stop that was given up adds to the count of the next. */
+static bool all_stopped(gh_thread *self, uint32_t epoch)
+{
+	for (gh_thread *t = gh_threads_first(); t; t = t->next)
+		if (t != self && __atomic_load_n(&t->ack_epoch, __ATOMIC_ACQUIRE) != epoch)
+			return false;
+	return true;
+}
+
 int gh_stw_stop(void)
 {
 	gh_thread *self = gh_self_thread;
@@ -616,17 +662,30 @@ int gh_stw_stop(void)
 		read_syscall(t->tid, &t->os.seen);
 		GH_TSAN_RELEASE(&t->os.seen_epoch);
 		__atomic_store_n(&t->os.seen_epoch, epoch, __ATOMIC_RELEASE);
-		if (pthread_kill(t->pthread, stop_signal) == 0)
+		int err = pthread_kill(t->pthread, stop_signal);
+		if (err == 0) {
 			want++;
-		else
+		} else if (err == ESRCH) {
 			__atomic_store_n(&t->ack_epoch, epoch, __ATOMIC_RELAXED); /* gone: nothing to scan */
+		} else {
+			/* A thread that runs on must never be taken for a
+			 * stopped one: give the stop up. */
+			long tid = (long)t->tid;
+			gh_stw_start();
+			if (!__atomic_exchange_n(&send_failed_warned, true, __ATOMIC_RELAXED))
+				gh_warn("cannot send signal %d to thread %ld to stop it for the "
+					"collector: %s; collections with several threads are "
+					"skipped",
+					stop_signal, tid, strerror(err));
+			return -1;
+		}
 	}
 
 	uint64_t timeout = (uint64_t)gh_option(GH_OPT_STOP_TIMEOUT) * 1000000u;
 	uint64_t start = gh_nanotime();
 	for (;;) {
 		uint32_t n = __atomic_load_n(&ack_count, __ATOMIC_ACQUIRE);
-		if (n >= want) {
+		if (n >= want && all_stopped(self, epoch)) {
 			for (gh_thread *t = gh_threads_first(); t; t = t->next)
 				GH_TSAN_ACQUIRE(&t->ack_epoch);
 			return 0;

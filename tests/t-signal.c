@@ -107,6 +107,43 @@ static void test_signal_stolen_later(void)
 		diag("%s", out);
 }
 
+/* A signal that cannot be sent (tgkill refused by a seccomp filter, as
+ * qemu-user refuses its highest real-time signals): at load, the library
+ * silently takes another; after, collections with several threads are
+ * skipped with one line -- a thread the signal did not reach must never
+ * be taken for a stopped one. */
+static void test_signal_unsendable(void)
+{
+	paths();
+	char sig[16];
+	snprintf(sig, sizeof sig, "%d", SIGPWR);
+	char *argv[] = {prog, sig, lib, (char *)"nosend", NULL};
+	int st = child_exec(prog, argv, "GOHEAP_SIGNAL", NULL, out, sizeof out);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 3 && strstr(out, "no seccomp")) {
+		skip("no seccomp filters here (qemu-user)",
+		     "a signal that cannot be sent, before and after load");
+		return;
+	}
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "refused before load: the program runs (status %#x)",
+	   st);
+	is_int(count_lines("goheap:"), 0, "no diagnostic");
+	cmp_int(field("numgc "), >=, 5, "collections stop the other thread");
+	int s = field("stopsig ");
+	ok(s >= SIGRTMIN && s <= SIGRTMAX, "with real-time signal %d", s);
+	if (count_lines("goheap:") != 0 || field("numgc ") < 5)
+		diag("%s", out);
+
+	argv[3] = (char *)"nosend-late";
+	st = child_exec(prog, argv, "GOHEAP_SIGNAL", NULL, out, sizeof out);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "refused after load: the program runs (status %#x)",
+	   st);
+	is_int(count_lines("goheap:"), 1, "one diagnostic line, however many collections");
+	ok(strstr(out, "goheap: cannot send signal") != NULL, "saying the signal cannot be sent");
+	is_int(field("numgc "), 0, "collections that would need the signal are skipped");
+	if (count_lines("goheap:") != 1 || field("numgc ") != 0)
+		diag("%s", out);
+}
+
 /* ---- In this process: the program's handlers and errno ---- */
 
 static atomic_int handled, stop_churn;
@@ -255,6 +292,7 @@ static const struct tap_test tests[] = {
 	TAP_TEST(test_default_signal_taken),
 	TAP_TEST(test_explicit_signal_taken),
 	TAP_TEST(test_signal_stolen_later),
+	TAP_TEST(test_signal_unsendable),
 	TAP_TEST(test_own_handlers_and_errno),
 };
 
