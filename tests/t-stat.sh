@@ -51,8 +51,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 99' HUP INT TERM
 
-# The child reads commands from the fifo on fd 3.
-"$child" <"$tmp/in" >"$tmp/child.out" 2>&1 &
+# The child reads commands from the fifo on fd 3.  Its long argument
+# (which it ignores) makes a command line wider than any terminal column.
+longarg=$(printf 'arg%.0s' $(seq 40))
+"$child" "$longarg" <"$tmp/in" >"$tmp/child.out" 2>&1 &
 pid=$!
 exec 3>"$tmp/in"
 udir=$GOHEAP_STATS_DIR/goheap-$(id -u)
@@ -79,8 +81,8 @@ st=$?
 ok $st "goheap-stat lists processes"
 printf '%s\n' "$out" | awk -v p="$pid" '$1 == p { f = 1 } END { exit !f }'
 ok $? "the child is listed"
-printf '%s\n' "$out" | grep -q "stat-child"
-ok $? "with its command"
+printf '%s\n' "$out" | grep -q "stat-child $longarg\$"
+ok $? "with its whole command line (the output is no terminal)"
 printf '%s\n' "$out" | awk -v p="$pid" '$1 == p && ($7 == "stw" || $7 == "uffd" || $7 == "mprotect") { f = 1 } END { exit !f }'
 ok $? "and how its collector marks (GC column)"
 "$tool" -o json | python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]'

@@ -185,6 +185,20 @@ static void command_of(pid_t pid, const gh_statfile_view *v, char *buf, size_t n
 			*p = '?';
 }
 
+/* How much of a command line a listing shows: what is left of the
+ * terminal's width after the other columns (67 characters), at least 20;
+ * all of it when the output is not a terminal, for the scripts that read
+ * it (and for programs started by an emulator with a long path, such as
+ * qemu-user's binfmt wrapper). */
+static int command_width(void)
+{
+	struct winsize ws;
+	if (!isatty(STDOUT_FILENO))
+		return INT_MAX;
+	int cols = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col ? ws.ws_col : 80;
+	return cols > 67 + 20 ? cols - 67 : 20;
+}
+
 /* ---- Finding and reading a process's stats file ---- */
 
 static const char *dir_of(uid_t uid, char *buf, size_t n)
@@ -369,9 +383,10 @@ static void list_dir(uid_t uid, bool *header)
 			       "GOAL", "GCS", "LASTPAUSE", "GC", "COMMAND");
 			*header = true;
 		}
-		printf("%7ld %-10.10s %9s %9s %7" PRIu64 " %10s %-8s %.60s\n", pid, user,
+		printf("%7ld %-10.10s %9s %9s %7" PRIu64 " %10s %-8s %.*s\n", pid, user,
 		       fmt_bytes(b1, sizeof b1, inuse), fmt_bytes(b2, sizeof b2, goal), numgc,
-		       hp ? fmt_ns(b3, sizeof b3, pause) : "-", gc_mode_name(&v), cmd);
+		       hp ? fmt_ns(b3, sizeof b3, pause) : "-", gc_mode_name(&v),
+		       command_width(), cmd);
 	}
 	closedir(d);
 }
