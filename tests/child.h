@@ -16,7 +16,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,10 +33,16 @@ static inline int child_exec(const char *path, char *const argv[], const char *n
 		return -1;
 	fflush(stdout);
 	fflush(stderr);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
+		/* Die with the test: one that times out (TAP_TIMEOUT) must
+		 * not leave a hung child holding the harness's pipe. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(126);
 		dup2(fd[1], 1);
 		dup2(fd[1], 2);
 		close(fd[0]);
