@@ -1149,6 +1149,7 @@ typedef struct verify_ctx {
 	size_t n;
 	bool count_only;
 	uintptr_t missed; /* a block the first marking missed, or 0 */
+	const gh_span *missed_span;
 	size_t nmissed;
 } verify_ctx;
 
@@ -1180,9 +1181,11 @@ static void verify_compare(void *obj, void *arg)
 	for (uint32_t w = 0; w < GH_BITWORDS; w++) {
 		uint64_t missed = s->markbits[w] & ~before[w];
 		if (missed) {
-			if (!v->missed)
+			if (!v->missed) {
 				v->missed = s->start + (size_t)(w * 64 + (uint32_t)__builtin_ctzll(missed)) *
 							   s->elemsize;
+				v->missed_span = s;
+			}
 			v->nmissed += (size_t)__builtin_popcountll(missed);
 		}
 	}
@@ -1217,9 +1220,17 @@ void gh_mark_verify(void)
 	v.n = 0;
 	verify_each(verify_compare, &v);
 	gh_sys_free(v.bits, bytes, NULL);
-	if (v.nmissed)
+	if (v.nmissed) {
+		const gh_span *s = v.missed_span;
+		uint32_t idx = gh_span_index(s, v.missed);
 		gh_throw("heap check: concurrent marking: %zu reachable block(s) left unmarked, "
-			 "the first at %p", v.nmissed, (void *)v.missed);
+			 "the first at %p (span class %u, %zu bytes, %s, %s, list %u, markfrom %u, "
+			 "freeindex %u, index %u)",
+			 v.nmissed, (void *)v.missed, (unsigned)s->spanclass, (size_t)s->elemsize,
+			 block_free(s, v.missed) ? "free-tagged" : "not free-tagged",
+			 gh_span_allocated(s, idx) ? "allocated" : "not allocated", (unsigned)s->inlist,
+			 (unsigned)s->markfrom, (unsigned)s->freeindex, idx);
+	}
 }
 
 uint32_t gh_mark_concurrent_workers(void)
