@@ -647,10 +647,16 @@ static void finish_in_loader(void *arg)
 	cycle *c = arg;
 	uint64_t t0 = gh_thread_cputime(), h0 = __atomic_load_n(&gh_mark_helper_cpu_ns, __ATOMIC_RELAXED);
 	c->t_stop2 = gh_nanotime();
-	/* A thread that does not stop for the end must not keep marking
-	 * from ending: wait as long as it takes, saying why each time. */
-	while (gh_stw_stop() != 0)
-		;
+	/* Marking cannot end without the world stopped: a thread that does
+	 * not stop for the end is waited for as long as it takes (each
+	 * attempt waits GOHEAP_STOP_TIMEOUT and says why).  A signal that is
+	 * lost meanwhile (its handler replaced, or it can no longer be sent)
+	 * fails each attempt at once: retry every millisecond, not in a
+	 * busy loop. */
+	while (gh_stw_stop() != 0) {
+		uint32_t never = 0;
+		gh_os_wait(&never, 0, 1000000);
+	}
 	gh_track_quiet_begin();
 	c->marked = gh_mark_finish();
 	if (GH_UNLIKELY(gh_option(GH_OPT_CHECK)))
