@@ -22,7 +22,7 @@
 
 static void vwarn(const char *fmt, va_list ap)
 {
-	char buf[512];
+	char buf[1536]; /* a heap check's diagnostic may be long */
 	int n = snprintf(buf, sizeof buf, "goheap: ");
 	n += vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
 	if (n > (int)sizeof buf - 2)

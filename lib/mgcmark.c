@@ -79,6 +79,7 @@
 #include "config.h"
 
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -861,6 +862,7 @@ static uint32_t conc_nmarkers; /* markers while the world runs */
 static uint64_t black_bytes, black_noscan; /* allocated black this cycle */
 static uint64_t assist_bytes, assist_noscan; /* marked by assists */
 static bool tracking_lost; /* a round could not read the written pages */
+static uintptr_t start_lo, start_hi; /* the heap's range when marking started */
 
 /* Whether block idx of the small span s is black: handed out by its owner
  * since the span was cached while marking runs (markfrom), or marked.  In
@@ -999,6 +1001,8 @@ int gh_mark_start(uint64_t scan_estimate)
 	mk.check = gh_option(GH_OPT_CHECK) != 0;
 	mk.heap_lo = __atomic_load_n(&gh_heap.arena_lo, __ATOMIC_RELAXED);
 	mk.heap_hi = __atomic_load_n(&gh_heap.arena_hi, __ATOMIC_RELAXED);
+	start_lo = mk.heap_lo;
+	start_hi = mk.heap_hi;
 	for (uint32_t i = 0; i < MAX_MARKERS; i++)
 		mk.m[i].marked = mk.m[i].marked_noscan = 0;
 	black_bytes = black_noscan = assist_bytes = assist_noscan = 0;
@@ -1200,6 +1204,59 @@ static void verify_each(void (*fn)(void *obj, void *arg), verify_ctx *v)
 		fn(obj, v);
 }
 
+/* For the diagnostic of a missed block: where a pointer into [lo, hi)
+ * is, in a block of the heap (the first one found) or on a thread's
+ * stack.  Writes a description into buf. */
+GH_NO_SANITIZE_SCAN static uintptr_t verify_find_holder(uintptr_t lo, uintptr_t hi, char *buf,
+							 size_t n, bool *unmarked, size_t *holder_size)
+{
+	*unmarked = false;
+	void *chunk = NULL, *obj;
+	size_t off = 0;
+	while ((obj = gh_fixalloc_next(&gh_heap.spanalloc, &chunk, &off))) {
+		gh_span *s = obj;
+		uint32_t kind = GH_SPANCLASS_KIND(s->spanclass);
+		if (!span_in_use(s) || kind == GH_KIND_NOSCAN || kind == GH_KIND_TINY)
+			continue;
+		uint32_t nblocks = GH_SPANCLASS_CLASS(s->spanclass) ? s->nelems : 1;
+		for (uint32_t i = 0; i < nblocks; i++) {
+			if (GH_SPANCLASS_CLASS(s->spanclass) && !gh_span_allocated(s, i))
+				continue;
+			uintptr_t b = s->start + (size_t)i * s->elemsize;
+			for (uintptr_t w = b; w + 8 <= b + s->elemsize; w += 8) {
+				uintptr_t v = *(const uintptr_t *)w;
+				if (v < lo || v >= hi)
+					continue;
+				snprintf(buf, n,
+					 "held at %p, word %zu of block %p (span class %u, %zu bytes, "
+					 "marked %d, black %d, free-tagged %d, markfrom %u, freeindex %u, "
+					 "list %u, sweepgen %u of %u, needzero %u)",
+					 (void *)w, (size_t)(w - b) / 8, (void *)b, (unsigned)s->spanclass,
+					 (size_t)s->elemsize, (int)gh_span_marked(s, i),
+					 GH_SPANCLASS_CLASS(s->spanclass) ? (int)is_black(s, i) : -1,
+					 (int)block_free(s, b), (unsigned)s->markfrom,
+					 (unsigned)s->freeindex, (unsigned)s->inlist,
+					 (unsigned)s->sweepgen, (unsigned)gh_heap.sweepgen,
+					 (unsigned)s->needzero);
+				*unmarked = !gh_span_marked(s, i);
+				*holder_size = s->elemsize;
+				return b;
+			}
+		}
+	}
+	for (gh_thread *t = gh_threads_first(); t; t = t->next)
+		for (uintptr_t w = (t->saved_sp + 7) & ~(uintptr_t)7; w + 8 <= t->stack_hi; w += 8) {
+			uintptr_t v = *(const uintptr_t *)w;
+			if (v >= lo && v < hi) {
+				snprintf(buf, n, "held on the stack of thread %ld at %p", (long)t->tid,
+					 (void *)w);
+				return 0;
+			}
+		}
+	snprintf(buf, n, "holder not found in the heap or on a stack");
+	return 0;
+}
+
 void gh_mark_verify(void)
 {
 	verify_ctx v = {.count_only = true};
@@ -1223,13 +1280,28 @@ void gh_mark_verify(void)
 	if (v.nmissed) {
 		const gh_span *s = v.missed_span;
 		uint32_t idx = gh_span_index(s, v.missed);
+		char holder[1200];
+		size_t used = 0, hsize = s->elemsize;
+		uintptr_t h = v.missed;
+		bool unmarked = true;
+		for (int level = 0; level < 3 && h && unmarked && used < sizeof holder - 330; level++) {
+			uintptr_t lo = h;
+			h = verify_find_holder(lo, lo + hsize, holder + used, sizeof holder - used,
+					       &unmarked, &hsize);
+			used += strlen(holder + used);
+			if (h && unmarked && used + 4 < sizeof holder) {
+				memcpy(holder + used, " <- ", 5);
+				used += 4;
+			}
+		}
 		gh_throw("heap check: concurrent marking: %zu reachable block(s) left unmarked, "
 			 "the first at %p (span class %u, %zu bytes, %s, %s, list %u, markfrom %u, "
-			 "freeindex %u, index %u)",
+			 "freeindex %u, index %u; %s; heap range at the start %#lx-%#lx)",
 			 v.nmissed, (void *)v.missed, (unsigned)s->spanclass, (size_t)s->elemsize,
 			 block_free(s, v.missed) ? "free-tagged" : "not free-tagged",
 			 gh_span_allocated(s, idx) ? "allocated" : "not allocated", (unsigned)s->inlist,
-			 (unsigned)s->markfrom, (unsigned)s->freeindex, idx);
+			 (unsigned)s->markfrom, (unsigned)s->freeindex, idx, holder,
+			 (unsigned long)start_lo, (unsigned long)start_hi);
 	}
 }
 
