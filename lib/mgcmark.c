@@ -274,6 +274,10 @@ static inline void mark_word(marker *m, uintptr_t w)
 		if (!gh_span_allocated(s, idx))
 			return;
 		base = s->start + (size_t)idx * s->elemsize;
+	} else if (__atomic_load_n(&s->sweepgen, __ATOMIC_RELAXED) == GH_SWEEPGEN_FRESH) {
+		/* A large block not handed out yet (its allocating thread is
+		 * clearing it: old bytes) or being freed: no block. */
+		return;
 	}
 	if (gh_span_marked(s, idx) || gh_span_testandmark(s, idx))
 		return;
@@ -827,10 +831,10 @@ uint64_t gh_mark_closure(void (*fn)(void *), void *arg)
  *      collected (their tracking re-armed at once) and the black blocks on
  *      them scanned again, where the program may have stored a pointer to
  *      a block not reached yet, while that set of pages shrinks.
- *   3. End, world stopped (gh_mark_finish): the black blocks allocated
- *      from cached spans are marked, and the blocks on the threads' free
- *      lists; the roots are scanned again, and the black blocks on the
- *      pages written since the last round; all markers drain to the end.
+ *   3. End, world stopped (gh_mark_finish): the roots are scanned again,
+ *      and the black blocks on the pages written since the last round;
+ *      all markers drain to the end; then the black blocks allocated from
+ *      cached spans are marked, and the blocks on the threads' free lists.
  *
  * Why nothing reachable at the end is left unmarked: take a reachable
  * block b, unmarked, and the last marked block (or root) a on a path to
@@ -1103,9 +1107,6 @@ uint64_t gh_mark_finish(void)
 	self_marker = m0;
 	mk.heap_lo = __atomic_load_n(&gh_heap.arena_lo, __ATOMIC_RELAXED);
 	mk.heap_hi = __atomic_load_n(&gh_heap.arena_hi, __ATOMIC_RELAXED);
-	/* The blocks allocated black, the blocks on the threads' lists,
-	 * every cached span taken back. */
-	gh_mcache_collect_all(mark_listed);
 	mk.njobs = 0;
 	mk.nextjob = 0;
 	mk.nidle = 0;
@@ -1119,6 +1120,13 @@ uint64_t gh_mark_finish(void)
 	if (tracking_lost || gh_mheap_tracking_failed() || gh_wt_collect(rescan_written, &c) != 0)
 		gh_fixalloc_foreach(&gh_heap.spanalloc, flag_all);
 	mark_with_helpers(m0, mk.nmarkers - 1);
+	/* Then the blocks allocated black, the blocks on the threads' lists,
+	 * every cached span taken back.  After the roots: a black block that
+	 * a stopped thread holds and may still be clearing is scanned from
+	 * its roots, old bytes and all, as a marking from scratch would
+	 * (gh_mark_verify); the others are known to hold only what was
+	 * written into them since, which the written pages gave. */
+	gh_mcache_collect_all(mark_listed);
 	bool recovered = mk.overflow;
 	if (mk.overflow)
 		recover();
