@@ -57,13 +57,20 @@ static int count_lines(const char *prefix)
 	return n;
 }
 
-static void test_default_signal_taken(void)
+/* Run signal-child with its handler for sig, in mode (NULL: none), with
+ * GOHEAP_SIGNAL set to env (NULL: unset); its output in out. */
+static int run_signal_child(int sig, const char *mode, const char *env)
 {
 	paths();
-	char sig[16];
-	snprintf(sig, sizeof sig, "%d", SIGPWR);
-	char *argv[] = {prog, sig, lib, NULL};
-	int st = child_exec(prog, argv, "GOHEAP_SIGNAL", NULL, out, sizeof out);
+	char s[16];
+	snprintf(s, sizeof s, "%d", sig);
+	char *argv[] = {prog, s, lib, (char *)mode, NULL};
+	return child_exec(prog, argv, "GOHEAP_SIGNAL", env, out, sizeof out);
+}
+
+static void test_default_signal_taken(void)
+{
+	int st = run_signal_child(SIGPWR, NULL, NULL);
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the program starts and runs (status %#x)", st);
 	is_int(count_lines("goheap:"), 0, "no diagnostic for the default signal");
 	cmp_int(field("numgc "), >=, 5, "collections stop the other thread");
@@ -76,11 +83,9 @@ static void test_default_signal_taken(void)
 
 static void test_explicit_signal_taken(void)
 {
-	paths();
 	char sig[16];
 	snprintf(sig, sizeof sig, "%d", SIGUSR1);
-	char *argv[] = {prog, sig, lib, NULL};
-	int st = child_exec(prog, argv, "GOHEAP_SIGNAL", sig, out, sizeof out);
+	int st = run_signal_child(SIGUSR1, NULL, sig);
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the program starts and runs (status %#x)", st);
 	is_int(count_lines("goheap:"), 1, "one diagnostic line");
 	ok(strstr(out, "goheap: GOHEAP_SIGNAL=10: the program already handles signal 10") != NULL,
@@ -93,11 +98,7 @@ static void test_explicit_signal_taken(void)
 
 static void test_signal_stolen_later(void)
 {
-	paths();
-	char sig[16];
-	snprintf(sig, sizeof sig, "%d", SIGPWR);
-	char *argv[] = {prog, sig, lib, (char *)"late", NULL};
-	int st = child_exec(prog, argv, "GOHEAP_SIGNAL", NULL, out, sizeof out);
+	int st = run_signal_child(SIGPWR, "late", NULL);
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the program runs to the end (status %#x)", st);
 	is_int(count_lines("goheap:"), 1, "one diagnostic line, however many collections");
 	ok(strstr(out, "replaced the handler of signal") != NULL, "saying the handler was replaced");
@@ -114,11 +115,7 @@ static void test_signal_stolen_later(void)
  * be taken for a stopped one. */
 static void test_signal_unsendable(void)
 {
-	paths();
-	char sig[16];
-	snprintf(sig, sizeof sig, "%d", SIGPWR);
-	char *argv[] = {prog, sig, lib, (char *)"nosend", NULL};
-	int st = child_exec(prog, argv, "GOHEAP_SIGNAL", NULL, out, sizeof out);
+	int st = run_signal_child(SIGPWR, "nosend", NULL);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 3 && strstr(out, "no seccomp")) {
 		skip("no seccomp filters here (qemu-user)",
 		     "a signal that cannot be sent, before and after load");
@@ -133,8 +130,7 @@ static void test_signal_unsendable(void)
 	if (count_lines("goheap:") != 0 || field("numgc ") < 5)
 		diag("%s", out);
 
-	argv[3] = (char *)"nosend-late";
-	st = child_exec(prog, argv, "GOHEAP_SIGNAL", NULL, out, sizeof out);
+	st = run_signal_child(SIGPWR, "nosend-late", NULL);
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "refused after load: the program runs (status %#x)",
 	   st);
 	is_int(count_lines("goheap:"), 1, "one diagnostic line, however many collections");
