@@ -294,14 +294,51 @@ static void note_mapped_locked(uintptr_t lo, size_t n)
 	mapped.n++;
 }
 
+/* The most of the heap gh_mheap_track_writes arms under one hold of the
+ * heap lock: arming takes 2.6 ms per GiB of touched pages (wtrack_linux.c),
+ * and threads taking spans wait for the lock meanwhile (bench/pause, 2 GiB
+ * in one hold: 6 ms allocations at every start of marking). */
+#define TRACK_STEP ((uintptr_t)32 << 20)
+
 int gh_mheap_track_writes(void)
 {
-	gh_lock(&gh_heap.lock);
-	int r = __atomic_load_n(&mapped.failed, __ATOMIC_ACQUIRE) ? -1 : 0;
-	for (size_t i = 0; i < mapped.n && r == 0; i++)
-		r = gh_wt_track(mapped.lo[i], mapped.hi[i]);
-	gh_unlock(&gh_heap.lock);
-	return r;
+	/* Step by step, the heap lock dropped between steps.  Memory mapped
+	 * meanwhile is tracked as it is mapped (note_mapped_locked), as the
+	 * first step started the cycle; so only what was mapped before it
+	 * is armed here: ranges 0 to n-1, the last one up to last_hi (it
+	 * may grow since). */
+	size_t i = 0, n = 0;
+	uintptr_t at = 0, last_hi = 0;
+	int r = 0;
+	for (bool first = true;; first = false) {
+		gh_lock(&gh_heap.lock);
+		if (first) {
+			if (__atomic_load_n(&mapped.failed, __ATOMIC_ACQUIRE))
+				r = -1;
+			n = mapped.n;
+			last_hi = n ? mapped.hi[n - 1] : 0;
+		}
+		if (r != 0 || i == n) {
+			gh_unlock(&gh_heap.lock);
+			return r;
+		}
+		uintptr_t lo = mapped.lo[i], hi = i == n - 1 ? last_hi : mapped.hi[i];
+		if (at < lo)
+			at = lo;
+		uintptr_t end = hi - at > TRACK_STEP ? at + TRACK_STEP : hi;
+		r = gh_wt_track(at, end);
+		at = end;
+		if (at == hi) {
+			i++; /* the next range may lie below this one */
+			at = 0;
+		}
+		gh_unlock(&gh_heap.lock);
+		if (r == 0 && i < n) {
+			/* Let a thread waiting for the lock take it. */
+			uint32_t never = 0;
+			gh_os_wait(&never, 0, 50000);
+		}
+	}
 }
 
 bool gh_mheap_tracking_failed(void)
