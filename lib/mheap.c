@@ -296,8 +296,8 @@ static void note_mapped_locked(uintptr_t lo, size_t n)
 
 /* The most of the heap gh_mheap_track_writes arms under one hold of the
  * heap lock: arming takes 2.6 ms per GiB of touched pages (wtrack_linux.c),
- * and threads taking spans wait for the lock meanwhile (bench/pause, 2 GiB
- * in one hold: 6 ms allocations at every start of marking). */
+ * and threads taking spans wait for the lock meanwhile (2 GiB in one
+ * hold, as in bench/pause: some 6 ms). */
 #define TRACK_STEP ((uintptr_t)32 << 20)
 
 int gh_mheap_track_writes(void)
