@@ -1315,20 +1315,33 @@ static bool backend_here(const char *gc, const char *name, char *why, size_t why
 	return false;
 }
 
-/* The cases in a child with backend name (GOHEAP_GC=gc), or a skip. */
-static void suite_for(const char *gc, const char *name)
+/* Run the child in mode with backend name (GOHEAP_GC=gc) and gctrace on,
+ * and relay its output (relay), or skip what if the backend is not here.
+ * Whether it ran; its wait status in *st. */
+static bool run_relayed(const char *gc, const char *name, const char *what, const char *debug,
+			const char *mode, int *st, size_t *lines, size_t *concurrent)
 {
 	char why[256];
 	if (!backend_here(gc, name, why, sizeof why)) {
-		skip(why, "backend %s not available here", name);
-		return;
+		skip(why, "%s: backend %s not available here", what, name);
+		return false;
 	}
+	*st = run_child(gc, debug, mode);
+	relay(name, lines, concurrent);
+	return true;
+}
+
+/* The cases in a child with backend name (GOHEAP_GC=gc), or a skip. */
+static void suite_for(const char *gc, const char *name)
+{
 	/* check=1: the collector checks itself too, at the end of each
 	 * marking (a reachable block left unmarked) and as it scans (a block
 	 * whose span was freed under the marker: case_frees). */
-	int st = run_child(gc, "gctrace=1,check=1", "suite");
+	int st;
 	size_t lines, concurrent;
-	relay(name, &lines, &concurrent);
+	if (!run_relayed(gc, name, "the cases", "gctrace=1,check=1", "suite", &st, &lines,
+			 &concurrent))
+		return;
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: the cases passed (status %#x)", name, st);
 	diag("%s: %zu collections traced, %zu concurrent", name, lines, concurrent);
 	if (strcmp(gc, "stw") == 0) {
@@ -1359,18 +1372,14 @@ static void test_stw(void)
  * concurrently, under each backend here, and the blocks stay intact. */
 static void big(const char *gc, const char *name)
 {
-	char why[256];
 	if (tap_under_valgrind()) {
 		skip("under Valgrind", "%s, 160 MiB heap: too slow there", name);
 		return;
 	}
-	if (!backend_here(gc, name, why, sizeof why)) {
-		skip(why, "%s, 160 MiB heap: backend not available here", name);
-		return;
-	}
-	int st = run_child(gc, "gctrace=1", "big");
+	int st;
 	size_t lines, concurrent;
-	relay(name, &lines, &concurrent);
+	if (!run_relayed(gc, name, "160 MiB heap", "gctrace=1", "big", &st, &lines, &concurrent))
+		return;
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	   "%s, 160 MiB heap: every block intact after two collections (status %#x)", name, st);
 	if (!ok(lines >= 2 && concurrent == lines,
