@@ -653,10 +653,8 @@ static void finish_in_loader(void *arg)
 	 * lost meanwhile (its handler replaced, or it can no longer be sent)
 	 * fails each attempt at once: retry every millisecond, not in a
 	 * busy loop. */
-	while (gh_stw_stop() != 0) {
-		uint32_t never = 0;
-		gh_os_wait(&never, 0, 1000000);
-	}
+	while (gh_stw_stop() != 0)
+		gh_os_sleep(1000000);
 	gh_track_quiet_begin();
 	c->marked = gh_mark_finish();
 	if (GH_UNLIKELY(gh_option(GH_OPT_CHECK)))

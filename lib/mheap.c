@@ -333,11 +333,8 @@ int gh_mheap_track_writes(void)
 			at = 0;
 		}
 		gh_unlock(&gh_heap.lock);
-		if (r == 0 && i < n) {
-			/* Let a thread waiting for the lock take it. */
-			uint32_t never = 0;
-			gh_os_wait(&never, 0, 50000);
-		}
+		if (r == 0 && i < n)
+			gh_os_sleep(50000); /* a thread waiting for the lock takes it */
 	}
 }
 

@@ -173,6 +173,14 @@ GH_INTERNAL void gh_os_wait(uint32_t *word, uint32_t val, uint64_t timeout_ns);
 /* Wake up to n threads sleeping on word (GH_OS_WAKE_ALL: all). */
 GH_INTERNAL void gh_os_wake(uint32_t *word, uint32_t n);
 
+/* Sleep for about ns nanoseconds, less if a signal comes: a wait on a
+ * word nobody wakes. */
+static inline void gh_os_sleep(uint64_t ns)
+{
+	uint32_t never = 0;
+	gh_os_wait(&never, 0, ns);
+}
+
 /* The same for a word of a shared file mapping, across processes: the
  * monitor sleeps on the stats file's kick word, goheap-stat wakes it, and
  * the other way round for a request's done_seq (statfile.h).  A waiter

@@ -496,12 +496,10 @@ static int uffd_disarm(uintptr_t lo, uintptr_t hi, void *arg)
 		struct uffdio_range u = {.start = lo, .len = end - lo};
 		ioctl(fd_of(&uffd), UFFDIO_UNREGISTER, &u);
 		lo = end;
-		if (lo < hi) {
-			/* Let a thread waiting for the mmap lock take it:
-			 * back to back, the next step would take it first. */
-			uint32_t never = 0;
-			gh_os_wait(&never, 0, 50000);
-		}
+		/* A thread waiting for the mmap lock takes it: back to
+		 * back, the next step would take it first. */
+		if (lo < hi)
+			gh_os_sleep(50000);
 	}
 	return 0;
 }
